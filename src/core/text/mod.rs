@@ -1,0 +1,443 @@
+//! The text model: what the printer would print, character by character, with each
+//! character mapped back to the bytes it came from.
+//!
+//! Owns printer state that changes how bytes read (code page through the profile's table,
+//! `ESC R` international sets, UTF-8 via `FS ( C`, Star `ESC GS t`), the print style, and
+//! logical lines (text between line feeds, feeds and cuts, formatting removed). Must not
+//! read files or the clock; it sees tokens and their bytes only.
+//!
+//! Kanji mode (`FS &`, Star `ESC p`) is tracked by the tokenizer's tables but not decoded:
+//! no shipped profile prints Kanji, and those printers ignore the command.
+
+pub mod codepage;
+mod codepage_tables;
+pub mod intl;
+
+use super::profile::Profile;
+use super::tokenize::{Cmd, DataKind, Dialect, Op, Token, TokenKind, Tokenizer};
+use codepage::Encoding;
+use std::fmt;
+
+/// Horizontal justification.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Align {
+    #[default]
+    Left,
+    Center,
+    Right,
+}
+
+/// How a character is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Style {
+    pub bold: bool,
+    pub underline: bool,
+    pub reverse: bool,
+    /// Width and height multipliers, 1–8.
+    pub width: u8,
+    pub height: u8,
+    /// 0 font A, 1 font B, 2 font C.
+    pub font: u8,
+    pub align: Align,
+    /// False while `ESC = n` sends data to a customer display only.
+    pub printed: bool,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Style {
+            bold: false,
+            underline: false,
+            reverse: false,
+            width: 1,
+            height: 1,
+            font: 0,
+            align: Align::Left,
+            printed: true,
+        }
+    }
+}
+
+/// Where a decoded character came from in the job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CharSrc {
+    pub start: u64,
+    pub len: u32,
+}
+
+impl CharSrc {
+    pub fn end(&self) -> u64 {
+        self.start + u64::from(self.len)
+    }
+}
+
+/// Why a logical line ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineEnd {
+    /// LF.
+    LineFeed,
+    /// A print-and-feed command (`ESC d`, `ESC J`; Star `ESC a`).
+    Feed,
+    /// FF.
+    FormFeed,
+    /// Page mode: the page was printed (`ESC FF`).
+    PagePrint,
+    /// A paper cut.
+    Cut,
+    /// A barcode, 2-D code or image prints here.
+    Symbol,
+    /// Output switched between printer and customer display (`ESC =`).
+    Target,
+    /// The job ended.
+    EndOfJob,
+}
+
+/// Receives what the decoder reads.
+pub trait Sink {
+    /// One printed character, from `src` of the job.
+    fn char(&mut self, c: char, src: CharSrc, style: &Style);
+    /// The current line ends here.
+    fn line_end(&mut self, _at: u64, _end: LineEnd) {}
+    /// A data-carrying token (barcode, 2-D code, image, glyphs); `bytes` is the whole token.
+    fn symbol(&mut self, _tok: &Token, _kind: DataKind, _bytes: &[u8], _style: &Style) {}
+    /// A paper cut.
+    fn cut(&mut self, _tok: &Token) {}
+}
+
+/// Follows printer state across a job's tokens and decodes its text.
+#[derive(Clone)]
+pub struct Decoder<'p> {
+    profile: &'p Profile,
+    encoding: Option<Encoding>,
+    utf8: bool,
+    intl: u8,
+    style: Style,
+}
+
+impl fmt::Debug for Decoder<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decoder")
+            .field("profile", &self.profile.name)
+            .field("encoding", &self.encoding)
+            .field("utf8", &self.utf8)
+            .field("intl", &self.intl)
+            .finish()
+    }
+}
+
+impl<'p> Decoder<'p> {
+    pub fn new(profile: &'p Profile) -> Self {
+        Decoder {
+            profile,
+            encoding: profile
+                .code_pages
+                .table
+                .get(&profile.code_pages.default)
+                .copied(),
+            utf8: false,
+            intl: profile.code_pages.international,
+            style: Style::default(),
+        }
+    }
+
+    /// The encoding text is read in now (`None`: the job selected a table the profile does
+    /// not map, so bytes above 0x7F read as U+FFFD).
+    pub fn encoding(&self) -> Option<Encoding> {
+        if self.utf8 {
+            Some(Encoding::Utf8)
+        } else {
+            self.encoding
+        }
+    }
+
+    pub fn style(&self) -> &Style {
+        &self.style
+    }
+
+    /// Decode one token; `bytes` are exactly the token's bytes.
+    pub fn token(&mut self, tok: &Token, bytes: &[u8], sink: &mut impl Sink) {
+        debug_assert_eq!(bytes.len() as u64, tok.len);
+        match tok.kind {
+            TokenKind::Text => self.text(tok.offset, bytes, sink),
+            TokenKind::Control(b) => match b {
+                0x0A => sink.line_end(tok.offset, LineEnd::LineFeed),
+                0x0C => sink.line_end(tok.offset, LineEnd::FormFeed),
+                0x09 => sink.char(
+                    '\t',
+                    CharSrc {
+                        start: tok.offset,
+                        len: 1,
+                    },
+                    &self.style,
+                ),
+                _ => {}
+            },
+            TokenKind::Command(cmd) => self.command(tok, cmd, bytes, sink),
+            TokenKind::Data { kind, .. } => {
+                if kind != DataKind::Glyphs && kind != DataKind::Code2dStore {
+                    sink.line_end(tok.offset, LineEnd::Symbol);
+                }
+                sink.symbol(tok, kind, bytes, &self.style);
+            }
+            _ => {}
+        }
+    }
+
+    fn text(&mut self, offset: u64, bytes: &[u8], sink: &mut impl Sink) {
+        if self.utf8 {
+            return decode_utf8(offset, bytes, &self.style, sink);
+        }
+        let style = self.style;
+        let intl = self.intl;
+        for (i, &b) in bytes.iter().enumerate() {
+            let src = CharSrc {
+                start: offset + i as u64,
+                len: 1,
+            };
+            let c = if b < 0x80 {
+                match intl::map(intl, b) {
+                    Some(c) => c,
+                    None => match self.encoding {
+                        // A few DOS pages (cp864) differ below 0x80 too.
+                        Some(Encoding::Single(p)) => p.decode(b),
+                        _ => b as char,
+                    },
+                }
+            } else {
+                match self.encoding {
+                    Some(Encoding::Single(p)) => p.decode(b),
+                    _ => '\u{FFFD}',
+                }
+            };
+            sink.char(c, src, &style);
+        }
+    }
+
+    fn command(&mut self, tok: &Token, cmd: Cmd, b: &[u8], sink: &mut impl Sink) {
+        let arg = |i: usize| b.get(i).copied().unwrap_or(0);
+        let star = self.profile.dialect == Dialect::StarLine;
+        // Star accepts both binary and ASCII digits for most numeric parameters.
+        let num = |v: u8| {
+            if v.is_ascii_digit() {
+                v - b'0'
+            } else {
+                v
+            }
+        };
+        match cmd.op {
+            Op::Init => {
+                self.encoding = self
+                    .profile
+                    .code_pages
+                    .table
+                    .get(&self.profile.code_pages.default)
+                    .copied();
+                self.intl = self.profile.code_pages.international;
+                self.style = Style::default();
+            }
+            Op::CodePage => {
+                let n = if star { arg(3) } else { arg(2) };
+                self.encoding = self.profile.code_pages.table.get(&n).copied();
+            }
+            Op::StarCodePage => {
+                let table = self.profile.code_pages.star_table.as_ref();
+                self.encoding = table.and_then(|t| t.get(&arg(3)).copied());
+            }
+            Op::IntlSet => {
+                let n = arg(2);
+                if intl::is_known(n) {
+                    self.intl = n;
+                }
+            }
+            // FS ( C pL pH fn m: fn 48 selects the encoding.
+            Op::EncodingSystem if b.len() >= 7 && b[5] == 48 => match b[6] {
+                1 | 49 => self.utf8 = false,
+                2 | 50 => self.utf8 = true,
+                _ => {}
+            },
+            Op::PrintMode => {
+                let n = arg(2);
+                self.style.font = n & 1;
+                self.style.bold = n & 0x08 != 0;
+                self.style.height = if n & 0x10 != 0 { 2 } else { 1 };
+                self.style.width = if n & 0x20 != 0 { 2 } else { 1 };
+                self.style.underline = n & 0x80 != 0;
+            }
+            Op::Bold => self.style.bold = arg(2) & 1 == 1,
+            Op::BoldOn => self.style.bold = true,
+            Op::BoldOff => self.style.bold = false,
+            Op::Underline => self.style.underline = matches!(arg(2), 1 | 2 | 49 | 50),
+            Op::Reverse => self.style.reverse = arg(2) & 1 == 1,
+            Op::ReverseOn => self.style.reverse = true,
+            Op::ReverseOff => self.style.reverse = false,
+            Op::CharSize => {
+                let n = arg(2);
+                self.style.width = (n >> 4 & 7) + 1;
+                self.style.height = (n & 7) + 1;
+            }
+            Op::StarSize => {
+                self.style.height = num(arg(2)).min(5) + 1;
+                self.style.width = num(arg(3)).min(5) + 1;
+            }
+            Op::StarWidth => self.style.width = num(arg(2)).min(5) + 1,
+            Op::StarHeight => self.style.height = num(arg(2)).min(5) + 1,
+            Op::DoubleWidthOn => self.style.width = 2,
+            Op::DoubleWidthOff => self.style.width = 1,
+            Op::DoubleHeightOn => self.style.height = 2,
+            Op::DoubleHeightOff => self.style.height = 1,
+            Op::Align => {
+                let n = if star { arg(3) } else { arg(2) };
+                self.style.align = match num(n) {
+                    1 => Align::Center,
+                    2 => Align::Right,
+                    _ => Align::Left,
+                };
+            }
+            Op::Font => self.style.font = num(arg(2)).min(2),
+            Op::Cut => {
+                sink.line_end(tok.offset, LineEnd::Cut);
+                sink.cut(tok);
+            }
+            Op::Feed => sink.line_end(tok.offset, LineEnd::Feed),
+            Op::PagePrint => sink.line_end(tok.offset, LineEnd::PagePrint),
+            Op::Target => {
+                let printed = arg(2) & 1 == 1;
+                if printed != self.style.printed {
+                    sink.line_end(tok.offset, LineEnd::Target);
+                    self.style.printed = printed;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Decode UTF-8 text; each invalid byte reads as U+FFFD on its own.
+fn decode_utf8(offset: u64, bytes: &[u8], style: &Style, sink: &mut impl Sink) {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let want = match b {
+            0x00..=0x7F => 1,
+            0xC2..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF4 => 4,
+            _ => 0,
+        };
+        let decoded = (want > 0 && i + want <= bytes.len())
+            .then(|| std::str::from_utf8(&bytes[i..i + want]).ok())
+            .flatten()
+            .and_then(|s| s.chars().next());
+        let (c, n) = match decoded {
+            Some(c) => (c, want),
+            None => ('\u{FFFD}', 1),
+        };
+        sink.char(
+            c,
+            CharSrc {
+                start: offset + i as u64,
+                len: n as u32,
+            },
+            style,
+        );
+        i += n;
+    }
+}
+
+/// One logical line: text between line ends, with formatting removed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Line {
+    pub text: String,
+    /// One entry per character of `text`.
+    pub chars: Vec<CharSrc>,
+    pub end: LineEnd,
+    /// False when the line went to a customer display, not the paper.
+    pub printed: bool,
+}
+
+impl Line {
+    /// The job bytes from the first to the last character (formatting commands in between
+    /// included).
+    pub fn span(&self) -> Option<std::ops::Range<u64>> {
+        Some(self.chars.first()?.start..self.chars.last()?.end())
+    }
+}
+
+/// Patron text can sit in a line: `Debug` shows sizes only.
+impl fmt::Debug for Line {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Line")
+            .field("chars", &self.chars.len())
+            .field("end", &self.end)
+            .field("printed", &self.printed)
+            .finish()
+    }
+}
+
+/// A [`Sink`] that collects logical lines. Empty lines are kept only where the job fed
+/// paper for them (LF or a feed command).
+#[derive(Default)]
+pub struct LineCollector {
+    pub lines: Vec<Line>,
+    text: String,
+    chars: Vec<CharSrc>,
+    printed: bool,
+}
+
+impl LineCollector {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Close the last line (the job ended) and return every line.
+    pub fn finish(mut self, at: u64) -> Vec<Line> {
+        self.line_end(at, LineEnd::EndOfJob);
+        self.lines
+    }
+}
+
+impl Sink for LineCollector {
+    #[inline]
+    fn char(&mut self, c: char, src: CharSrc, style: &Style) {
+        if self.chars.is_empty() {
+            self.printed = style.printed;
+        }
+        self.text.push(c);
+        self.chars.push(src);
+    }
+
+    fn line_end(&mut self, _at: u64, end: LineEnd) {
+        let blank_feed = matches!(end, LineEnd::LineFeed | LineEnd::Feed);
+        if self.chars.is_empty() && !blank_feed {
+            return;
+        }
+        let printed = if self.chars.is_empty() {
+            true
+        } else {
+            self.printed
+        };
+        self.lines.push(Line {
+            text: std::mem::take(&mut self.text),
+            chars: std::mem::take(&mut self.chars),
+            end,
+            printed,
+        });
+    }
+}
+
+/// Tokenize and decode a whole job into logical lines.
+pub fn lines(profile: &Profile, job: &[u8]) -> Vec<Line> {
+    let mut dec = Decoder::new(profile);
+    let mut sink = LineCollector::new();
+    for_each_token(profile, job, |tok, bytes| dec.token(&tok, bytes, &mut sink));
+    sink.finish(job.len() as u64)
+}
+
+/// Tokenize a whole job with the profile's dialect and options, handing each token with its
+/// bytes to `f`.
+pub fn for_each_token(profile: &Profile, job: &[u8], mut f: impl FnMut(Token, &[u8])) {
+    let mut t = Tokenizer::new(profile.dialect, profile.tokenizer_options());
+    let mut emit = |tok: Token| f(tok, &job[tok.range_in(0)]);
+    t.feed(job, &mut emit);
+    t.finish(&mut emit);
+}
