@@ -58,7 +58,7 @@ fn bench(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("tokenize+decode", job.len()), |b| {
             b.iter(|| {
                 let mut dec = Decoder::new(&profile);
-                let mut lines = LineCollector::new();
+                let mut lines = LineCollector::with_capacity(job.len());
                 text::for_each_token(&profile, black_box(&job), |tok, bytes| {
                     dec.token(&tok, bytes, &mut lines)
                 });

@@ -79,8 +79,10 @@ def main():
     print()
     print("/// Every supported single-byte code page.")
     print("pub(crate) static PAGES: &[CodePage] = &[")
-    for name, const, _ in PAGES:
-        print(f'    CodePage::new("{name}", &{const}),')
+    for name, const, codec in PAGES:
+        t = table(codec)
+        identity = "true" if all(t[b] == b for b in range(0x20, 0x80)) else "false"
+        print(f'    CodePage::new("{name}", &{const}, {identity}),')
     print("];")
     for name, const, codec in PAGES:
         t = table(codec)

@@ -7,11 +7,25 @@ use std::fmt;
 pub struct CodePage {
     name: &'static str,
     table: &'static [u16; 256],
+    ascii_identity: bool,
 }
 
 impl CodePage {
-    pub(crate) const fn new(name: &'static str, table: &'static [u16; 256]) -> Self {
-        CodePage { name, table }
+    pub(crate) const fn new(
+        name: &'static str,
+        table: &'static [u16; 256],
+        ascii_identity: bool,
+    ) -> Self {
+        CodePage {
+            name,
+            table,
+            ascii_identity,
+        }
+    }
+
+    /// Bytes 0x20–0x7F print as ASCII (true of all but a few DOS pages, such as cp864).
+    pub fn ascii_identity(&self) -> bool {
+        self.ascii_identity
     }
 
     pub fn name(&self) -> &'static str {

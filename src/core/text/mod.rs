@@ -58,16 +58,32 @@ impl Default for Style {
     }
 }
 
-/// Where a decoded character came from in the job.
+/// Where a decoded character came from in the job: a byte range of 1–4 bytes. Packed in
+/// eight bytes (offset below 2^56, length in the top byte) since there is one per character.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CharSrc {
-    pub start: u64,
-    pub len: u32,
-}
+pub struct CharSrc(u64);
 
 impl CharSrc {
+    #[inline]
+    pub fn new(start: u64, len: u32) -> Self {
+        debug_assert!(start < 1 << 56 && len < 256);
+        CharSrc(start | u64::from(len) << 56)
+    }
+    #[inline]
+    pub fn start(&self) -> u64 {
+        self.0 & ((1 << 56) - 1)
+    }
+    #[inline]
+    pub fn len(&self) -> u32 {
+        (self.0 >> 56) as u32
+    }
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    #[inline]
     pub fn end(&self) -> u64 {
-        self.start + u64::from(self.len)
+        self.start() + u64::from(self.len())
     }
 }
 
@@ -96,6 +112,15 @@ pub enum LineEnd {
 pub trait Sink {
     /// One printed character, from `src` of the job.
     fn char(&mut self, c: char, src: CharSrc, style: &Style);
+    /// A run of ASCII characters (every byte below 0x80), one byte each, starting at job
+    /// offset `start`. The default hands them to [`Sink::char`] one by one.
+    #[inline]
+    fn ascii(&mut self, run: &[u8], start: u64, style: &Style) {
+        for (i, &b) in run.iter().enumerate() {
+            let src = CharSrc::new(start + i as u64, 1);
+            self.char(char::from(b), src, style);
+        }
+    }
     /// The current line ends here.
     fn line_end(&mut self, _at: u64, _end: LineEnd) {}
     /// A data-carrying token (barcode, 2-D code, image, glyphs); `bytes` is the whole token.
@@ -112,6 +137,8 @@ pub struct Decoder<'p> {
     utf8: bool,
     intl: u8,
     style: Style,
+    /// The current single-byte page reads 0x20–0x7F as ASCII (all but a few DOS pages).
+    ascii_identity: bool,
 }
 
 impl fmt::Debug for Decoder<'_> {
@@ -127,17 +154,25 @@ impl fmt::Debug for Decoder<'_> {
 
 impl<'p> Decoder<'p> {
     pub fn new(profile: &'p Profile) -> Self {
-        Decoder {
+        let mut d = Decoder {
             profile,
-            encoding: profile
-                .code_pages
-                .table
-                .get(&profile.code_pages.default)
-                .copied(),
+            encoding: None,
             utf8: false,
             intl: profile.code_pages.international,
             style: Style::default(),
-        }
+            ascii_identity: true,
+        };
+        let cp = &profile.code_pages;
+        d.set_encoding(cp.table.get(&cp.default).copied());
+        d
+    }
+
+    fn set_encoding(&mut self, e: Option<Encoding>) {
+        self.encoding = e;
+        self.ascii_identity = match e {
+            Some(Encoding::Single(p)) => p.ascii_identity(),
+            _ => true,
+        };
     }
 
     /// The encoding text is read in now (`None`: the job selected a table the profile does
@@ -162,14 +197,7 @@ impl<'p> Decoder<'p> {
             TokenKind::Control(b) => match b {
                 0x0A => sink.line_end(tok.offset, LineEnd::LineFeed),
                 0x0C => sink.line_end(tok.offset, LineEnd::FormFeed),
-                0x09 => sink.char(
-                    '\t',
-                    CharSrc {
-                        start: tok.offset,
-                        len: 1,
-                    },
-                    &self.style,
-                ),
+                0x09 => sink.char('\t', CharSrc::new(tok.offset, 1), &self.style),
                 _ => {}
             },
             TokenKind::Command(cmd) => self.command(tok, cmd, bytes, sink),
@@ -189,11 +217,19 @@ impl<'p> Decoder<'p> {
         }
         let style = self.style;
         let intl = self.intl;
-        for (i, &b) in bytes.iter().enumerate() {
-            let src = CharSrc {
-                start: offset + i as u64,
-                len: 1,
+        let mut from = 0;
+        if intl == 0 && self.ascii_identity {
+            // Fast path: the ASCII prefix reads as itself.
+            let n = if bytes.is_ascii() {
+                bytes.len()
+            } else {
+                bytes.iter().position(|&b| b >= 0x80).unwrap_or(bytes.len())
             };
+            sink.ascii(&bytes[..n], offset, &style);
+            from = n;
+        }
+        for (i, &b) in bytes.iter().enumerate().skip(from) {
+            let src = CharSrc::new(offset + i as u64, 1);
             let c = if b < 0x80 {
                 match intl::map(intl, b) {
                     Some(c) => c,
@@ -226,22 +262,18 @@ impl<'p> Decoder<'p> {
         };
         match cmd.op {
             Op::Init => {
-                self.encoding = self
-                    .profile
-                    .code_pages
-                    .table
-                    .get(&self.profile.code_pages.default)
-                    .copied();
+                let cp = &self.profile.code_pages;
+                self.set_encoding(cp.table.get(&cp.default).copied());
                 self.intl = self.profile.code_pages.international;
                 self.style = Style::default();
             }
             Op::CodePage => {
                 let n = if star { arg(3) } else { arg(2) };
-                self.encoding = self.profile.code_pages.table.get(&n).copied();
+                self.set_encoding(self.profile.code_pages.table.get(&n).copied());
             }
             Op::StarCodePage => {
                 let table = self.profile.code_pages.star_table.as_ref();
-                self.encoding = table.and_then(|t| t.get(&arg(3)).copied());
+                self.set_encoding(table.and_then(|t| t.get(&arg(3)).copied()));
             }
             Op::IntlSet => {
                 let n = arg(2);
@@ -332,39 +364,33 @@ fn decode_utf8(offset: u64, bytes: &[u8], style: &Style, sink: &mut impl Sink) {
             Some(c) => (c, want),
             None => ('\u{FFFD}', 1),
         };
-        sink.char(
-            c,
-            CharSrc {
-                start: offset + i as u64,
-                len: n as u32,
-            },
-            style,
-        );
+        sink.char(c, CharSrc::new(offset + i as u64, n as u32), style);
         i += n;
     }
 }
 
-/// One logical line: text between line ends, with formatting removed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Line {
-    pub text: String,
+/// One logical line: text between line ends, with formatting removed. Borrowed from
+/// [`Lines`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Line<'a> {
+    pub text: &'a str,
     /// One entry per character of `text`.
-    pub chars: Vec<CharSrc>,
+    pub chars: &'a [CharSrc],
     pub end: LineEnd,
     /// False when the line went to a customer display, not the paper.
     pub printed: bool,
 }
 
-impl Line {
+impl Line<'_> {
     /// The job bytes from the first to the last character (formatting commands in between
     /// included).
     pub fn span(&self) -> Option<std::ops::Range<u64>> {
-        Some(self.chars.first()?.start..self.chars.last()?.end())
+        Some(self.chars.first()?.start()..self.chars.last()?.end())
     }
 }
 
 /// Patron text can sit in a line: `Debug` shows sizes only.
-impl fmt::Debug for Line {
+impl fmt::Debug for Line<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Line")
             .field("chars", &self.chars.len())
@@ -374,13 +400,71 @@ impl fmt::Debug for Line {
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct LineMeta {
+    text_end: usize,
+    chars_end: usize,
+    end: LineEnd,
+    printed: bool,
+}
+
+/// The logical lines of a job, stored back to back (one text buffer, one span buffer), so
+/// decoding allocates per job, not per line.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Lines {
+    text: String,
+    chars: Vec<CharSrc>,
+    meta: Vec<LineMeta>,
+}
+
+impl Lines {
+    pub fn len(&self) -> usize {
+        self.meta.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.meta.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> Option<Line<'_>> {
+        let m = self.meta.get(i)?;
+        let (t0, c0) = match i {
+            0 => (0, 0),
+            _ => (self.meta[i - 1].text_end, self.meta[i - 1].chars_end),
+        };
+        Some(Line {
+            text: &self.text[t0..m.text_end],
+            chars: &self.chars[c0..m.chars_end],
+            end: m.end,
+            printed: m.printed,
+        })
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Line<'_>> + '_ {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+}
+
+/// Patron text: `Debug` shows sizes only.
+impl fmt::Debug for Lines {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lines")
+            .field("lines", &self.meta.len())
+            .field("chars", &self.chars.len())
+            .finish()
+    }
+}
+
 /// A [`Sink`] that collects logical lines. Empty lines are kept only where the job fed
 /// paper for them (LF or a feed command).
 #[derive(Default)]
 pub struct LineCollector {
-    pub lines: Vec<Line>,
-    text: String,
+    /// UTF-8 by construction; checked once in [`LineCollector::finish`].
+    text: Vec<u8>,
     chars: Vec<CharSrc>,
+    meta: Vec<LineMeta>,
+    /// Where the open line starts in `chars`.
+    open_chars: usize,
     printed: bool,
 }
 
@@ -389,46 +473,76 @@ impl LineCollector {
         Self::default()
     }
 
-    /// Close the last line (the job ended) and return every line.
-    pub fn finish(mut self, at: u64) -> Vec<Line> {
+    /// A collector with room for a job of `job_len` bytes (at most one character per byte),
+    /// so decoding does not reallocate.
+    pub fn with_capacity(job_len: usize) -> Self {
+        LineCollector {
+            text: Vec::with_capacity(job_len),
+            chars: Vec::with_capacity(job_len),
+            ..Self::default()
+        }
+    }
+
+    /// Close the last line (the job ended at byte `at`) and return every line.
+    pub fn finish(mut self, at: u64) -> Lines {
         self.line_end(at, LineEnd::EndOfJob);
-        self.lines
+        let text = String::from_utf8(self.text).expect("the decoder writes only UTF-8");
+        Lines {
+            text,
+            chars: self.chars,
+            meta: self.meta,
+        }
+    }
+
+    #[inline]
+    fn opening(&mut self, style: &Style) {
+        if self.chars.len() == self.open_chars {
+            self.printed = style.printed;
+        }
     }
 }
 
 impl Sink for LineCollector {
     #[inline]
     fn char(&mut self, c: char, src: CharSrc, style: &Style) {
-        if self.chars.is_empty() {
-            self.printed = style.printed;
-        }
-        self.text.push(c);
+        self.opening(style);
+        let mut buf = [0u8; 4];
+        self.text
+            .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
         self.chars.push(src);
     }
 
-    fn line_end(&mut self, _at: u64, end: LineEnd) {
-        let blank_feed = matches!(end, LineEnd::LineFeed | LineEnd::Feed);
-        if self.chars.is_empty() && !blank_feed {
+    #[inline]
+    fn ascii(&mut self, run: &[u8], start: u64, style: &Style) {
+        if run.is_empty() {
             return;
         }
-        let printed = if self.chars.is_empty() {
-            true
-        } else {
-            self.printed
-        };
-        self.lines.push(Line {
-            text: std::mem::take(&mut self.text),
-            chars: std::mem::take(&mut self.chars),
+        debug_assert!(run.is_ascii());
+        self.opening(style);
+        self.text.extend_from_slice(run);
+        self.chars
+            .extend((0..run.len() as u64).map(|i| CharSrc::new(start + i, 1)));
+    }
+
+    fn line_end(&mut self, _at: u64, end: LineEnd) {
+        let empty = self.chars.len() == self.open_chars;
+        if empty && !matches!(end, LineEnd::LineFeed | LineEnd::Feed) {
+            return;
+        }
+        self.meta.push(LineMeta {
+            text_end: self.text.len(),
+            chars_end: self.chars.len(),
             end,
-            printed,
+            printed: if empty { true } else { self.printed },
         });
+        self.open_chars = self.chars.len();
     }
 }
 
 /// Tokenize and decode a whole job into logical lines.
-pub fn lines(profile: &Profile, job: &[u8]) -> Vec<Line> {
+pub fn lines(profile: &Profile, job: &[u8]) -> Lines {
     let mut dec = Decoder::new(profile);
-    let mut sink = LineCollector::new();
+    let mut sink = LineCollector::with_capacity(job.len());
     for_each_token(profile, job, |tok, bytes| dec.token(&tok, bytes, &mut sink));
     sink.finish(job.len() as u64)
 }

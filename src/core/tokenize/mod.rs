@@ -434,10 +434,8 @@ impl Tokenizer {
             State::Ground => return,
             State::Text { start } => (start, TokenKind::Text),
             State::Header { start, buf, have } => {
-                // A header that is already a complete command of its own cannot be open here,
-                // so the input ended inside the header: name it if the table can.
-                let name = self.classify(&buf[..have as usize]);
-                let cmd = match name {
+                // The input ended inside the header: name the command if the table can.
+                let cmd = match self.classify(&buf[..have as usize]) {
                     Class::Len(_, k) | Class::Body(_, k) => k.cmd(),
                     Class::Need(_) => None,
                 };
@@ -455,9 +453,8 @@ impl Tokenizer {
                     let t = until_token(start, end - start, kind, false);
                     emit(self.cap_token(t));
                     return;
-                } else {
-                    (start, truncated(kind))
                 }
+                (start, truncated(kind))
             }
         };
         emit(Token {
@@ -468,13 +465,13 @@ impl Tokenizer {
     }
 
     fn prefix_cmd(&self, b: u8) -> Option<Cmd> {
-        let name = control_name(b);
         Some(Cmd {
-            name,
+            name: control_name(b),
             op: Op::Other,
         })
     }
 
+    #[inline]
     fn classify(&self, h: &[u8]) -> Class {
         match self.dialect {
             Dialect::EscPos => escpos::classify(h, &self.opts, &self.mode),
@@ -498,6 +495,7 @@ impl Tokenizer {
         }
     }
 
+    /// Consume from `input[i..]` (whose byte 0 is at job offset `base`); return the new `i`.
     #[inline]
     fn step(
         &mut self,
@@ -511,14 +509,22 @@ impl Tokenizer {
             State::Ground => {
                 let b = input[i];
                 if self.is_prefix(b) {
-                    let mut buf = [0u8; MAX_HEADER];
-                    buf[0] = b;
-                    self.state = State::Header {
-                        start: at(i),
-                        buf,
-                        have: 1,
-                    };
-                    i + 1
+                    // Fast path: decide from the input itself; buffer only at a chunk end.
+                    let start = at(i);
+                    match self.resolve(start, &input[i..], emit) {
+                        Some(k) => i + k,
+                        None => {
+                            let mut buf = [0u8; MAX_HEADER];
+                            let rest = &input[i..];
+                            buf[..rest.len()].copy_from_slice(rest);
+                            self.state = State::Header {
+                                start,
+                                buf,
+                                have: rest.len() as u8,
+                            };
+                            input.len()
+                        }
+                    }
                 } else if b < 0x20 {
                     emit(Token {
                         offset: at(i),
@@ -527,18 +533,38 @@ impl Tokenizer {
                     });
                     i + 1
                 } else {
-                    let start = at(i);
-                    self.state = State::Text { start };
-                    i
+                    let rest = &input[i + 1..];
+                    let stop = if self.mode.raster {
+                        rest.iter()
+                            .position(|&b| b < 0x20 || b == b'b' || b == b'k')
+                    } else {
+                        find_control(rest)
+                    };
+                    match stop {
+                        Some(n) => {
+                            emit(Token {
+                                offset: at(i),
+                                len: n as u64 + 1,
+                                kind: TokenKind::Text,
+                            });
+                            i + 1 + n
+                        }
+                        None => {
+                            self.state = State::Text { start: at(i) };
+                            input.len()
+                        }
+                    }
                 }
             }
             State::Text { start } => {
                 let start = *start;
                 let rest = &input[i..];
-                let raster = self.mode.raster;
-                let stop = rest
-                    .iter()
-                    .position(|&b| b < 0x20 || (raster && (b == b'b' || b == b'k')));
+                let stop = if self.mode.raster {
+                    rest.iter()
+                        .position(|&b| b < 0x20 || b == b'b' || b == b'k')
+                } else {
+                    find_control(rest)
+                };
                 match stop {
                     Some(n) => {
                         i += n;
@@ -556,84 +582,29 @@ impl Tokenizer {
                 }
             }
             State::Header { start, buf, have } => {
-                let (start, mut buf, mut n) = (*start, *buf, *have as usize);
-                loop {
-                    match self.classify(&buf[..n]) {
-                        Class::Need(want) => {
-                            debug_assert!(want > n && want <= MAX_HEADER, "need {want} at {n}");
-                            while n < want && i < input.len() {
-                                buf[n] = input[i];
-                                n += 1;
-                                i += 1;
-                            }
-                            if n < want {
-                                self.state = State::Header {
-                                    start,
-                                    buf,
-                                    have: n as u8,
-                                };
-                                return i;
-                            }
+                let (start, mut buf, had) = (*start, *buf, *have as usize);
+                let take = (MAX_HEADER - had).min(input.len() - i);
+                buf[had..had + take].copy_from_slice(&input[i..i + take]);
+                self.state = State::Ground;
+                match self.resolve(start, &buf[..had + take], emit) {
+                    None => {
+                        self.state = State::Header {
+                            start,
+                            buf,
+                            have: (had + take) as u8,
+                        };
+                        i + take
+                    }
+                    Some(k) if k >= had => i + (k - had),
+                    Some(k) => {
+                        // The command ended inside bytes of an earlier chunk (an unknown or
+                        // malformed command): scan those again, then go on with this chunk.
+                        let rest = &buf[k..had];
+                        let mut j = 0;
+                        while j < rest.len() {
+                            j = self.step(rest, j, start + k as u64, emit);
                         }
-                        Class::Len(len, kind) => {
-                            debug_assert!(len >= n as u64, "length {len} inside header {n}");
-                            let kind = self.capped(len, kind);
-                            self.apply_mode(kind, &buf[..n]);
-                            let end = start + len;
-                            if end == at(i) {
-                                emit(Token {
-                                    offset: start,
-                                    len,
-                                    kind,
-                                });
-                                self.state = State::Ground;
-                            } else {
-                                self.state = State::Skip { start, end, kind };
-                            }
-                            return i;
-                        }
-                        Class::Body(body, kind) => {
-                            self.state = match body {
-                                Body::Until {
-                                    term,
-                                    max_data,
-                                    star_terminates,
-                                } => State::Until {
-                                    start,
-                                    kind,
-                                    term,
-                                    max_data,
-                                    star_terminates,
-                                    data: 0,
-                                    at_max: false,
-                                },
-                                Body::TabList => State::TabList {
-                                    start,
-                                    kind,
-                                    count: 0,
-                                    prev: 0,
-                                },
-                                Body::Blocks { count: 0, .. } => {
-                                    // Nothing to read: complete with its header.
-                                    emit(Token {
-                                        offset: start,
-                                        len: n as u64,
-                                        kind,
-                                    });
-                                    State::Ground
-                                }
-                                Body::Blocks { count, rule } => State::Blocks {
-                                    start,
-                                    kind,
-                                    rule,
-                                    left: count,
-                                    hdr: [0; 4],
-                                    have: 0,
-                                    skip: 0,
-                                },
-                            };
-                            return i;
-                        }
+                        i
                     }
                 }
             }
@@ -742,23 +713,112 @@ impl Tokenizer {
                     }
                 }
                 if *skip == 0 && *have == 0 && *left == 0 {
-                    let len = at(i) - *start;
-                    let mut kind = *kind;
-                    if len > self.opts.max_command_len {
-                        if let Some(c) = kind.cmd() {
-                            kind = TokenKind::OverCap(c);
-                        }
-                    }
-                    emit(Token {
-                        offset: *start,
-                        len,
-                        kind,
-                    });
+                    let t = until_token(*start, at(i) - *start, *kind, false);
+                    emit(self.cap_token(t));
                     self.state = State::Ground;
                 }
                 i
             }
         }
+    }
+
+    /// Decide the command whose prefix is at job offset `start`, from the bytes known so far
+    /// (`h`, prefix first). `None`: the header is incomplete. `Some(k)`: the first `k` bytes
+    /// of `h` are accounted for — a token was emitted or a body/skip state opened — and any
+    /// bytes after them must be scanned afresh.
+    fn resolve(&mut self, start: u64, h: &[u8], emit: &mut impl FnMut(Token)) -> Option<usize> {
+        // Every command has at least two bytes.
+        if h.len() < 2 {
+            return None;
+        }
+        let mut n = 2;
+        loop {
+            match self.classify(&h[..n]) {
+                Class::Need(want) => {
+                    debug_assert!(want > n && want <= MAX_HEADER, "need {want} at {n}");
+                    if want > h.len() {
+                        return None;
+                    }
+                    n = want;
+                }
+                Class::Len(len, kind) if len <= n as u64 || len <= h.len() as u64 => {
+                    // Complete within what we have (unknown and malformed ones may end
+                    // before the bytes read so far).
+                    let kind = self.capped(len, kind);
+                    self.apply_mode(kind, &h[..n]);
+                    emit(Token {
+                        offset: start,
+                        len,
+                        kind,
+                    });
+                    return Some(len as usize);
+                }
+                Class::Len(len, kind) => {
+                    let kind = self.capped(len, kind);
+                    self.apply_mode(kind, &h[..n]);
+                    self.state = State::Skip {
+                        start,
+                        end: start + len,
+                        kind,
+                    };
+                    return Some(h.len());
+                }
+                Class::Body(body, kind) => {
+                    self.open_body(start, n, body, kind, emit);
+                    return Some(n);
+                }
+            }
+        }
+    }
+
+    /// Enter the state that reads a command's body after its `n`-byte header.
+    fn open_body(
+        &mut self,
+        start: u64,
+        n: usize,
+        body: Body,
+        kind: TokenKind,
+        emit: &mut impl FnMut(Token),
+    ) {
+        self.state = match body {
+            Body::Until {
+                term,
+                max_data,
+                star_terminates,
+            } => State::Until {
+                start,
+                kind,
+                term,
+                max_data,
+                star_terminates,
+                data: 0,
+                at_max: false,
+            },
+            Body::TabList => State::TabList {
+                start,
+                kind,
+                count: 0,
+                prev: 0,
+            },
+            Body::Blocks { count: 0, .. } => {
+                // Nothing to read: complete with its header.
+                emit(Token {
+                    offset: start,
+                    len: n as u64,
+                    kind,
+                });
+                State::Ground
+            }
+            Body::Blocks { count, rule } => State::Blocks {
+                start,
+                kind,
+                rule,
+                left: count,
+                hdr: [0; 4],
+                have: 0,
+                skip: 0,
+            },
+        };
     }
 
     fn capped(&self, len: u64, kind: TokenKind) -> TokenKind {
@@ -802,7 +862,32 @@ impl Tokenizer {
     }
 }
 
-/// The token of a terminated command, with its payload length filled in.
+/// The index of the first byte below 0x20 (the end of a text run), eight bytes at a time.
+#[inline]
+fn find_control(rest: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = rest.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut chunks {
+        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        // High bit set in every byte below 0x20 (exact for the lowest such byte; bytes with
+        // the high bit set never match).
+        let t = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+        if t != 0 {
+            return Some(base + (t.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b < 0x20)
+        .map(|p| base + p)
+}
+
+/// The token of a command whose end a body machine found, with its payload length filled in
+/// (the payload runs to the end, less a terminator byte).
 fn until_token(offset: u64, len: u64, kind: TokenKind, ends_with_terminator: bool) -> Token {
     let kind = match kind {
         TokenKind::Data {
@@ -840,4 +925,30 @@ pub fn tokenize_with(dialect: Dialect, opts: Options, input: &[u8]) -> Vec<Token
     t.feed(input, &mut |tok| out.push(tok));
     t.finish(&mut |tok| out.push(tok));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_control;
+
+    #[test]
+    fn find_control_matches_a_plain_scan() {
+        let mut buf: Vec<u8> = (0x20..=0xFF).collect();
+        for at in 0..buf.len() {
+            for b in [0x00u8, 0x0A, 0x1B, 0x1F] {
+                let saved = buf[at];
+                buf[at] = b;
+                for start in 0..9.min(buf.len()) {
+                    let s = &buf[start..];
+                    assert_eq!(
+                        find_control(s),
+                        s.iter().position(|&x| x < 0x20),
+                        "{at} {start}"
+                    );
+                }
+                buf[at] = saved;
+            }
+        }
+        assert_eq!(find_control(&buf), None);
+    }
 }
