@@ -6,6 +6,8 @@
 #![forbid(unsafe_code)]
 
 pub mod core;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inspect;
 pub mod preview;
 pub mod profiles;

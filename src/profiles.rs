@@ -76,6 +76,14 @@ impl Profiles {
         }
     }
 
+    /// Only the copies compiled into the binary.
+    pub fn builtin_only() -> Self {
+        Profiles {
+            dirs: Vec::new(),
+            builtin: true,
+        }
+    }
+
     /// Only these directories, no built-in copies (for tests and `check`).
     pub fn only(dirs: Vec<PathBuf>) -> Self {
         Profiles {

@@ -1,0 +1,247 @@
+//! The command line, run as a user runs it: the built binary, real files, real pipes.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_slipguard"));
+    // Never pick up profiles installed on the machine running the tests.
+    c.env_clear();
+    c
+}
+
+fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut c = bin();
+    c.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("run slipguard");
+    let mut input = child.stdin.take().unwrap();
+    if let Some(bytes) = stdin {
+        input.write_all(bytes).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn ok(args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
+    let out = run(args, stdin);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Fails with exit 1 and exactly one line on stderr; returns that line.
+fn fails(args: &[&str]) -> String {
+    let out = run(args, None);
+    assert_eq!(out.status.code(), Some(1), "{args:?}");
+    assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    assert!(err.starts_with("slipguard: "), "{err}");
+    err
+}
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("slipguard-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn fixture(rel: &str) -> String {
+    format!("{}/tests/fixtures/{rel}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn profiles_lists_every_model_with_its_columns() {
+    let out = String::from_utf8(ok(&["profiles"], None)).unwrap();
+    assert_eq!(out.lines().count(), 13, "{out}");
+    let tsp = out
+        .lines()
+        .find(|l| l.starts_with("star-tsp650ii "))
+        .unwrap();
+    assert!(
+        tsp.contains("Star") && tsp.contains("star-line") && tsp.contains("48 cols"),
+        "{tsp}"
+    );
+    let t88 = out
+        .lines()
+        .find(|l| l.starts_with("epson-tm-t88v "))
+        .unwrap();
+    assert!(t88.contains("TM-T88V") && t88.contains("escpos") && t88.contains("42 cols"));
+}
+
+#[test]
+fn samples_preview_as_readable_slips_in_every_dialect() {
+    for profile in [
+        "generic-80mm",
+        "generic-58mm",
+        "star-tsp650ii",
+        "star-tsp100-escpos",
+    ] {
+        for (kind, label) in [
+            ("checkout", "Checked out to: "),
+            ("checkin", "Checked in items for: "),
+            ("hold", "Hold for patron: "),
+            ("transit", "Hold for: "),
+            ("payment", "Received with thanks from: "),
+        ] {
+            let job = ok(&["sample", "--kind", kind, "--profile", profile], None);
+            assert!(job.len() > 150, "{profile} {kind}");
+            let text = ok(&["preview", "--profile", profile], Some(&job));
+            let text = String::from_utf8(text).unwrap();
+            assert!(text.contains(label), "{profile} {kind}:\n{text}");
+            assert!(
+                text.contains("Elmwood") || kind == "hold",
+                "{profile} {kind}:\n{text}"
+            );
+            assert!(!text.contains('\u{FFFD}'), "{profile} {kind}:\n{text}");
+            if profile != "generic-58mm" {
+                assert!(text.contains(" cut "), "{profile} {kind}:\n{text}");
+            }
+        }
+    }
+    // Seeds vary the fake patron.
+    let a = ok(&["sample", "--seed", "1"], None);
+    let b = ok(&["sample", "--seed", "2"], None);
+    assert_ne!(a, b);
+}
+
+#[test]
+fn preview_shows_barcodes_and_codes_with_their_data() {
+    let hold = ok(
+        &[
+            "preview",
+            "--profile",
+            "epson-tm-t88v",
+            &fixture("python-escpos/hold.bin"),
+        ],
+        None,
+    );
+    let text = String::from_utf8(hold).unwrap();
+    assert!(text.contains("[CODE128 "), "{text}");
+    assert!(text.contains("[QR https://"), "{text}");
+    let image =
+        String::from_utf8(ok(&["preview", &fixture("python-escpos/image.bin")], None)).unwrap();
+    assert_eq!(image.matches("[image: ").count(), 3, "{image}");
+}
+
+#[test]
+fn preview_html_is_a_page_with_styles() {
+    let job = ok(&["sample", "--kind", "hold"], None);
+    let html = String::from_utf8(ok(&["preview", "--format", "html"], Some(&job))).unwrap();
+    assert!(html.starts_with("<!doctype html>"), "{html}");
+    assert!(html.contains("class=\"line center\""), "{html}");
+    assert!(html.contains("class=\"b big\""), "bold double size: {html}");
+    assert!(html.contains("class=\"cut\""));
+    assert!(html.contains("[CODABAR A3"), "{html}");
+    assert!(html.trim_end().ends_with("</html>"));
+}
+
+#[test]
+fn inspect_json_tiles_the_file_and_decodes_text() {
+    let path = fixture("python-escpos/codepages.bin");
+    let bytes = std::fs::read(&path).unwrap();
+    let out = String::from_utf8(ok(
+        &["inspect", "--json", "--profile", "epson-tm-t88v", &path],
+        None,
+    ))
+    .unwrap();
+    let mut at = 0u64;
+    let mut text = String::new();
+    let mut kinds = std::collections::BTreeSet::new();
+    for line in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["offset"].as_u64().unwrap(), at, "{line}");
+        at += v["len"].as_u64().unwrap();
+        let kind = v["kind"].as_str().unwrap().to_string();
+        assert!(v["name"].is_string(), "{line}");
+        if kind == "text" {
+            text.push_str(v["text"].as_str().unwrap());
+        }
+        kinds.insert(kind);
+    }
+    assert_eq!(at, bytes.len() as u64);
+    assert!(text.contains("Ольга Смирнова"), "{text}");
+    assert!(text.contains("Łukasz"), "{text}");
+    assert!(
+        kinds.contains("command") && kinds.contains("control"),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn inspect_text_has_one_line_per_token() {
+    let out =
+        String::from_utf8(ok(&["inspect", &fixture("python-escpos/status.bin")], None)).unwrap();
+    assert!(
+        out.lines()
+            .any(|l| l.contains("query") && l.contains("DLE EOT")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.contains("text") && l.contains('"')),
+        "{out}"
+    );
+}
+
+#[test]
+fn errors_are_one_line_and_exit_one() {
+    let e = fails(&["preview", "/nonexistent/job.bin"]);
+    assert!(e.contains("/nonexistent/job.bin"), "{e}");
+    let e = fails(&[
+        "inspect",
+        "--profile",
+        "tm-9000",
+        &fixture("python-escpos/status.bin"),
+    ]);
+    assert!(e.contains("tm-9000"), "{e}");
+    let e = fails(&["sample", "--profile", "../../etc/passwd"]);
+    assert!(e.contains("not a profile name"), "{e}");
+
+    let d = temp("badprofile");
+    let text = std::fs::read_to_string(format!(
+        "{}/printer-profiles/generic-80mm.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    std::fs::write(
+        d.join("desk.toml"),
+        text.replace("dialect = \"escpos\"", "dialect = \"zpl\""),
+    )
+    .unwrap();
+    let dir = d.to_str().unwrap();
+    let e = fails(&[
+        "--profile-dir",
+        dir,
+        "preview",
+        "--profile",
+        "desk",
+        &fixture("python-escpos/status.bin"),
+    ]);
+    let line = text.lines().position(|l| l.starts_with("dialect")).unwrap() + 1;
+    assert!(e.contains(&format!("desk.toml:{line}:")), "{e}");
+    // `profiles` still lists the good ones, and says which did not load.
+    let out = run(&["--profile-dir", dir, "profiles"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 13);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("desk.toml"));
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn truncated_jobs_are_marked_in_preview() {
+    let out = String::from_utf8(ok(
+        &["preview"],
+        Some(b"Hello\n\x1dv0\x00\x10\x00\x10\x00\xff"),
+    ))
+    .unwrap();
+    assert!(out.contains("Hello"), "{out}");
+    assert!(out.contains("[truncated at byte 6: GS v 0]"), "{out}");
+}

@@ -1,0 +1,32 @@
+//! Replays the fuzz seed corpus through the fuzz target's invariants, so CI checks them
+//! without nightly.
+
+use std::path::Path;
+
+#[test]
+fn tokenize_seed_corpus_holds_the_invariants() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/tokenize");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("fuzz/corpus/tokenize exists") {
+        let path = entry.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        let result = std::panic::catch_unwind(|| slipguard::fuzzing::tokenize_invariants(&data));
+        assert!(result.is_ok(), "{} breaks an invariant", path.display());
+        n += 1;
+    }
+    assert!(n >= 10, "the seed corpus has only {n} files");
+}
+
+#[test]
+fn edge_inputs_hold_the_invariants() {
+    // Empty jobs, lone prefixes and a header cut short, in both dialects.
+    for data in [
+        &b""[..],
+        b"\x00",
+        b"\x01",
+        b"\x00\x1b",
+        b"\x02\x1d(k\xff\xff",
+    ] {
+        slipguard::fuzzing::tokenize_invariants(data);
+    }
+}
