@@ -1,8 +1,16 @@
 //! slipguard: removes patron data from library receipt-printer jobs.
 //!
 //! # Layout
-//! * [`core`] — the sans-IO filter core: [`core::tokenize`] splits ESC/POS and Star Line jobs
-//!   into tokens.
+//! * [`core`] — the sans-IO filter core (no tokio, files, sockets or clock):
+//!   * [`core::tokenize`] splits ESC/POS and Star Line jobs into tokens, incrementally and
+//!     losslessly;
+//!   * [`core::text`] follows printer state to decode text into logical lines whose
+//!     characters map back to their bytes;
+//!   * [`core::profile`] is the printer profile schema; [`core::symbol`] reads barcodes and
+//!     2-D codes.
+//! * [`profiles`] — finds profile files (site directory, system directory, built-in copies).
+//! * [`inspect`], [`preview`], [`sample`] — the offline commands; `main.rs` is the CLI.
+//! * `fuzzing` — invariants shared by the fuzz targets and the corpus replay test.
 #![forbid(unsafe_code)]
 
 pub mod core;

@@ -16,8 +16,7 @@ pub enum Format {
     Html,
 }
 
-/// One printed thing, top to bottom.
-#[derive(Clone, Debug, PartialEq)]
+/// One printed thing, top to bottom. (No `Debug`: lines hold slip text.)
 enum Block {
     /// A line of text: runs of equally styled characters.
     Line {
