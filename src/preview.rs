@@ -6,7 +6,7 @@
 use crate::core::profile::Profile;
 use crate::core::symbol;
 use crate::core::text::{self, Align, CharSrc, Decoder, LineEnd, Sink, Style};
-use crate::core::tokenize::{DataKind, Token, TokenKind};
+use crate::core::tokenize::{DataKind, Token};
 use std::fmt::Write as _;
 
 /// Output format of a preview.
@@ -98,9 +98,8 @@ impl Sink for Layout<'_> {
         }
     }
 
-    fn cut(&mut self, tok: &Token) {
-        let _ = tok;
-        self.blocks.push(Block::Cut { partial: false });
+    fn cut(&mut self, _tok: &Token, partial: bool) {
+        self.blocks.push(Block::Cut { partial });
     }
 }
 
@@ -116,17 +115,6 @@ fn layout(profile: &Profile, job: &[u8]) -> Vec<Block> {
         stored: None,
     };
     text::for_each_token(profile, job, |tok, bytes| {
-        if let TokenKind::Command(c) = tok.kind {
-            if c.op == crate::core::tokenize::Op::Cut {
-                // Partial or full: look at the cut command's mode byte.
-                let partial = is_partial_cut(profile, bytes);
-                dec.token(&tok, bytes, &mut lay);
-                if let Some(Block::Cut { partial: p }) = lay.blocks.last_mut() {
-                    *p = partial;
-                }
-                return;
-            }
-        }
         if tok.kind.is_error() {
             lay.line_end(tok.offset, LineEnd::EndOfJob);
             lay.blocks.push(Block::Error(format!(
@@ -141,20 +129,6 @@ fn layout(profile: &Profile, job: &[u8]) -> Vec<Block> {
     });
     lay.line_end(job.len() as u64, LineEnd::EndOfJob);
     lay.blocks
-}
-
-fn is_partial_cut(profile: &Profile, bytes: &[u8]) -> bool {
-    use crate::core::tokenize::Dialect;
-    match profile.dialect {
-        // GS V m: 1, 49, 66, 98, 104 are partial; ESC m is partial, ESC i full.
-        Dialect::EscPos => match bytes {
-            [0x1D, b'V', m, ..] => matches!(m, 1 | 49 | 66 | 98 | 104),
-            [0x1B, b'm'] => true,
-            _ => false,
-        },
-        // ESC d n: 1 and 3 partial.
-        Dialect::StarLine => matches!(bytes.get(2), Some(1 | 3 | b'1' | b'3')),
-    }
 }
 
 /// Render a job as text or HTML.

@@ -125,8 +125,8 @@ pub trait Sink {
     fn line_end(&mut self, _at: u64, _end: LineEnd) {}
     /// A data-carrying token (barcode, 2-D code, image, glyphs); `bytes` is the whole token.
     fn symbol(&mut self, _tok: &Token, _kind: DataKind, _bytes: &[u8], _style: &Style) {}
-    /// A paper cut.
-    fn cut(&mut self, _tok: &Token) {}
+    /// A paper cut; `partial` leaves a hinge.
+    fn cut(&mut self, _tok: &Token, _partial: bool) {}
 }
 
 /// Follows printer state across a job's tokens and decodes its text.
@@ -328,7 +328,17 @@ impl<'p> Decoder<'p> {
             Op::Font => self.style.font = num(arg(2)).min(2),
             Op::Cut => {
                 sink.line_end(tok.offset, LineEnd::Cut);
-                sink.cut(tok);
+                let partial = match self.profile.dialect {
+                    // GS V m: 1, 49, 66, 98, 104 are partial; ESC m is partial, ESC i full.
+                    Dialect::EscPos => match b {
+                        [0x1D, b'V', m, ..] => matches!(m, 1 | 49 | 66 | 98 | 104),
+                        [0x1B, b'm'] => true,
+                        _ => false,
+                    },
+                    // ESC d n: 1 and 3 are partial.
+                    Dialect::StarLine => matches!(num(arg(2)), 1 | 3),
+                };
+                sink.cut(tok, partial);
             }
             Op::Feed => sink.line_end(tok.offset, LineEnd::Feed),
             Op::PagePrint => sink.line_end(tok.offset, LineEnd::PagePrint),

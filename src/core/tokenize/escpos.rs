@@ -11,15 +11,6 @@ const ESC: u8 = 0x1B;
 const FS: u8 = 0x1C;
 const GS: u8 = 0x1D;
 
-/// Return `Need(n)` from the enclosing function until the header holds `n` bytes.
-macro_rules! need {
-    ($h:expr, $n:expr) => {
-        if $h.len() < $n {
-            return Class::Need($n);
-        }
-    };
-}
-
 pub(super) fn cmd(name: &'static str, op: Op) -> Cmd {
     Cmd { name, op }
 }

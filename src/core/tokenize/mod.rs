@@ -16,6 +16,16 @@
 //! assert_eq!(tokens[1].kind, TokenKind::Text);
 //! ```
 
+/// Return `Class::Need(n)` from the enclosing table function until the header holds `n`
+/// bytes.
+macro_rules! need {
+    ($h:expr, $n:expr) => {
+        if $h.len() < $n {
+            return Class::Need($n);
+        }
+    };
+}
+
 mod escpos;
 mod star;
 
@@ -533,53 +543,12 @@ impl Tokenizer {
                     });
                     i + 1
                 } else {
-                    let rest = &input[i + 1..];
-                    let stop = if self.mode.raster {
-                        rest.iter()
-                            .position(|&b| b < 0x20 || b == b'b' || b == b'k')
-                    } else {
-                        find_control(rest)
-                    };
-                    match stop {
-                        Some(n) => {
-                            emit(Token {
-                                offset: at(i),
-                                len: n as u64 + 1,
-                                kind: TokenKind::Text,
-                            });
-                            i + 1 + n
-                        }
-                        None => {
-                            self.state = State::Text { start: at(i) };
-                            input.len()
-                        }
-                    }
+                    self.text_run(input, i + 1, at(i), base, emit)
                 }
             }
             State::Text { start } => {
                 let start = *start;
-                let rest = &input[i..];
-                let stop = if self.mode.raster {
-                    rest.iter()
-                        .position(|&b| b < 0x20 || b == b'b' || b == b'k')
-                } else {
-                    find_control(rest)
-                };
-                match stop {
-                    Some(n) => {
-                        i += n;
-                        if at(i) > start {
-                            emit(Token {
-                                offset: start,
-                                len: at(i) - start,
-                                kind: TokenKind::Text,
-                            });
-                        }
-                        self.state = State::Ground;
-                        i
-                    }
-                    None => input.len(),
-                }
+                self.text_run(input, i, start, base, emit)
             }
             State::Header { start, buf, have } => {
                 let (start, mut buf, had) = (*start, *buf, *have as usize);
@@ -718,6 +687,44 @@ impl Tokenizer {
                     self.state = State::Ground;
                 }
                 i
+            }
+        }
+    }
+
+    /// Scan a text run that began at job offset `start` from `input[from..]`: emit it if it
+    /// ends in this chunk, else leave it open. Returns the new index.
+    #[inline]
+    fn text_run(
+        &mut self,
+        input: &[u8],
+        from: usize,
+        start: u64,
+        base: u64,
+        emit: &mut impl FnMut(Token),
+    ) -> usize {
+        let rest = &input[from..];
+        let stop = if self.mode.raster {
+            rest.iter()
+                .position(|&b| b < 0x20 || b == b'b' || b == b'k')
+        } else {
+            find_control(rest)
+        };
+        match stop {
+            Some(n) => {
+                let end = base + (from + n) as u64;
+                if end > start {
+                    emit(Token {
+                        offset: start,
+                        len: end - start,
+                        kind: TokenKind::Text,
+                    });
+                }
+                self.state = State::Ground;
+                from + n
+            }
+            None => {
+                self.state = State::Text { start };
+                input.len()
             }
         }
     }

@@ -12,14 +12,6 @@ use super::{
 const ESC: u8 = 0x1B;
 const RS: u8 = 0x1E;
 
-macro_rules! need {
-    ($h:expr, $n:expr) => {
-        if $h.len() < $n {
-            return Class::Need($n);
-        }
-    };
-}
-
 /// A byte below 0x20 that starts no multi-byte command.
 pub(super) fn single(b: u8) -> TokenKind {
     let op = match b {
