@@ -390,7 +390,7 @@ enum State {
     },
 }
 
-/// The incremental tokenizer. Feed chunks with [`Tokenizer::feed`], then call
+/// The incremental tokenizer for one job. Feed chunks with [`Tokenizer::feed`], then call
 /// [`Tokenizer::finish`] at the end of the job.
 #[derive(Clone, Debug)]
 pub struct Tokenizer {
@@ -443,16 +443,9 @@ impl Tokenizer {
         let (start, kind) = match st {
             State::Ground => return,
             State::Text { start } => (start, TokenKind::Text),
-            State::Header { start, buf, have } => {
-                // The input ended inside the header: name the command if the table can.
-                let cmd = match self.classify(&buf[..have as usize]) {
-                    Class::Len(_, k) | Class::Body(_, k) => k.cmd(),
-                    Class::Need(_) => None,
-                };
-                (
-                    start,
-                    TokenKind::Truncated(cmd.or_else(|| self.prefix_cmd(buf[0]))),
-                )
+            // The input ended inside a header (the table still needed more): name the prefix.
+            State::Header { start, buf, .. } => {
+                (start, TokenKind::Truncated(Some(prefix_cmd(buf[0]))))
             }
             State::Skip { start, kind, .. }
             | State::Until { start, kind, .. }
@@ -472,13 +465,6 @@ impl Tokenizer {
             len: end - start,
             kind,
         });
-    }
-
-    fn prefix_cmd(&self, b: u8) -> Option<Cmd> {
-        Some(Cmd {
-            name: control_name(b),
-            op: Op::Other,
-        })
     }
 
     #[inline]
@@ -891,6 +877,19 @@ fn find_control(rest: &[u8]) -> Option<usize> {
         .iter()
         .position(|&b| b < 0x20)
         .map(|p| base + p)
+}
+
+/// A command prefix standing for a command whose header never completed.
+fn prefix_cmd(b: u8) -> Cmd {
+    let name = match b {
+        b'b' => "raster b",
+        b'k' => "raster k",
+        b => control_name(b),
+    };
+    Cmd {
+        name,
+        op: Op::Other,
+    }
 }
 
 /// The token of a command whose end a body machine found, with its payload length filled in
