@@ -6,7 +6,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use slipguard::core::profile::Profile;
 use slipguard::core::text::{self, Decoder, LineCollector};
-use slipguard::core::tokenize::Tokenizer;
+use slipguard::core::tokenize::{Dialect, Tokenizer};
 use slipguard::profiles::Profiles;
 use slipguard::sample::{generate, Kind};
 use std::hint::black_box;
@@ -19,13 +19,24 @@ const KINDS: [Kind; 5] = [
     Kind::Payment,
 ];
 
-/// Slips of every kind with varying fake patrons, concatenated to at least 1 MiB.
+/// Slips of every kind with varying fake patrons, concatenated to at least 1 MiB; for
+/// ESC/POS, python-escpos's output (code page switches, images, barcodes) is mixed in too.
 fn corpus(profile: &Profile) -> Vec<u8> {
+    let mut clients = Vec::new();
+    if profile.dialect == Dialect::EscPos {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/python-escpos");
+        for name in ["checkout", "hold", "codepages", "image", "status"] {
+            clients.push(std::fs::read(format!("{dir}/{name}.bin")).expect("fixture"));
+        }
+    }
     let mut out = Vec::new();
     let mut seed = 1;
     while out.len() < 1 << 20 {
         for k in KINDS {
             out.extend(generate(k, profile, seed).expect("sample"));
+        }
+        if let Some(c) = clients.get(seed as usize % clients.len().max(1)) {
+            out.extend(c);
         }
         seed += 1;
     }
