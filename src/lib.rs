@@ -13,6 +13,7 @@
 //! * `fuzzing` — invariants shared by the fuzz targets and the corpus replay test.
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod core;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -3,6 +3,8 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use slipguard::config::Config;
+use slipguard::core::redact::Redactor;
 use slipguard::preview::Format;
 use slipguard::profiles::{Profiles, DEFAULT_PROFILE};
 use slipguard::sample::Kind;
@@ -38,12 +40,33 @@ enum Command {
     },
     /// What the printer would print: text lines, cuts, barcodes, codes and image markers.
     Preview {
+        /// Configuration file (for `--redact`; default /etc/slipguard/slipguard.toml if present).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
         #[arg(long, default_value = DEFAULT_PROFILE)]
         profile: String,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Show the job as slipguard would print it, redacted.
+        #[arg(long)]
+        redact: bool,
         /// The print job (standard input when absent or `-`).
         file: Option<PathBuf>,
+    },
+    /// Redact one job offline: patron data masked, everything else byte for byte. Prints
+    /// nothing and exits 1 when a segment cannot be printed safely; counts go to stderr.
+    Redact {
+        /// Configuration file (default /etc/slipguard/slipguard.toml if present).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Printer profile (default: the first [[printer]]'s, else generic-80mm).
+        #[arg(long)]
+        profile: Option<String>,
+        /// The print job (standard input when absent or `-`).
+        input: Option<PathBuf>,
+        /// Where to write the redacted job (standard output by default).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// List printer profiles: name, vendor, model, dialect, columns.
     Profiles,
@@ -98,13 +121,68 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             write_out(slipguard::inspect::render(&profile, &job, json).as_bytes())
         }
         Command::Preview {
+            config,
             profile,
             format,
+            redact,
             file,
         } => {
             let profile = profiles.load(&profile)?;
             let job = read_input(file.as_deref())?;
-            write_out(slipguard::preview::render(&profile, &job, format).as_bytes())
+            if !redact {
+                return write_out(slipguard::preview::render(&profile, &job, format).as_bytes());
+            }
+            let cfg = Config::load(config.as_deref())?;
+            let (segments, _) = Redactor::new(cfg.redact).segments(&profile, &job);
+            let mut printed = Vec::new();
+            let mut blocked = Vec::new();
+            for s in segments {
+                match s.output {
+                    Ok(b) => printed.extend(b),
+                    Err(e) => blocked.push(e),
+                }
+            }
+            let mut out = slipguard::preview::render(&profile, &printed, format);
+            for b in blocked {
+                // The preview is for people checking rules: say what was held back.
+                let note = format!("[{b}]");
+                match format {
+                    Format::Text => out.push_str(&format!("{note}\n")),
+                    Format::Html => {
+                        out = out.replacen(
+                            "</div>\n</body>",
+                            &format!("<div class=\"error\">{note}</div>\n</div>\n</body>"),
+                            1,
+                        )
+                    }
+                }
+            }
+            write_out(out.as_bytes())
+        }
+        Command::Redact {
+            config,
+            profile,
+            input,
+            output,
+        } => {
+            let cfg = Config::load(config.as_deref())?;
+            let profiles = match (&cli.profile_dir, &cfg.profile_dir) {
+                (None, Some(dir)) => Profiles::new(Some(dir)),
+                _ => profiles,
+            };
+            let name = profile
+                .or_else(|| cfg.printers.first().map(|p| p.profile.clone()))
+                .unwrap_or_else(|| DEFAULT_PROFILE.to_string());
+            let profile = profiles.load(&name)?;
+            let job = read_input(input.as_deref())?;
+            let (bytes, report) = Redactor::new(cfg.redact).job(&profile, &job)?;
+            match output {
+                Some(path) => std::fs::write(&path, &bytes)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => write_out(&bytes)?,
+            }
+            eprintln!("slipguard: {report}");
+            Ok(())
         }
         Command::Profiles => {
             let mut out = String::new();

@@ -4,11 +4,11 @@
 //! keys denied → checked [`Profile`]); every error names the file and line. Must not read
 //! files: [`crate::profiles`] finds and reads them.
 
+pub use super::source::{line_col, SourceError};
 use super::text::codepage::Encoding;
 use super::tokenize::{Dialect, Options};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::fmt;
 use toml::Spanned;
 
 /// A checked printer profile.
@@ -216,41 +216,7 @@ impl Profile {
 }
 
 /// A profile that could not be loaded: where, and what was wrong.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProfileError {
-    pub origin: String,
-    /// 1-based; 0 when the error is about the file as a whole.
-    pub line: usize,
-    pub col: usize,
-    pub msg: String,
-}
-
-impl fmt::Display for ProfileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.origin, self.msg)
-        } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.origin, self.line, self.col, self.msg
-            )
-        }
-    }
-}
-
-impl std::error::Error for ProfileError {}
-
-/// 1-based line and column of byte offset `at`.
-pub(crate) fn line_col(text: &str, at: usize) -> (usize, usize) {
-    let before = &text[..at.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before.len(), |i| before.len() - i - 1)
-        + 1;
-    (line, col)
-}
+pub type ProfileError = SourceError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

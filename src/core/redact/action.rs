@@ -1,0 +1,290 @@
+//! Actions: what to print instead of a patron value. Detectors decide *what* is patron data
+//! (see `detect`); an action decides *what to write instead*, independent of the kind.
+//!
+//! An action turns the value's characters into output characters, each either a character
+//! kept from the value (printed with its original bytes) or an ASCII replacement.
+
+use std::fmt;
+
+/// What to print instead of a detected value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Keep the last N letters/digits, mask the others with `*` (separators stay).
+    KeepLast(usize),
+    /// Keep the first N letters/digits, mask the others.
+    KeepFirst(usize),
+    /// Each word's initial and a period: `M. K. O.`.
+    Initials,
+    /// The first N letters of the surname in capitals and the first initial: `OKON M`.
+    SurnamePrefix(usize),
+    /// Every letter and digit becomes `*`; punctuation and spaces stay.
+    Mask,
+    /// Nothing at all.
+    Drop,
+    /// Fixed ASCII text.
+    Replace(String),
+}
+
+impl Action {
+    /// Parse `keep-last:4`, `initials`, `replace:TEXT`, …
+    pub fn parse(s: &str) -> Result<Action, String> {
+        let (name, arg) = match s.split_once(':') {
+            Some((n, a)) => (n.trim(), Some(a)),
+            None => (s.trim(), None),
+        };
+        let num = |a: Option<&str>| -> Result<usize, String> {
+            let a = a.ok_or_else(|| format!("`{name}` needs a number, as in `{name}:4`"))?;
+            a.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=64).contains(n))
+                .ok_or_else(|| format!("`{name}:{a}`: the number must be 1-64"))
+        };
+        let no_arg = |a: Option<&str>, act: Action| match a {
+            None => Ok(act),
+            Some(_) => Err(format!("`{name}` takes no argument")),
+        };
+        match name {
+            "keep-last" => Ok(Action::KeepLast(num(arg)?)),
+            "keep-first" => Ok(Action::KeepFirst(num(arg)?)),
+            "surname-prefix" => Ok(Action::SurnamePrefix(num(arg)?)),
+            "initials" => no_arg(arg, Action::Initials),
+            "mask" => no_arg(arg, Action::Mask),
+            "drop" => no_arg(arg, Action::Drop),
+            "replace" => {
+                let t = arg.ok_or("`replace` needs text, as in `replace:PATRON`")?;
+                if !t.bytes().all(|b| (0x20..0x7F).contains(&b)) {
+                    return Err("`replace:` text must be printable ASCII".into());
+                }
+                Ok(Action::Replace(t.to_string()))
+            }
+            _ => Err(format!(
+                "unknown action `{name}` (known: keep-last:N, keep-first:N, initials, \
+                 surname-prefix:N, mask, drop, replace:TEXT)"
+            )),
+        }
+    }
+
+    /// The output for a value whose characters are `value`.
+    pub fn apply(&self, value: &[char]) -> Vec<Out> {
+        let alnum = |c: &char| c.is_alphanumeric();
+        match self {
+            Action::KeepLast(n) | Action::KeepFirst(n) => {
+                let total = value.iter().filter(|c| alnum(c)).count();
+                let mut seen = 0;
+                value
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        if !alnum(c) {
+                            return Out::Keep(i);
+                        }
+                        seen += 1;
+                        let keep = match self {
+                            Action::KeepLast(_) => seen + n > total,
+                            _ => seen <= *n,
+                        };
+                        if keep {
+                            Out::Keep(i)
+                        } else {
+                            Out::Ascii(b'*')
+                        }
+                    })
+                    .collect()
+            }
+            Action::Mask => value
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if alnum(c) {
+                        Out::Ascii(b'*')
+                    } else {
+                        Out::Keep(i)
+                    }
+                })
+                .collect(),
+            Action::Initials => {
+                let mut out = Vec::new();
+                for (start, _) in words(value) {
+                    if !out.is_empty() {
+                        out.push(Out::Ascii(b' '));
+                    }
+                    out.push(Out::Keep(start));
+                    out.push(Out::Ascii(b'.'));
+                }
+                out
+            }
+            Action::SurnamePrefix(n) => surname_prefix(value, *n),
+            Action::Drop => Vec::new(),
+            Action::Replace(t) => t.bytes().map(Out::Ascii).collect(),
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::KeepLast(n) => write!(f, "keep-last:{n}"),
+            Action::KeepFirst(n) => write!(f, "keep-first:{n}"),
+            Action::Initials => f.write_str("initials"),
+            Action::SurnamePrefix(n) => write!(f, "surname-prefix:{n}"),
+            Action::Mask => f.write_str("mask"),
+            Action::Drop => f.write_str("drop"),
+            Action::Replace(t) => write!(f, "replace:{t}"),
+        }
+    }
+}
+
+/// One output character.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Out {
+    /// The value's character at this index, with its original bytes.
+    Keep(usize),
+    /// An ASCII replacement character.
+    Ascii(u8),
+}
+
+/// Word starts and lengths (letters and digits, with inner apostrophes and hyphens).
+fn words(value: &[char]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < value.len() {
+        if value[i].is_alphanumeric() {
+            let s = i;
+            while i < value.len()
+                && (value[i].is_alphanumeric()
+                    || (matches!(value[i], '\'' | '’' | '-')
+                        && value.get(i + 1).is_some_and(|c| c.is_alphanumeric())))
+            {
+                i += 1;
+            }
+            out.push((s, i - s));
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// `Okonkwo, Marisol` / `Marisol Okonkwo` / `OKON M` → `OKON M`.
+fn surname_prefix(value: &[char], n: usize) -> Vec<Out> {
+    let comma = value.iter().position(|&c| c == ',');
+    let all = words(value);
+    let (surname, first) = match comma {
+        Some(c) => {
+            let before: Vec<_> = all.iter().filter(|w| w.0 < c).copied().collect();
+            let after: Vec<_> = all.iter().filter(|w| w.0 > c).copied().collect();
+            (before.last().copied(), after.first().copied())
+        }
+        None => match all.as_slice() {
+            [] => (None, None),
+            [only] => (Some(*only), None),
+            // Already in this form (`OKON M`): surname first, then a lone initial.
+            [.., last] if last.1 == 1 => (all.first().copied(), Some(*last)),
+            [first, .., last] => (Some(*last), Some(*first)),
+        },
+    };
+    let mut out = Vec::new();
+    if let Some((s, len)) = surname {
+        for i in s..s + len.min(n) {
+            out.push(upper(value, i));
+        }
+    }
+    if let Some((s, _)) = first {
+        if !out.is_empty() {
+            out.push(Out::Ascii(b' '));
+        }
+        out.push(upper(value, s));
+    }
+    out
+}
+
+/// An ASCII letter in capitals; any other character kept as it is.
+fn upper(value: &[char], i: usize) -> Out {
+    let c = value[i];
+    if c.is_ascii_lowercase() {
+        Out::Ascii(c.to_ascii_uppercase() as u8)
+    } else {
+        Out::Keep(i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn show(a: &Action, s: &str) -> String {
+        let v: Vec<char> = s.chars().collect();
+        a.apply(&v)
+            .iter()
+            .map(|o| match o {
+                Out::Keep(i) => v[*i],
+                Out::Ascii(b) => *b as char,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn actions_do_what_design_says() {
+        assert_eq!(
+            show(&Action::KeepLast(4), "21472000343455"),
+            "**********3455"
+        );
+        assert_eq!(
+            show(&Action::KeepLast(4), "2 1472 00034 3455"),
+            "* **** ***** 3455"
+        );
+        assert_eq!(show(&Action::KeepFirst(2), "AB1234"), "AB****");
+        assert_eq!(show(&Action::Initials, "Marisol Kim Okonkwo"), "M. K. O.");
+        assert_eq!(show(&Action::Initials, "Anne-Marie O'Brien"), "A. O.");
+        assert_eq!(show(&Action::SurnamePrefix(4), "Marisol Okonkwo"), "OKON M");
+        assert_eq!(
+            show(&Action::SurnamePrefix(4), "Okonkwo, Marisol"),
+            "OKON M"
+        );
+        assert_eq!(show(&Action::SurnamePrefix(4), "OKON M"), "OKON M");
+        assert_eq!(show(&Action::SurnamePrefix(4), "Ødegård, Ana"), "ØDEG A");
+        assert_eq!(
+            show(&Action::Mask, "m.okonkwo@example.org"),
+            "*.*******@*******.***"
+        );
+        assert_eq!(show(&Action::Mask, "(785) 555-0142"), "(***) ***-****");
+        assert_eq!(show(&Action::Drop, "abc"), "");
+        assert_eq!(show(&Action::Replace("PATRON".into()), "abc"), "PATRON");
+    }
+
+    #[test]
+    fn actions_are_idempotent() {
+        for (a, s) in [
+            (Action::KeepLast(4), "21472000343455"),
+            (Action::Initials, "Marisol Kim Okonkwo"),
+            (Action::SurnamePrefix(4), "Okonkwo, Marisol"),
+            (Action::Mask, "m.okonkwo@example.org"),
+        ] {
+            let once = show(&a, s);
+            assert_eq!(show(&a, &once), once, "{a}");
+        }
+    }
+
+    #[test]
+    fn parse_and_display_round_trip() {
+        for s in [
+            "keep-last:4",
+            "keep-first:2",
+            "initials",
+            "surname-prefix:4",
+            "mask",
+            "drop",
+            "replace:PATRON",
+        ] {
+            assert_eq!(Action::parse(s).unwrap().to_string(), s);
+        }
+        assert!(Action::parse("keep-last").is_err());
+        assert!(Action::parse("keep-last:0").is_err());
+        assert!(Action::parse("initials:3").is_err());
+        assert!(Action::parse("shred")
+            .unwrap_err()
+            .contains("unknown action"));
+        assert!(Action::parse("replace:é").is_err());
+    }
+}

@@ -1,0 +1,573 @@
+//! Detectors: what in a segment's logical lines is patron data. They find spans (line,
+//! character range, kind) and never decide what to print instead — that is the action's job.
+//!
+//! Detection runs on decoded logical lines, so formatting commands inside a word or number
+//! do not hide it. See DESIGN §4 for the kinds and labels; the README lists what the
+//! detectors knowingly do not catch.
+
+use super::config::RedactConfig;
+use super::Kind;
+use crate::core::luhn::valid as luhn_valid;
+use regex::{Regex, RegexBuilder};
+
+/// A detected patron value: characters `start..end` of line `line`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub line: usize,
+    pub start: usize,
+    pub end: usize,
+    pub kind: Kind,
+    /// For site rules: the index of the rule whose action applies.
+    pub rule: Option<usize>,
+}
+
+const NAME_LABELS: &[&str] = &[
+    "checked out to",
+    "items checked out to",
+    "checked in items for",
+    "checked in for",
+    "items returned by",
+    "returned by",
+    "hold for patron",
+    "on hold for",
+    "hold for",
+    "reserved for",
+    "patron name",
+    "borrower name",
+    "member name",
+    "customer name",
+    "patron",
+    "borrower",
+    "member",
+    "customer",
+    "name",
+    "bill to",
+    "received with thanks from",
+    "payment received from",
+    "received from",
+    "credit added to account for",
+    "requested by",
+];
+const CARD_LABELS: &[&str] = &[
+    "library card number",
+    "library card no",
+    "library card",
+    "card number",
+    "card no",
+    "card",
+    "patron barcode",
+    "patron id",
+    "patron number",
+    "patron card",
+    "borrower barcode",
+    "borrower number",
+    "borrower id",
+    "member id",
+    "member number",
+    "user id",
+    "barcode of patron",
+];
+const PHONE_LABELS: &[&str] = &[
+    "phone number",
+    "day phone",
+    "evening phone",
+    "home phone",
+    "work phone",
+    "mobile phone",
+    "cell phone",
+    "telephone",
+    "phone",
+    "tel",
+    "mobile",
+    "cell",
+    "text",
+    "sms",
+];
+const EMAIL_LABELS: &[&str] = &["email address", "e-mail address", "email", "e-mail"];
+const ADDRESS_LABELS: &[&str] = &[
+    "mailing address",
+    "home address",
+    "street address",
+    "address",
+    "addr",
+];
+const BIRTH_LABELS: &[&str] = &["date of birth", "birth date", "birthdate", "dob", "born"];
+
+/// Labels that read as sentences rather than field names: no colon needed.
+const PHRASE_LABELS: &[&str] = &[
+    "checked out to",
+    "items checked out to",
+    "checked in items for",
+    "checked in for",
+    "hold for patron",
+    "on hold for",
+    "hold for",
+    "received with thanks from",
+    "payment received from",
+    "credit added to account for",
+    "requested by",
+    "reserved for",
+    "items returned by",
+];
+
+const HONORIFICS: &[&str] = &[
+    "mr", "mrs", "ms", "mx", "dr", "miss", "prof", "sir", "madam",
+];
+
+/// Words that make a line the library's (its phone number, address) rather than a patron's.
+const LIBRARY_CONTEXT: &str = r"(?i)\b(call|renew|renewals?|library|libraries|branch|questions?|info|visit|hours|open|www|https?|desk|reference|circulation|contact\s+us|staff|help)\b";
+
+/// Words that make a `X, Y` line a place, not a person.
+const PLACE_WORDS: &[&str] = &[
+    "library",
+    "branch",
+    "public",
+    "county",
+    "city",
+    "center",
+    "centre",
+    "campus",
+    "university",
+    "college",
+    "school",
+    "department",
+    "dept",
+    "room",
+    "floor",
+    "street",
+    "avenue",
+    "road",
+];
+
+pub(super) struct Detectors {
+    labels: Regex,
+    label_kinds: Vec<(String, Kind)>,
+    card: Regex,
+    bracketed: Regex,
+    email: Regex,
+    phone: Regex,
+    street: Regex,
+    name_line: Regex,
+    library: Regex,
+}
+
+fn alternation(labels: &[String]) -> String {
+    let mut v: Vec<&String> = labels.iter().collect();
+    v.sort_by_key(|l| std::cmp::Reverse(l.len()));
+    v.iter()
+        .map(|l| {
+            regex::escape(l)
+                .replace(' ', r"[ \t]+")
+                .replace("e\\-mail", r"e-?mail")
+        })
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+impl Detectors {
+    pub(super) fn new(cfg: &RedactConfig) -> Self {
+        let mut label_kinds: Vec<(String, Kind)> = Vec::new();
+        let mut add = |list: &[&str], extra: &[String], kind: Kind| {
+            for l in list
+                .iter()
+                .map(|s| s.to_string())
+                .chain(extra.iter().cloned())
+            {
+                label_kinds.push((l.to_lowercase(), kind));
+            }
+        };
+        add(NAME_LABELS, &cfg.labels.name, Kind::Name);
+        add(CARD_LABELS, &cfg.labels.card, Kind::Card);
+        add(PHONE_LABELS, &cfg.labels.phone, Kind::Phone);
+        add(EMAIL_LABELS, &cfg.labels.email, Kind::Email);
+        add(ADDRESS_LABELS, &cfg.labels.address, Kind::Address);
+        add(BIRTH_LABELS, &cfg.labels.birthdate, Kind::Birthdate);
+        let all: Vec<String> = label_kinds.iter().map(|(l, _)| l.clone()).collect();
+        // A label starts a line or a column; an optional "#", "no." or "number" and a colon
+        // may follow it.
+        let labels = format!(
+            r"(?mi)(?:^|[ \t]{{2,}}|\t|\|)[ \t]*(?P<label>{})\b[ \t]*(?P<suffix>#|no\.?|number)?[ \t]*(?P<sep>[:#=-])?[ \t]*(?P<value>[^\n]*)",
+            alternation(&all)
+        );
+        let types: String = cfg.card_type_digits.iter().collect();
+        let card = format!(
+            r"(?m)(?:^|[^0-9A-Za-z*])(?P<c>[{types}](?:[ -]?[0-9]){{13}})(?:$|[^0-9A-Za-z])"
+        );
+        let build = |p: &str| {
+            RegexBuilder::new(p)
+                .size_limit(1 << 24)
+                .build()
+                .expect("built-in pattern")
+        };
+        Detectors {
+            labels: build(&labels),
+            label_kinds,
+            card: build(&card),
+            bracketed: build(r"^\s*\(\s*(?P<c>[0-9A-Za-z][0-9A-Za-z -]{3,18}[0-9A-Za-z])\s*\)\s*$"),
+            email: build(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+            phone: build(
+                r"(?:^|[^0-9])(?P<p>(?:\+[0-9]{1,3}[ .-]?)?(?:\([0-9]{2,4}\)[ .-]?|[0-9]{3}[ .-])?[0-9]{3}[ .-][0-9]{4}|\+[0-9]{1,3}(?:[ .-][0-9]{1,4}){2,5})(?:$|[^0-9])",
+            ),
+            street: build(
+                r"(?i)\b[0-9]{1,6}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:[\p{L}0-9'.-]+\s+){0,4}(?:st|street|ave|avenue|rd|road|blvd|boulevard|lane|ln|dr|drive|ct|court|way|pl|place|ter|terrace|pkwy|parkway|hwy|highway|cir|circle|trl|trail|sq|square)\b\.?",
+            ),
+            name_line: build(
+                r"^[ \t]*(?P<n>\p{Lu}[\p{L}'’.]*(?:[ -]\p{L}[\p{L}'’.]*){0,2},[ \t]*\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*)?)[ \t]*$",
+            ),
+            library: build(LIBRARY_CONTEXT),
+        }
+    }
+
+    /// Every patron value in `lines` (the segment's logical lines, in order).
+    pub(super) fn find(&self, cfg: &RedactConfig, lines: &[&str]) -> Vec<Finding> {
+        let mut f: Vec<Finding> = Vec::new();
+        let chars: Vec<Vec<usize>> = lines.iter().map(|l| char_starts(l)).collect();
+        let span = |line: usize, a: usize, b: usize| -> (usize, usize) {
+            (to_char(&chars[line], a), to_char(&chars[line], b))
+        };
+        let push = |f: &mut Vec<Finding>, line: usize, a: usize, b: usize, kind: Kind| {
+            if a < b {
+                let (s, e) = span(line, a, b);
+                f.push(Finding {
+                    line,
+                    start: s,
+                    end: e,
+                    kind,
+                    rule: None,
+                });
+            }
+        };
+
+        for (li, text) in lines.iter().enumerate() {
+            // Site rules first: they know the site's slips best.
+            for (ri, rule) in cfg.rules.iter().enumerate() {
+                for caps in rule.pattern.captures_iter(text) {
+                    if let Some(m) = caps.name("pii") {
+                        if m.start() < m.end() {
+                            let (s, e) = span(li, m.start(), m.end());
+                            f.push(Finding {
+                                line: li,
+                                start: s,
+                                end: e,
+                                kind: Kind::Custom,
+                                rule: Some(ri),
+                            });
+                        }
+                    }
+                }
+            }
+            for caps in self.labels.captures_iter(text) {
+                let label = caps.name("label").unwrap();
+                let value = caps.name("value").unwrap();
+                let key = label.as_str().to_lowercase();
+                let key = key.split_whitespace().collect::<Vec<_>>().join(" ");
+                let Some(kind) = self
+                    .label_kinds
+                    .iter()
+                    .find(|(l, _)| *l == key || *l == key.replace("email", "e-mail"))
+                    .map(|(_, k)| *k)
+                else {
+                    continue;
+                };
+                let has_sep = caps.name("sep").is_some() || caps.name("suffix").is_some();
+                if !has_sep && !PHRASE_LABELS.contains(&key.as_str()) {
+                    continue;
+                }
+                let (a, b) = field(text, value.start(), value.end());
+                if a >= b {
+                    continue;
+                }
+                let v = &text[a..b];
+                match kind {
+                    Kind::Name => {
+                        if let Some((na, nb, card)) = split_name_value(v) {
+                            push(&mut f, li, a + na, a + nb, Kind::Name);
+                            if let Some((ca, cb)) = card {
+                                push(&mut f, li, a + ca, a + cb, Kind::Card);
+                            }
+                        } else if let Some((ca, cb)) = card_token(v) {
+                            // A name label followed by a number: a card.
+                            push(&mut f, li, a + ca, a + cb, Kind::Card);
+                        }
+                    }
+                    Kind::Card => {
+                        if let Some((ca, cb)) = card_token(v) {
+                            push(&mut f, li, a + ca, a + cb, Kind::Card);
+                        }
+                    }
+                    k => push(&mut f, li, a, b, k),
+                }
+            }
+            if text.bytes().filter(u8::is_ascii_digit).count() >= 14 {
+                for caps in self.card.captures_iter(text) {
+                    let m = caps.name("c").unwrap();
+                    let digits: String = m.as_str().chars().filter(char::is_ascii_digit).collect();
+                    let bracketed = text[..m.start()].trim_end().ends_with('(')
+                        && text[m.end()..].trim_start().starts_with(')');
+                    if luhn_valid(&digits) || bracketed {
+                        push(&mut f, li, m.start(), m.end(), Kind::Card);
+                    }
+                }
+            }
+            let library = self.library.is_match(text);
+            if !library && text.contains('@') {
+                for m in self.email.find_iter(text) {
+                    push(&mut f, li, m.start(), m.end(), Kind::Email);
+                }
+            }
+            if !library && text.bytes().filter(u8::is_ascii_digit).count() >= 7 {
+                for caps in self.phone.captures_iter(text) {
+                    let m = caps.name("p").unwrap();
+                    if m.as_str().bytes().filter(u8::is_ascii_digit).count() >= 7 {
+                        push(&mut f, li, m.start(), m.end(), Kind::Phone);
+                    }
+                }
+            }
+        }
+
+        // Structure: names on their own line next to a card line, cards in brackets under a
+        // name, street addresses just below the patron's name or card.
+        let has = |f: &[Finding], line: usize, kind: Kind| {
+            f.iter().any(|x| x.line == line && x.kind == kind)
+        };
+        let texty: Vec<usize> = (0..lines.len())
+            .filter(|&i| !lines[i].trim().is_empty())
+            .collect();
+        for (pos, &li) in texty.iter().enumerate() {
+            let text = lines[li];
+            let prev = pos.checked_sub(1).map(|p| texty[p]);
+            let next = texty.get(pos + 1).copied();
+            let by_card = prev.is_some_and(|p| has(&f, p, Kind::Card))
+                || next.is_some_and(|n| has(&f, n, Kind::Card));
+            if (pos == 0 || by_card) && !has(&f, li, Kind::Name) {
+                if let Some(c) = self.name_line.captures(text) {
+                    let m = c.name("n").unwrap();
+                    let lower = m.as_str().to_lowercase();
+                    if !PLACE_WORDS
+                        .iter()
+                        .any(|w| lower.split(|c: char| !c.is_alphabetic()).any(|x| x == *w))
+                    {
+                        push(&mut f, li, m.start(), m.end(), Kind::Name);
+                    }
+                }
+            }
+            if prev.is_some_and(|p| has(&f, p, Kind::Name)) && !has(&f, li, Kind::Card) {
+                if let Some(c) = self.bracketed.captures(text) {
+                    let m = c.name("c").unwrap();
+                    if m.as_str().chars().any(|c| c.is_ascii_digit()) {
+                        push(&mut f, li, m.start(), m.end(), Kind::Card);
+                    }
+                }
+            }
+        }
+        for (pos, &li) in texty.iter().enumerate() {
+            let near_patron = texty[pos.saturating_sub(3)..pos]
+                .iter()
+                .any(|&p| has(&f, p, Kind::Name) || has(&f, p, Kind::Card));
+            if near_patron && !self.library.is_match(lines[li]) {
+                if let Some(m) = self.street.find(lines[li]) {
+                    let end = lines[li].trim_end().len();
+                    push(&mut f, li, m.start(), end.max(m.end()), Kind::Address);
+                }
+            }
+        }
+
+        // Once a name is known, its words are masked wherever else they appear.
+        let mut words: Vec<String> = Vec::new();
+        for x in f.iter().filter(|x| x.kind == Kind::Name) {
+            let s: String = lines[x.line]
+                .chars()
+                .skip(x.start)
+                .take(x.end - x.start)
+                .collect();
+            for w in s.split(|c: char| !(c.is_alphabetic() || c == '\'' || c == '’' || c == '-'))
+            {
+                let w = w.trim_matches(|c: char| !c.is_alphabetic());
+                if w.chars().count() >= 2 && !HONORIFICS.contains(&w.to_lowercase().as_str()) {
+                    words.push(w.to_lowercase());
+                }
+            }
+        }
+        words.sort();
+        words.dedup();
+        if !words.is_empty() {
+            for (li, text) in lines.iter().enumerate() {
+                for (a, b) in word_spans(text) {
+                    if words.contains(&text[a..b].to_lowercase()) {
+                        push(&mut f, li, a, b, Kind::Name);
+                    }
+                }
+            }
+        }
+
+        // The library's own strings stay.
+        if !cfg.keep.is_empty() {
+            f.retain(|x| {
+                let line = lines[x.line];
+                !cfg.keep.iter().any(|k| {
+                    line.match_indices(k.as_str()).any(|(at, s)| {
+                        let (ks, ke) = span(x.line, at, at + s.len());
+                        ks <= x.start && x.end <= ke
+                    })
+                })
+            });
+        }
+        resolve_overlaps(f)
+    }
+
+    /// Does this text (a barcode or 2-D code payload) carry patron data: a card number, or
+    /// one of the values already found in the segment?
+    pub(super) fn symbol_is_patron(&self, payload: &str, known: &[String]) -> bool {
+        let digits: String = payload.chars().filter(char::is_ascii_digit).collect();
+        for caps in self.card.captures_iter(payload) {
+            let m = caps.name("c").unwrap();
+            let d: String = m.as_str().chars().filter(char::is_ascii_digit).collect();
+            if luhn_valid(&d) {
+                return true;
+            }
+        }
+        let lower = payload.to_lowercase();
+        known.iter().any(|k| {
+            let kd: String = k.chars().filter(char::is_ascii_digit).collect();
+            (kd.len() >= 7 && digits.contains(&kd))
+                || (k.chars().filter(|c| c.is_alphabetic()).count() >= 3
+                    && lower.contains(&k.to_lowercase()))
+        })
+    }
+}
+
+/// Byte offset of each character of `s`, plus `s.len()`.
+fn char_starts(s: &str) -> Vec<usize> {
+    s.char_indices().map(|(i, _)| i).chain([s.len()]).collect()
+}
+
+fn to_char(starts: &[usize], byte: usize) -> usize {
+    starts.partition_point(|&b| b < byte)
+}
+
+/// The field after a label: up to a column gap (two spaces or a tab), trimmed.
+fn field(text: &str, start: usize, end: usize) -> (usize, usize) {
+    let v = &text[start..end];
+    let cut = [v.find("  "), v.find('\t')]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(v.len());
+    let v2 = &v[..cut];
+    let lead = v2.len() - v2.trim_start().len();
+    (start + lead, start + v2.trim_end().len())
+}
+
+/// The name in a labelled value: honorifics and trailing punctuation left out, and a card
+/// number in brackets after it (`Okonkwo, Marisol (21472000358610)`) split off. `None` when
+/// the value does not look like a name.
+fn split_name_value(v: &str) -> Option<(usize, usize, Option<Span>)> {
+    let first = v.chars().next()?;
+    if !first.is_alphabetic() {
+        return None;
+    }
+    // The name runs while characters are letters, spaces, apostrophes, hyphens, periods, commas.
+    let end = v
+        .char_indices()
+        .find(|(_, c)| !(c.is_alphabetic() || matches!(c, ' ' | '\'' | '’' | '-' | '.' | ',')))
+        .map_or(v.len(), |(i, _)| i);
+    let mut name = &v[..end];
+    let mut start = 0;
+    // Honorifics.
+    loop {
+        let t = name.trim_start();
+        let word_end = t.find(|c: char| !c.is_alphabetic()).unwrap_or(t.len());
+        let w = t[..word_end].to_lowercase();
+        if HONORIFICS.contains(&w.as_str()) && t[word_end..].starts_with(['.', ' ']) {
+            let skip = name.len() - t.len() + word_end;
+            let rest = &name[skip..];
+            let rest_trim = rest.trim_start_matches(['.', ' ']);
+            start += skip + (rest.len() - rest_trim.len());
+            name = rest_trim;
+        } else {
+            break;
+        }
+    }
+    let trimmed = name.trim_end_matches([' ', ',', '.', '-', '\'', '’']);
+    // Keep a period that ends an initial ("Marisol K.").
+    let trimmed = if name[trimmed.len()..].starts_with('.')
+        && trimmed
+            .chars()
+            .rev()
+            .nth(1)
+            .is_some_and(|c| !c.is_alphabetic())
+    {
+        &name[..trimmed.len() + 1]
+    } else {
+        trimmed
+    };
+    if trimmed.chars().filter(|c| c.is_alphabetic()).count() < 2 {
+        return None;
+    }
+    let name_end = start + trimmed.len();
+    let rest = &v[end..];
+    let card = rest.trim_start().strip_prefix('(').and_then(|r| {
+        let close = r.find(')')?;
+        let inner = &r[..close];
+        let off = v.len() - r.len();
+        let lead = inner.len() - inner.trim_start().len();
+        let t = inner.trim();
+        (t.chars().any(|c| c.is_ascii_digit()) && (5..=20).contains(&t.len()))
+            .then_some((off + lead, off + lead + t.len()))
+    });
+    Some((start, name_end, card))
+}
+
+/// A byte range within a value.
+type Span = (usize, usize);
+
+/// A 5–20 character card token at the start of a value (letters and digits, with spaces
+/// or dashes between groups), holding at least one digit.
+fn card_token(v: &str) -> Option<(usize, usize)> {
+    let end = v
+        .char_indices()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '*')))
+        .map_or(v.len(), |(i, _)| i);
+    let t = v[..end].trim_end_matches([' ', '-']);
+    let n = t.chars().count();
+    ((5..=20).contains(&n) && t.chars().any(|c| c.is_ascii_digit() || c == '*'))
+        .then_some((0, t.len()))
+}
+
+/// Byte ranges of words (letters with inner apostrophes or hyphens).
+fn word_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut it = text.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        let inner = matches!(c, '\'' | '’' | '-')
+            && start.is_some()
+            && it.peek().is_some_and(|(_, n)| n.is_alphabetic());
+        if c.is_alphabetic() || inner {
+            start.get_or_insert(i);
+        } else if let Some(s) = start.take() {
+            out.push((s, i));
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, text.len()));
+    }
+    out
+}
+
+/// Sort findings and drop the ones inside (or overlapping) an earlier, longer one.
+fn resolve_overlaps(mut f: Vec<Finding>) -> Vec<Finding> {
+    f.sort_by_key(|x| (x.line, x.start, std::cmp::Reverse(x.end)));
+    let mut out: Vec<Finding> = Vec::with_capacity(f.len());
+    for x in f {
+        if let Some(last) = out.last_mut() {
+            if last.line == x.line && x.start < last.end {
+                // Overlap: widen to cover both (the earlier kind stays).
+                last.end = last.end.max(x.end);
+                continue;
+            }
+        }
+        out.push(x);
+    }
+    out
+}

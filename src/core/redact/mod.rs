@@ -1,0 +1,529 @@
+//! Redaction: patron data down to the minimum each slip needs.
+//!
+//! Owns splitting a job into segments (DESIGN §5: a cut, a query that expects a reply, the
+//! end of the job), finding patron data in each segment's logical lines ([`detect`]),
+//! choosing what to print instead ([`action`], per slip-type policy), and rewriting exactly
+//! the bytes of the masked characters — every command byte stays as it came. Barcodes and
+//! 2-D codes that carry patron data become a text line with the masked value.
+//!
+//! Fails closed: a segment with a truncated or over-cap command, unreadable text, or
+//! (when configured) images is not printed. Must not read files, sockets or the clock, and
+//! never puts a patron value in an error, a report or a `Debug` output.
+
+pub mod action;
+pub mod config;
+mod detect;
+
+use crate::core::profile::Profile;
+use crate::core::symbol;
+use crate::core::text::{CharSrc, Decoder, LineCollector, Lines, Sink, Style};
+use crate::core::tokenize::{DataKind, Op, Token, TokenKind, Tokenizer};
+use action::{Action, Out};
+use config::{Gate, RedactConfig};
+use detect::{Detectors, Finding};
+use std::fmt;
+
+/// Kinds of patron data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Card,
+    Name,
+    Email,
+    Phone,
+    Address,
+    Birthdate,
+    Custom,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 7] = [
+        Kind::Card,
+        Kind::Name,
+        Kind::Email,
+        Kind::Phone,
+        Kind::Address,
+        Kind::Birthdate,
+        Kind::Custom,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Card => "card",
+            Kind::Name => "name",
+            Kind::Email => "email",
+            Kind::Phone => "phone",
+            Kind::Address => "address",
+            Kind::Birthdate => "birthdate",
+            Kind::Custom => "custom",
+        }
+    }
+}
+
+/// Counts of what a run did. Never a value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Values redacted, by kind (indexed like [`Kind::ALL`]).
+    pub redacted: [u64; 7],
+    /// Barcodes and 2-D codes replaced by a masked text line.
+    pub symbols: u64,
+    /// Images passed through (or blocked).
+    pub images: u64,
+    pub segments: u64,
+    /// Segments not printed (failed closed).
+    pub blocked: u64,
+}
+
+impl Report {
+    pub fn count(&self, kind: Kind) -> u64 {
+        self.redacted[kind as usize]
+    }
+
+    pub fn total(&self) -> u64 {
+        self.redacted.iter().sum::<u64>() + self.symbols
+    }
+
+    fn add(&mut self, o: &Report) {
+        for (a, b) in self.redacted.iter_mut().zip(o.redacted) {
+            *a += b;
+        }
+        self.symbols += o.symbols;
+        self.images += o.images;
+        self.segments += o.segments;
+        self.blocked += o.blocked;
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "redacted")?;
+        for k in Kind::ALL {
+            write!(f, " {} {}", k.label(), self.count(k))?;
+        }
+        write!(
+            f,
+            ", symbols {}, images {}; {} segment(s), {} blocked",
+            self.symbols, self.images, self.segments, self.blocked
+        )
+    }
+}
+
+/// Why a segment was not printed. Carries offsets and command names, never slip text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// A command's declared length runs past the end of the job.
+    Truncated { at: u64, command: &'static str },
+    /// A command larger than the size cap.
+    OverCap { at: u64, command: &'static str },
+    /// Text the decoder cannot read (a code page the profile does not map, invalid UTF-8).
+    Undecodable { at: u64 },
+    /// An image, and the configuration blocks images.
+    Image { at: u64 },
+    /// User-defined glyphs, which can make text print as anything.
+    Glyphs { at: u64 },
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Truncated { at, command } => {
+                write!(f, "{command} at byte {at} runs past the end of the job")
+            }
+            Reason::OverCap { at, command } => {
+                write!(
+                    f,
+                    "{command} at byte {at} is larger than the command size limit"
+                )
+            }
+            Reason::Undecodable { at } => write!(
+                f,
+                "text at byte {at} cannot be decoded with the printer profile's code pages"
+            ),
+            Reason::Image { at } => write!(f, "image at byte {at} (images = \"block\")"),
+            Reason::Glyphs { at } => write!(f, "user-defined characters at byte {at}"),
+        }
+    }
+}
+
+/// A segment that failed closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blocked {
+    /// 1-based segment number within the job.
+    pub segment: usize,
+    pub start: u64,
+    pub end: u64,
+    pub reason: Reason,
+}
+
+impl fmt::Display for Blocked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "segment {} (bytes {}-{}) not printed: {}",
+            self.segment, self.start, self.end, self.reason
+        )
+    }
+}
+
+impl std::error::Error for Blocked {}
+
+/// One segment's outcome.
+pub struct Segment {
+    pub start: u64,
+    pub end: u64,
+    /// The bytes to print, or why nothing is printed.
+    pub output: Result<Vec<u8>, Blocked>,
+}
+
+/// Segment bytes can hold patron data: `Debug` shows sizes only.
+impl fmt::Debug for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Segment")
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("output_len", &self.output.as_ref().map(Vec::len))
+            .finish()
+    }
+}
+
+/// Redacts jobs for one configuration (patterns compiled once).
+pub struct Redactor {
+    cfg: RedactConfig,
+    detectors: Detectors,
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redactor")
+            .field("enabled", &self.cfg.enabled)
+            .finish()
+    }
+}
+
+/// A text line from a token, for the decoder's sink.
+struct SegmentSink {
+    lines: LineCollector,
+}
+
+impl Sink for SegmentSink {
+    #[inline]
+    fn char(&mut self, c: char, src: CharSrc, style: &Style) {
+        self.lines.char(c, src, style);
+    }
+    #[inline]
+    fn ascii(&mut self, run: &[u8], start: u64, style: &Style) {
+        self.lines.ascii(run, start, style);
+    }
+    fn line_end(&mut self, at: u64, end: crate::core::text::LineEnd) {
+        self.lines.line_end(at, end);
+    }
+}
+
+impl Redactor {
+    pub fn new(cfg: RedactConfig) -> Self {
+        let detectors = Detectors::new(&cfg);
+        Redactor { cfg, detectors }
+    }
+
+    pub fn config(&self) -> &RedactConfig {
+        &self.cfg
+    }
+
+    /// Redact a whole job: every segment's outcome, and the counts.
+    pub fn segments(&self, profile: &Profile, job: &[u8]) -> (Vec<Segment>, Report) {
+        let mut tokens: Vec<Token> = Vec::new();
+        let mut t = Tokenizer::new(profile.dialect, profile.tokenizer_options());
+        t.feed(job, &mut |x| tokens.push(x));
+        t.finish(&mut |x| tokens.push(x));
+
+        let mut dec = Decoder::new(profile);
+        let mut out = Vec::new();
+        let mut report = Report::default();
+        let mut qr = QrState::default();
+        let mut from = 0;
+        for i in 0..tokens.len() {
+            let tok = tokens[i];
+            let ends = match tok.kind {
+                TokenKind::Command(c) => c.op == Op::Cut,
+                TokenKind::Query { kind, .. } => kind == crate::core::tokenize::QueryKind::Ordered,
+                _ => false,
+            };
+            if ends || i + 1 == tokens.len() {
+                let seg = &tokens[from..=i];
+                let n = out.len() + 1;
+                let (s, r) = self.segment(profile, job, seg, &mut dec, &mut qr, n);
+                report.add(&r);
+                out.push(s);
+                from = i + 1;
+            }
+        }
+        (out, report)
+    }
+
+    /// Redact a whole job into one output; the first blocked segment fails it all.
+    pub fn job(&self, profile: &Profile, job: &[u8]) -> Result<(Vec<u8>, Report), Blocked> {
+        let (segs, report) = self.segments(profile, job);
+        let mut bytes = Vec::with_capacity(job.len());
+        for s in segs {
+            bytes.extend(s.output?);
+        }
+        Ok((bytes, report))
+    }
+
+    fn segment(
+        &self,
+        profile: &Profile,
+        job: &[u8],
+        seg: &[Token],
+        dec: &mut Decoder,
+        qr: &mut QrState,
+        number: usize,
+    ) -> (Segment, Report) {
+        let start = seg.first().map_or(0, |t| t.offset);
+        let end = seg.last().map_or(0, |t| t.offset + t.len);
+        let mut report = Report {
+            segments: 1,
+            ..Report::default()
+        };
+        let blocked = |reason| Blocked {
+            segment: number,
+            start,
+            end,
+            reason,
+        };
+        let mut sink = SegmentSink {
+            lines: LineCollector::with_capacity((end - start) as usize),
+        };
+        let mut symbols: Vec<(usize, DataKind)> = Vec::new();
+        let mut fail: Option<Reason> = None;
+        for (i, tok) in seg.iter().enumerate() {
+            let bytes = &job[tok.range_in(0)];
+            match tok.kind {
+                TokenKind::Truncated(c) => {
+                    fail.get_or_insert(Reason::Truncated {
+                        at: tok.offset,
+                        command: c.map_or("command", |c| c.name),
+                    });
+                }
+                TokenKind::OverCap(c) => {
+                    fail.get_or_insert(Reason::OverCap {
+                        at: tok.offset,
+                        command: c.name,
+                    });
+                }
+                TokenKind::Data { kind, .. } => match kind {
+                    DataKind::Image => {
+                        report.images += 1;
+                        if self.cfg.images == Gate::Block {
+                            fail.get_or_insert(Reason::Image { at: tok.offset });
+                        }
+                    }
+                    DataKind::Glyphs if self.cfg.glyphs == Gate::Block => {
+                        fail.get_or_insert(Reason::Glyphs { at: tok.offset });
+                    }
+                    _ => symbols.push((i, kind)),
+                },
+                _ => {}
+            }
+            dec.token(tok, bytes, &mut sink);
+        }
+        let lines = sink.lines.finish(end);
+        if fail.is_none() && self.cfg.undecodable == Gate::Block {
+            if let Some(at) = undecodable(&lines) {
+                fail = Some(Reason::Undecodable { at });
+            }
+        }
+        if let Some(reason) = fail {
+            report.blocked = 1;
+            return (
+                Segment {
+                    start,
+                    end,
+                    output: Err(blocked(reason)),
+                },
+                report,
+            );
+        }
+        if !self.cfg.enabled {
+            return (
+                Segment {
+                    start,
+                    end,
+                    output: Ok(job[start as usize..end as usize].to_vec()),
+                },
+                report,
+            );
+        }
+
+        let texts: Vec<&str> = lines.iter().map(|l| l.text).collect();
+        let findings = self.detectors.find(&self.cfg, &texts);
+        let seg_text = texts.join("\n");
+        let actions = self
+            .cfg
+            .policies
+            .iter()
+            .find(|p| p.matcher.is_match(&seg_text))
+            .map_or(&self.cfg.actions, |p| &p.actions);
+
+        let mut edits: Vec<(u64, u64, Vec<u8>)> = Vec::new();
+        let mut known: Vec<String> = Vec::new();
+        for f in &findings {
+            let line = lines.get(f.line).expect("finding on a line");
+            let action = match f.rule {
+                Some(r) => &self.cfg.rules[r].action,
+                None => actions.get(f.kind),
+            };
+            report.redacted[f.kind as usize] += 1;
+            let value: Vec<char> = line
+                .text
+                .chars()
+                .skip(f.start)
+                .take(f.end - f.start)
+                .collect();
+            known.push(value.iter().collect());
+            char_edits(job, line.chars, line.text, f, action, &value, &mut edits);
+        }
+
+        // Barcodes and 2-D codes.
+        for (i, kind) in symbols {
+            let tok = seg[i];
+            let bytes = &job[tok.range_in(0)];
+            match kind {
+                DataKind::Barcode => {
+                    let Some((_, text)) = symbol::barcode(profile.dialect, &tok, bytes) else {
+                        continue;
+                    };
+                    if self.detectors.symbol_is_patron(&text, &known) {
+                        report.symbols += 1;
+                        let line = self.symbol_line(&text, actions);
+                        edits.push((tok.offset, tok.offset + tok.len, line));
+                    }
+                }
+                DataKind::Code2dStore => {
+                    let Some((_, data)) = symbol::code2d(profile.dialect, &tok, bytes) else {
+                        continue;
+                    };
+                    let text = String::from_utf8_lossy(&data).into_owned();
+                    if self.detectors.symbol_is_patron(&text, &known) {
+                        report.symbols += 1;
+                        qr.masked = Some(self.symbol_line(&text, actions));
+                        edits.push((tok.offset, tok.offset + tok.len, Vec::new()));
+                    } else {
+                        qr.masked = None;
+                    }
+                }
+                DataKind::Code2dPrint => {
+                    if let Some(line) = &qr.masked {
+                        edits.push((tok.offset, tok.offset + tok.len, line.clone()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        edits.sort_by_key(|e| (e.0, e.1));
+        let mut bytes = Vec::with_capacity((end - start) as usize);
+        let mut at = start;
+        for (s, e, rep) in edits {
+            if s < at {
+                continue; // inside a symbol already replaced
+            }
+            bytes.extend_from_slice(&job[at as usize..s as usize]);
+            bytes.extend_from_slice(&rep);
+            at = e;
+        }
+        bytes.extend_from_slice(&job[at as usize..end as usize]);
+        (
+            Segment {
+                start,
+                end,
+                output: Ok(bytes),
+            },
+            report,
+        )
+    }
+
+    /// The text line that replaces a symbol: its data masked (a card keeps its last digits).
+    fn symbol_line(&self, text: &str, actions: &config::Actions) -> Vec<u8> {
+        let value: Vec<char> = text.chars().collect();
+        let digits: String = value.iter().filter(|c| c.is_ascii_digit()).collect();
+        let action = if crate::core::luhn::valid(&digits) && digits.len() == value.len() {
+            &actions.card
+        } else {
+            &Action::Mask
+        };
+        let mut out: Vec<u8> = action
+            .apply(&value)
+            .iter()
+            .map(|o| match o {
+                Out::Ascii(b) => *b,
+                Out::Keep(i) if value[*i].is_ascii() => value[*i] as u8,
+                Out::Keep(_) => b'*',
+            })
+            // Control bytes inside symbol data would be commands as text: keep them out.
+            .filter(|b| *b >= 0x20)
+            .collect();
+        out.push(b'\n');
+        out
+    }
+}
+
+/// Whether the last 2-D code stored was patron data (then its print command prints this
+/// masked line instead).
+#[derive(Default)]
+struct QrState {
+    masked: Option<Vec<u8>>,
+}
+
+/// The first character the decoder could not read.
+fn undecodable(lines: &Lines) -> Option<u64> {
+    lines.iter().find_map(|l| {
+        l.text
+            .chars()
+            .position(|c| c == '\u{FFFD}')
+            .map(|i| l.chars[i].start())
+    })
+}
+
+/// Byte edits that print `action`'s output over the finding's characters.
+fn char_edits(
+    job: &[u8],
+    chars: &[CharSrc],
+    text: &str,
+    f: &Finding,
+    action: &Action,
+    value: &[char],
+    edits: &mut Vec<(u64, u64, Vec<u8>)>,
+) {
+    let out = action.apply(value);
+    let n = f.end - f.start;
+    let follows = text.chars().skip(f.end).any(|c| !c.is_whitespace());
+    let bytes_of = |o: &Out| -> Vec<u8> {
+        match o {
+            Out::Ascii(b) => vec![*b],
+            Out::Keep(j) => {
+                let s = chars[f.start + j];
+                job[s.start() as usize..s.end() as usize].to_vec()
+            }
+        }
+    };
+    for k in 0..n {
+        let src = chars[f.start + k];
+        let mut rep = match out.get(k) {
+            Some(Out::Keep(j)) if *j == k => {
+                if k + 1 == n && out.len() > n {
+                    job[src.start() as usize..src.end() as usize].to_vec()
+                } else {
+                    continue; // unchanged
+                }
+            }
+            Some(o) => bytes_of(o),
+            None if follows => vec![b' '],
+            None => Vec::new(),
+        };
+        if k + 1 == n {
+            for o in out.iter().skip(n) {
+                rep.extend(bytes_of(o));
+            }
+        }
+        edits.push((src.start(), src.end(), rep));
+    }
+}
