@@ -149,6 +149,7 @@ pub(super) struct Detectors {
     street: Regex,
     name_line: Regex,
     library: Regex,
+    card_types: Vec<char>,
 }
 
 fn alternation(labels: &[String]) -> String {
@@ -215,6 +216,7 @@ impl Detectors {
                 r"^[ \t]*(?P<n>\p{Lu}[\p{L}'’.]*(?:[ -]\p{L}[\p{L}'’.]*){0,2},[ \t]*\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*)?)[ \t]*$",
             ),
             library: build(LIBRARY_CONTEXT),
+            card_types: cfg.card_type_digits.clone(),
         }
     }
 
@@ -419,10 +421,13 @@ impl Detectors {
     /// one of the values already found in the segment?
     pub(super) fn symbol_is_patron(&self, payload: &str, known: &[String]) -> bool {
         let digits: String = payload.chars().filter(char::is_ascii_digit).collect();
-        for caps in self.card.captures_iter(payload) {
-            let m = caps.name("c").unwrap();
-            let d: String = m.as_str().chars().filter(char::is_ascii_digit).collect();
-            if luhn_valid(&d) {
+        // Symbol data runs digits against start/stop characters (Codabar `A…B`) or code-set
+        // prefixes: look at every run of digits.
+        for run in payload.split(|c: char| !c.is_ascii_digit()) {
+            if run.len() == 14
+                && self.card_types.iter().any(|&t| run.starts_with(t))
+                && luhn_valid(run)
+            {
                 return true;
             }
         }

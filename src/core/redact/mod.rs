@@ -495,13 +495,23 @@ fn char_edits(
 ) {
     let out = action.apply(value);
     let n = f.end - f.start;
-    let follows = text.chars().skip(f.end).any(|c| !c.is_whitespace());
-    let bytes_of = |o: &Out| -> Vec<u8> {
+    // Pad when the value is followed by a gap and more text (a column), so columns stay.
+    let mut after = text.chars().skip(f.end);
+    let follows =
+        after.next().is_some_and(char::is_whitespace) && after.any(|c| !c.is_whitespace());
+    let bytes_of = |o: &Out, k: usize| -> Vec<u8> {
         match o {
             Out::Ascii(b) => vec![*b],
             Out::Keep(j) => {
                 let s = chars[f.start + j];
-                job[s.start() as usize..s.end() as usize].to_vec()
+                let c = value[*j];
+                if *j != k && !c.is_ascii() {
+                    // Moved to another place, a non-ASCII letter might print under another
+                    // code page: write its unaccented ASCII letter instead.
+                    vec![fold(c)]
+                } else {
+                    job[s.start() as usize..s.end() as usize].to_vec()
+                }
             }
         }
     };
@@ -515,15 +525,54 @@ fn char_edits(
                     continue; // unchanged
                 }
             }
-            Some(o) => bytes_of(o),
+            Some(o) => bytes_of(o, k),
             None if follows => vec![b' '],
             None => Vec::new(),
         };
         if k + 1 == n {
             for o in out.iter().skip(n) {
-                rep.extend(bytes_of(o));
+                rep.extend(bytes_of(o, usize::MAX));
             }
         }
         edits.push((src.start(), src.end(), rep));
     }
+}
+
+/// The unaccented ASCII letter for a Latin letter (`Ó` → `O`); `*` when there is none.
+fn fold(c: char) -> u8 {
+    const MAP: &[(&str, u8)] = &[
+        ("ÀÁÂÃÄÅĀĂĄ", b'A'),
+        ("àáâãäåāăą", b'a'),
+        ("ÇĆĈĊČ", b'C'),
+        ("çćĉċč", b'c'),
+        ("ĎĐ", b'D'),
+        ("ďđ", b'd'),
+        ("ÈÉÊËĒĔĖĘĚ", b'E'),
+        ("èéêëēĕėęě", b'e'),
+        ("ĜĞĠĢ", b'G'),
+        ("ĝğġģ", b'g'),
+        ("ÌÍÎÏĨĪĬĮİ", b'I'),
+        ("ìíîïĩīĭįı", b'i'),
+        ("ŁĹĻĽ", b'L'),
+        ("łĺļľ", b'l'),
+        ("ÑŃŅŇ", b'N'),
+        ("ñńņň", b'n'),
+        ("ÒÓÔÕÖØŌŎŐ", b'O'),
+        ("òóôõöøōŏő", b'o'),
+        ("ŔŖŘ", b'R'),
+        ("ŕŗř", b'r'),
+        ("ŚŜŞŠ", b'S'),
+        ("śŝşšß", b's'),
+        ("ŢŤ", b'T'),
+        ("ţť", b't'),
+        ("ÙÚÛÜŨŪŬŮŰŲ", b'U'),
+        ("ùúûüũūŭůűų", b'u'),
+        ("ÝŸ", b'Y'),
+        ("ýÿ", b'y'),
+        ("ŹŻŽ", b'Z'),
+        ("źżž", b'z'),
+    ];
+    MAP.iter()
+        .find(|(set, _)| set.contains(c))
+        .map_or(b'*', |(_, a)| *a)
 }
