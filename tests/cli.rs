@@ -245,3 +245,83 @@ fn truncated_jobs_are_marked_in_preview() {
     assert!(out.contains("Hello"), "{out}");
     assert!(out.contains("[truncated at byte 6: GS v 0]"), "{out}");
 }
+
+#[test]
+fn redact_masks_a_sample_and_reports_counts_on_stderr() {
+    let job = ok(&["sample", "--kind", "hold"], None);
+    let out = run(&["redact"], Some(&job));
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("card 1") && err.contains("name "), "{err}");
+    let preview = String::from_utf8(ok(&["preview"], Some(&out.stdout))).unwrap();
+    assert!(preview.contains("Hold for patron: NGUY M"), "{preview}");
+    assert!(
+        !preview.contains("Marisol") && !preview.contains("@example.org"),
+        "{preview}"
+    );
+    // Nothing of the patron in the report line either.
+    assert!(!err.contains("Nguyen") && !err.contains("4238"), "{err}");
+    // preview --redact shows the same.
+    let direct = String::from_utf8(ok(&["preview", "--redact"], Some(&job))).unwrap();
+    assert_eq!(direct, preview);
+}
+
+#[test]
+fn redact_writes_the_output_file_only_when_every_segment_is_safe() {
+    let d = temp("redact-out");
+    let input = d.join("job.bin");
+    let output = d.join("out.bin");
+    std::fs::write(
+        &input,
+        b"Checked out to: Canary Person\nCard: 21472000358610\n",
+    )
+    .unwrap();
+    let (i, o) = (input.to_str().unwrap(), output.to_str().unwrap());
+    assert!(ok(&["redact", i, "-o", o], None).is_empty());
+    let text = std::fs::read(&output).unwrap();
+    assert_eq!(text, b"Checked out to: C. P.\nCard: **********8610\n");
+
+    std::fs::remove_file(&output).unwrap();
+    std::fs::write(
+        &input,
+        b"Checked out to: Canary Person\n\x1dv0\x00\x10\x00\x10\x00\xff",
+    )
+    .unwrap();
+    let e = fails(&["redact", i, "-o", o]);
+    assert!(e.contains("not printed") && e.contains("GS v 0"), "{e}");
+    assert!(!e.contains("Canary"), "{e}");
+    assert!(
+        !output.exists(),
+        "a blocked job must not leave an output file"
+    );
+    // To stdout: nothing at all.
+    let out = run(&["redact", i], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn redact_reads_its_profile_and_rules_from_the_config() {
+    let d = temp("redact-config");
+    let cfg = d.join("slipguard.toml");
+    std::fs::write(
+        &cfg,
+        "[[printer]]\nname = \"front-desk\"\nprofile = \"star-tsp650ii\"\ndevice = \"file:///tmp\"\n\n[redact.actions]\nname = \"replace:PATRON\"\n",
+    )
+    .unwrap();
+    let job = ok(
+        &["sample", "--kind", "checkout", "--profile", "star-tsp650ii"],
+        None,
+    );
+    let c = cfg.to_str().unwrap();
+    let out = ok(&["redact", "--config", c], Some(&job));
+    let preview =
+        String::from_utf8(ok(&["preview", "--profile", "star-tsp650ii"], Some(&out))).unwrap();
+    assert!(preview.contains("Checked out to: PATRON"), "{preview}");
+    std::fs::write(&cfg, "[redact]\nimages = \"sometimes\"\n").unwrap();
+    let e = fails(&["redact", "--config", c]);
+    assert!(e.contains("slipguard.toml:2:"), "{e}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
