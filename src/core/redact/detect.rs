@@ -9,6 +9,7 @@ use super::config::RedactConfig;
 use super::Kind;
 use crate::core::luhn::valid as luhn_valid;
 use regex::{Regex, RegexBuilder};
+use std::collections::{HashMap, HashSet};
 
 /// A detected patron value: characters `start..end` of line `line`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,7 +116,7 @@ const HONORIFICS: &[&str] = &[
 ];
 
 /// Words that make a line the library's (its phone number, address) rather than a patron's.
-const LIBRARY_CONTEXT: &str = r"(?i)\b(call|renew|renewals?|library|libraries|branch|questions?|info|visit|hours|open|www|https?|desk|reference|circulation|contact\s+us|staff|help)\b";
+const LIBRARY_CONTEXT: &str = r"(?i-u)\b(call|renew|renewals?|library|libraries|branch|questions?|info|visit|hours|open|www|https?|desk|reference|circulation|contact\s+us|staff|help)\b";
 
 /// Words that make a `X, Y` line a place, not a person.
 const PLACE_WORDS: &[&str] = &[
@@ -141,7 +142,9 @@ const PLACE_WORDS: &[&str] = &[
 
 pub(super) struct Detectors {
     labels: Regex,
-    label_kinds: Vec<(String, Kind)>,
+    /// Label (lower case, single spaces, no hyphens) → kind.
+    label_kinds: HashMap<String, Kind>,
+    phrases: HashSet<String>,
     card: Regex,
     bracketed: Regex,
     email: Regex,
@@ -184,16 +187,24 @@ impl Detectors {
         add(ADDRESS_LABELS, &cfg.labels.address, Kind::Address);
         add(BIRTH_LABELS, &cfg.labels.birthdate, Kind::Birthdate);
         let all: Vec<String> = label_kinds.iter().map(|(l, _)| l.clone()).collect();
-        // A label starts a line or a column; an optional "#", "no." or "number" and a colon
-        // may follow it.
+        // A label starts a line or a column; what follows it is read by `find`.
         let labels = format!(
-            r"(?mi)(?:^|[ \t]{{2,}}|\t|\|)[ \t]*(?P<label>{})\b[ \t]*(?P<suffix>#|no\.?|number)?[ \t]*(?P<sep>[:#=-])?[ \t]*(?P<value>[^\n]*)",
+            r"(?mi-u)(?:^|[ \t]{{2,}}|\t|\|)[ \t]*(?:{})\b",
             alternation(&all)
         );
+        let normal = |l: &str| {
+            l.split_whitespace()
+                .map(|w| w.replace('-', ""))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let label_kinds: HashMap<String, Kind> = label_kinds
+            .iter()
+            .rev() // earlier lists win on a clash
+            .map(|(l, k)| (normal(l), *k))
+            .collect();
         let types: String = cfg.card_type_digits.iter().collect();
-        let card = format!(
-            r"(?m)(?:^|[^0-9A-Za-z*])(?P<c>[{types}](?:[ -]?[0-9]){{13}})(?:$|[^0-9A-Za-z])"
-        );
+        let card = format!(r"[{types}](?:[ -]?[0-9]){{13}}");
         let build = |p: &str| {
             RegexBuilder::new(p)
                 .size_limit(1 << 24)
@@ -207,25 +218,28 @@ impl Detectors {
             bracketed: build(r"^\s*\(\s*(?P<c>[0-9A-Za-z][0-9A-Za-z -]{3,18}[0-9A-Za-z])\s*\)\s*$"),
             email: build(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
             phone: build(
-                r"(?:^|[^0-9])(?P<p>(?:\+[0-9]{1,3}[ .-]?)?(?:\([0-9]{2,4}\)[ .-]?|[0-9]{3}[ .-])?[0-9]{3}[ .-][0-9]{4}|\+[0-9]{1,3}(?:[ .-][0-9]{1,4}){2,5})(?:$|[^0-9])",
+                r"(?:\+[0-9]{1,3}[ .-]?)?(?:\([0-9]{2,4}\)[ .-]?|[0-9]{3}[ .-])?[0-9]{3}[ .-][0-9]{4}|\+[0-9]{1,3}(?:[ .-][0-9]{1,4}){2,5}",
             ),
             street: build(
-                r"(?i)\b[0-9]{1,6}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:[\p{L}0-9'.-]+\s+){0,4}(?:st|street|ave|avenue|rd|road|blvd|boulevard|lane|ln|dr|drive|ct|court|way|pl|place|ter|terrace|pkwy|parkway|hwy|highway|cir|circle|trl|trail|sq|square)\b\.?",
+                r"(?i)(?-u:\b)[0-9]{1,6}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:[\p{L}0-9'.-]+\s+){0,4}(?:st|street|ave|avenue|rd|road|blvd|boulevard|lane|ln|dr|drive|ct|court|way|pl|place|ter|terrace|pkwy|parkway|hwy|highway|cir|circle|trl|trail|sq|square)(?-u:\b)\.?",
             ),
             name_line: build(
                 r"^[ \t]*(?P<n>\p{Lu}[\p{L}'’.]*(?:[ -]\p{L}[\p{L}'’.]*){0,2},[ \t]*\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*)?)[ \t]*$",
             ),
             library: build(LIBRARY_CONTEXT),
             card_types: cfg.card_type_digits.clone(),
+            phrases: PHRASE_LABELS.iter().map(|p| p.replace('-', "")).collect(),
         }
     }
 
     /// Every patron value in `lines` (the segment's logical lines, in order).
     pub(super) fn find(&self, cfg: &RedactConfig, lines: &[&str]) -> Vec<Finding> {
         let mut f: Vec<Finding> = Vec::new();
-        let chars: Vec<Vec<usize>> = lines.iter().map(|l| char_starts(l)).collect();
+        // Byte offsets within a line → character indices (lines are short; counted on demand).
         let span = |line: usize, a: usize, b: usize| -> (usize, usize) {
-            (to_char(&chars[line], a), to_char(&chars[line], b))
+            let t = lines[line];
+            let s = t[..a].chars().count();
+            (s, s + t[a..b].chars().count())
         };
         let push = |f: &mut Vec<Finding>, line: usize, a: usize, b: usize, kind: Kind| {
             if a < b {
@@ -239,10 +253,26 @@ impl Detectors {
                 });
             }
         };
+        // The segment as one text, so each pattern runs once per segment, not once per line.
+        let mut joined = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        let mut starts = Vec::with_capacity(lines.len());
+        for l in lines {
+            starts.push(joined.len());
+            joined.push_str(l);
+            joined.push('\n');
+        }
+        let locate = |at: usize| -> (usize, usize) {
+            let li = starts.partition_point(|&s| s <= at) - 1;
+            (li, at - starts[li])
+        };
+        let mut library_cache: Vec<Option<bool>> = vec![None; lines.len()];
+        let mut library = |li: usize| -> bool {
+            *library_cache[li].get_or_insert_with(|| self.library.is_match(lines[li]))
+        };
 
-        for (li, text) in lines.iter().enumerate() {
-            // Site rules first: they know the site's slips best.
-            for (ri, rule) in cfg.rules.iter().enumerate() {
+        // Site rules first: they know the site's slips best.
+        for (ri, rule) in cfg.rules.iter().enumerate() {
+            for (li, text) in lines.iter().enumerate() {
                 for caps in rule.pattern.captures_iter(text) {
                     if let Some(m) = caps.name("pii") {
                         if m.start() < m.end() {
@@ -258,72 +288,118 @@ impl Detectors {
                     }
                 }
             }
-            for caps in self.labels.captures_iter(text) {
-                let label = caps.name("label").unwrap();
-                let value = caps.name("value").unwrap();
-                let key = label.as_str().to_lowercase();
-                let key = key.split_whitespace().collect::<Vec<_>>().join(" ");
-                let Some(kind) = self
-                    .label_kinds
-                    .iter()
-                    .find(|(l, _)| *l == key || *l == key.replace("email", "e-mail"))
-                    .map(|(_, k)| *k)
-                else {
-                    continue;
-                };
-                let has_sep = caps.name("sep").is_some() || caps.name("suffix").is_some();
-                if !has_sep && !PHRASE_LABELS.contains(&key.as_str()) {
-                    continue;
+        }
+
+        let mut key = String::new();
+        for m in self.labels.find_iter(&joined) {
+            let (li, end_in_line) = locate(m.end());
+            let text = lines[li];
+            let label_text = m.as_str().trim_start_matches([' ', '\t', '|', '\n']);
+            key.clear();
+            for w in label_text.split_whitespace() {
+                if !key.is_empty() {
+                    key.push(' ');
                 }
-                let (a, b) = field(text, value.start(), value.end());
-                if a >= b {
-                    continue;
+                key.extend(
+                    w.chars()
+                        .filter(|&c| c != '-')
+                        .map(|c| c.to_ascii_lowercase()),
+                );
+            }
+            let Some(&kind) = self.label_kinds.get(key.as_str()) else {
+                continue;
+            };
+            // After the label: an optional "#", "no." or "number", then an optional separator.
+            let mut rest = &text[end_in_line..];
+            let mut has_sep = false;
+            let t = rest.trim_start_matches([' ', '\t']);
+            let lower: String = t.chars().take(7).collect::<String>().to_lowercase();
+            for suffix in ["number", "no.", "no", "#"] {
+                if lower.starts_with(suffix)
+                    && !t[suffix.len()..].starts_with(|c: char| c.is_alphanumeric())
+                {
+                    rest = &t[suffix.len()..];
+                    has_sep = true;
+                    break;
                 }
-                let v = &text[a..b];
-                match kind {
-                    Kind::Name => {
-                        if let Some((na, nb, card)) = split_name_value(v) {
-                            push(&mut f, li, a + na, a + nb, Kind::Name);
-                            if let Some((ca, cb)) = card {
-                                push(&mut f, li, a + ca, a + cb, Kind::Card);
-                            }
-                        } else if let Some((ca, cb)) = card_token(v) {
-                            // A name label followed by a number: a card.
+            }
+            let t = rest.trim_start_matches([' ', '\t']);
+            if let Some(r) = t.strip_prefix([':', '#', '=']) {
+                rest = r;
+                has_sep = true;
+            } else if let Some(r) = t.strip_prefix(" - ") {
+                rest = r;
+                has_sep = true;
+            }
+            if !has_sep && !self.phrases.contains(key.as_str()) {
+                continue;
+            }
+            let vstart = text.len() - rest.len();
+            let (a, b) = field(text, vstart, text.len());
+            if a >= b {
+                continue;
+            }
+            let v = &text[a..b];
+            match kind {
+                Kind::Name => {
+                    if let Some((na, nb, card)) = split_name_value(v) {
+                        push(&mut f, li, a + na, a + nb, Kind::Name);
+                        if let Some((ca, cb)) = card {
                             push(&mut f, li, a + ca, a + cb, Kind::Card);
                         }
+                    } else if let Some((ca, cb)) = card_token(v) {
+                        // A name label followed by a number: a card.
+                        push(&mut f, li, a + ca, a + cb, Kind::Card);
                     }
-                    Kind::Card => {
-                        if let Some((ca, cb)) = card_token(v) {
-                            push(&mut f, li, a + ca, a + cb, Kind::Card);
-                        }
+                }
+                Kind::Card => {
+                    if let Some((ca, cb)) = card_token(v) {
+                        push(&mut f, li, a + ca, a + cb, Kind::Card);
                     }
-                    k => push(&mut f, li, a, b, k),
+                }
+                k => push(&mut f, li, a, b, k),
+            }
+        }
+        for m in self.card.find_iter(&joined) {
+            let before = joined[..m.start()].chars().next_back();
+            let after = joined[m.end()..].chars().next();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '*')
+                || after.is_some_and(|c| c.is_ascii_alphanumeric())
+            {
+                continue;
+            }
+            let digits: String = m.as_str().chars().filter(char::is_ascii_digit).collect();
+            let (li, a) = locate(m.start());
+            let text = lines[li];
+            let b = a + m.len();
+            let bracketed =
+                text[..a].trim_end().ends_with('(') && text[b..].trim_start().starts_with(')');
+            if luhn_valid(&digits) || bracketed {
+                push(&mut f, li, a, b, Kind::Card);
+            }
+        }
+        if joined.contains('@') {
+            for m in self.email.find_iter(&joined) {
+                let (li, a) = locate(m.start());
+                if !library(li) {
+                    push(&mut f, li, a, a + m.len(), Kind::Email);
                 }
             }
-            if text.bytes().filter(u8::is_ascii_digit).count() >= 14 {
-                for caps in self.card.captures_iter(text) {
-                    let m = caps.name("c").unwrap();
-                    let digits: String = m.as_str().chars().filter(char::is_ascii_digit).collect();
-                    let bracketed = text[..m.start()].trim_end().ends_with('(')
-                        && text[m.end()..].trim_start().starts_with(')');
-                    if luhn_valid(&digits) || bracketed {
-                        push(&mut f, li, m.start(), m.end(), Kind::Card);
-                    }
-                }
+        }
+        for m in self.phone.find_iter(&joined) {
+            let before = joined[..m.start()].chars().next_back();
+            let after = joined[m.end()..].chars().next();
+            if before.is_some_and(|c| c.is_ascii_digit())
+                || after.is_some_and(|c| c.is_ascii_digit())
+            {
+                continue;
             }
-            let library = self.library.is_match(text);
-            if !library && text.contains('@') {
-                for m in self.email.find_iter(text) {
-                    push(&mut f, li, m.start(), m.end(), Kind::Email);
-                }
+            if m.as_str().bytes().filter(u8::is_ascii_digit).count() < 7 {
+                continue;
             }
-            if !library && text.bytes().filter(u8::is_ascii_digit).count() >= 7 {
-                for caps in self.phone.captures_iter(text) {
-                    let m = caps.name("p").unwrap();
-                    if m.as_str().bytes().filter(u8::is_ascii_digit).count() >= 7 {
-                        push(&mut f, li, m.start(), m.end(), Kind::Phone);
-                    }
-                }
+            let (li, a) = locate(m.start());
+            if !library(li) {
+                push(&mut f, li, a, a + m.len(), Kind::Phone);
             }
         }
 
@@ -366,7 +442,7 @@ impl Detectors {
             let near_patron = texty[pos.saturating_sub(3)..pos]
                 .iter()
                 .any(|&p| has(&f, p, Kind::Name) || has(&f, p, Kind::Card));
-            if near_patron && !self.library.is_match(lines[li]) {
+            if near_patron && !library(li) {
                 if let Some(m) = self.street.find(lines[li]) {
                     let end = lines[li].trim_end().len();
                     push(&mut f, li, m.start(), end.max(m.end()), Kind::Address);
@@ -395,7 +471,8 @@ impl Detectors {
         if !words.is_empty() {
             for (li, text) in lines.iter().enumerate() {
                 for (a, b) in word_spans(text) {
-                    if words.contains(&text[a..b].to_lowercase()) {
+                    let w = &text[a..b];
+                    if words.iter().any(|n| same_word(w, n)) {
                         push(&mut f, li, a, b, Kind::Name);
                     }
                 }
@@ -439,15 +516,6 @@ impl Detectors {
                     && lower.contains(&k.to_lowercase()))
         })
     }
-}
-
-/// Byte offset of each character of `s`, plus `s.len()`.
-fn char_starts(s: &str) -> Vec<usize> {
-    s.char_indices().map(|(i, _)| i).chain([s.len()]).collect()
-}
-
-fn to_char(starts: &[usize], byte: usize) -> usize {
-    starts.partition_point(|&b| b < byte)
 }
 
 /// The field after a label: up to a column gap (two spaces or a tab), trimmed.
@@ -537,6 +605,14 @@ fn card_token(v: &str) -> Option<(usize, usize)> {
     let n = t.chars().count();
     ((5..=20).contains(&n) && t.chars().any(|c| c.is_ascii_digit() || c == '*'))
         .then_some((0, t.len()))
+}
+
+/// `word` equals `lower` (already lower case), ignoring case, without allocating.
+fn same_word(word: &str, lower: &str) -> bool {
+    if word.is_ascii() && lower.is_ascii() {
+        return word.eq_ignore_ascii_case(lower);
+    }
+    word.chars().flat_map(char::to_lowercase).eq(lower.chars())
 }
 
 /// Byte ranges of words (letters with inner apostrophes or hyphens).
