@@ -237,8 +237,18 @@ fn star_line_barcodes_and_names() {
     let p = profile("star-tsp650ii");
     let mut job = b"\x1b@\x1b\x1dt\x20\x1bEHold for: Okonkwo, Marisol\x1bF\n".to_vec();
     job.extend(b"\x1bb8223A21472000358610B\x1e\n"); // Codabar with start/stop
+                                                    // A Star QR code holding the card number: store (ESC GS y D 1) and print (ESC GS y P).
+    job.extend(b"\x1b\x1dyD1\x00\x0e\x0021472000358610\x1b\x1dyP\n");
+    // Another in the block form (ESC GS y D 2 with two blocks), holding nothing personal.
+    job.extend(b"\x1b\x1dyD2\x02\x00\x03\x00abc\x00\x02\x00de\x1b\x1dyP\n");
     job.extend(b"\x1bd\x03");
     let (out, text) = redact_with(RedactConfig::default(), &p, &job);
+    let preview = slipguard::preview::render(&p, &out, slipguard::preview::Format::Text);
+    assert!(preview.contains("[QR abcde]"), "{preview}");
+    assert!(
+        text.iter().filter(|l| l.contains("**********8610")).count() == 2,
+        "{text:?}"
+    );
     assert!(!has(&text, "Okonkwo") && !has(&text, "Marisol"), "{text:?}");
     assert!(!out.windows(10).any(|w| w == b"2147200035"));
     assert!(out.ends_with(b"\x1bd\x03"));

@@ -120,7 +120,8 @@ pub fn code2d(dialect: Dialect, tok: &Token, bytes: &[u8]) -> Option<(&'static s
             Some(54) => "DataMatrix",
             _ => "2-D code",
         },
-        Dialect::StarLine => match bytes.get(3) {
+        // ESC GS y … / ESC GS x …
+        Dialect::StarLine => match bytes.get(2) {
             Some(b'y') => "QR",
             Some(b'x') => "PDF417",
             _ => "2-D code",
@@ -129,7 +130,7 @@ pub fn code2d(dialect: Dialect, tok: &Token, bytes: &[u8]) -> Option<(&'static s
     let mut data = payload(tok, bytes).to_vec();
     let star_blocks = dialect == Dialect::StarLine
         && kind == DataKind::Code2dStore
-        && bytes.get(3) == Some(&b'y')
+        && bytes.get(2) == Some(&b'y')
         && matches!(bytes.get(4), Some(2 | b'2'));
     if star_blocks {
         // ESC GS y D 2 a [m nL nH data]…: join the blocks' data.

@@ -20,9 +20,15 @@ pub struct Finding {
     pub kind: Kind,
     /// For site rules: the index of the rule whose action applies.
     pub rule: Option<usize>,
+    /// Found after a label (or by a site rule), not by its shape alone.
+    pub labelled: bool,
+    /// A value an earlier run already masked (`**********8610`): it marks where the patron's
+    /// block is, but is not evidence that nearby numbers are the patron's.
+    pub placeholder: bool,
 }
 
 const NAME_LABELS: &[&str] = &[
+    "dear",
     "checked out to",
     "items checked out to",
     "checked in items for",
@@ -96,6 +102,7 @@ const BIRTH_LABELS: &[&str] = &["date of birth", "birth date", "birthdate", "dob
 
 /// Labels that read as sentences rather than field names: no colon needed.
 const PHRASE_LABELS: &[&str] = &[
+    "dear",
     "checked out to",
     "items checked out to",
     "checked in items for",
@@ -151,6 +158,10 @@ pub(super) struct Detectors {
     phone: Regex,
     street: Regex,
     name_line: Regex,
+    /// A card number masked by an earlier run (`**********8610`).
+    masked_card: Regex,
+    /// A line of one to four capitalised words and nothing else.
+    name_words: Regex,
     library: Regex,
     card_types: Vec<char>,
 }
@@ -187,11 +198,8 @@ impl Detectors {
         add(ADDRESS_LABELS, &cfg.labels.address, Kind::Address);
         add(BIRTH_LABELS, &cfg.labels.birthdate, Kind::Birthdate);
         let all: Vec<String> = label_kinds.iter().map(|(l, _)| l.clone()).collect();
-        // A label starts a line or a column; what follows it is read by `find`.
-        let labels = format!(
-            r"(?mi-u)(?:^|[ \t]{{2,}}|\t|\|)[ \t]*(?:{})\b",
-            alternation(&all)
-        );
+        // Labels are words; `find` checks where they stand and what follows them.
+        let labels = format!(r"(?mi-u)\b(?:{})\b", alternation(&all));
         let normal = |l: &str| {
             l.split_whitespace()
                 .map(|w| w.replace('-', ""))
@@ -226,6 +234,8 @@ impl Detectors {
             name_line: build(
                 r"^[ \t]*(?P<n>\p{Lu}[\p{L}'’.]*(?:[ -]\p{L}[\p{L}'’.]*){0,2},[ \t]*\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*)?)[ \t]*$",
             ),
+            masked_card: build(r"\*(?:[ -]?\*){5,}(?:[ -]?[0-9]){1,6}"),
+            name_words: build(r"^\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*){0,3}$"),
             library: build(LIBRARY_CONTEXT),
             card_types: cfg.card_type_digits.clone(),
             phrases: PHRASE_LABELS.iter().map(|p| p.replace('-', "")).collect(),
@@ -233,7 +243,8 @@ impl Detectors {
     }
 
     /// Every patron value in `lines` (the segment's logical lines, in order).
-    pub(super) fn find(&self, cfg: &RedactConfig, lines: &[&str]) -> Vec<Finding> {
+    /// `columns` is the paper width in characters (font A), to recognise wrapped names.
+    pub(super) fn find(&self, cfg: &RedactConfig, lines: &[&str], columns: usize) -> Vec<Finding> {
         let mut f: Vec<Finding> = Vec::new();
         // Byte offsets within a line → character indices (lines are short; counted on demand).
         let span = |line: usize, a: usize, b: usize| -> (usize, usize) {
@@ -250,6 +261,8 @@ impl Detectors {
                     end: e,
                     kind,
                     rule: None,
+                    labelled: false,
+                    placeholder: false,
                 });
             }
         };
@@ -283,6 +296,8 @@ impl Detectors {
                                 end: e,
                                 kind: Kind::Custom,
                                 rule: Some(ri),
+                                labelled: true,
+                                placeholder: false,
                             });
                         }
                     }
@@ -294,7 +309,14 @@ impl Detectors {
         for m in self.labels.find_iter(&joined) {
             let (li, end_in_line) = locate(m.end());
             let text = lines[li];
-            let label_text = m.as_str().trim_start_matches([' ', '\t', '|', '\n']);
+            let label_text = m.as_str();
+            // A label starts its line or a column; elsewhere only a contact label directly
+            // followed by a colon counts ("Notify by phone: …").
+            let before = &text[..end_in_line - label_text.len()];
+            let at_start = before.trim().is_empty()
+                || before.ends_with("  ")
+                || before.ends_with('\t')
+                || before.trim_end().ends_with('|');
             key.clear();
             for w in label_text.split_whitespace() {
                 if !key.is_empty() {
@@ -334,6 +356,11 @@ impl Detectors {
             if !has_sep && !self.phrases.contains(key.as_str()) {
                 continue;
             }
+            let contact_colon = matches!(kind, Kind::Phone | Kind::Email | Kind::Birthdate)
+                && text[end_in_line..].trim_start().starts_with(':');
+            if !(at_start || contact_colon) {
+                continue;
+            }
             let vstart = text.len() - rest.len();
             let (a, b) = field(text, vstart, text.len());
             if a >= b {
@@ -360,6 +387,9 @@ impl Detectors {
                 k => push(&mut f, li, a, b, k),
             }
         }
+        for x in f.iter_mut() {
+            x.labelled = true;
+        }
         for m in self.card.find_iter(&joined) {
             let before = joined[..m.start()].chars().next_back();
             let after = joined[m.end()..].chars().next();
@@ -376,6 +406,17 @@ impl Detectors {
                 text[..a].trim_end().ends_with('(') && text[b..].trim_start().starts_with(')');
             if luhn_valid(&digits) || bracketed {
                 push(&mut f, li, a, b, Kind::Card);
+            }
+        }
+        // A card number slipguard masked before still marks the patron's block, so that
+        // redacting a redacted slip changes nothing.
+        if joined.contains("****") {
+            for m in self.masked_card.find_iter(&joined) {
+                let (li, a) = locate(m.start());
+                push(&mut f, li, a, a + m.len(), Kind::Card);
+                if let Some(x) = f.last_mut() {
+                    x.placeholder = true;
+                }
             }
         }
         if joined.contains('@') {
@@ -438,17 +479,119 @@ impl Detectors {
                 }
             }
         }
+        // A name the client wrapped onto the next line: the line above was too full for the
+        // next word.
+        let wrapped: Vec<(usize, usize)> = f
+            .iter()
+            .filter(|x| x.kind == Kind::Name && x.end >= lines[x.line].trim_end().chars().count())
+            .filter_map(|x| {
+                let pos = texty.iter().position(|&t| t == x.line)?;
+                let next = *texty.get(pos + 1)?;
+                let t = lines[next].trim();
+                let first = t.split_whitespace().next()?;
+                let fits =
+                    lines[x.line].trim_end().chars().count() + 1 + first.chars().count() <= columns;
+                (!fits && t.split_whitespace().count() <= 2 && self.name_words.is_match(t))
+                    .then_some((next, lines[next].len() - lines[next].trim_start().len()))
+            })
+            .collect();
+        for (li, a) in wrapped {
+            let end = lines[li].trim_end().len();
+            push(&mut f, li, a, end, Kind::Name);
+        }
+
+        // A name alone above a street address: a mailing block.
+        let street: Vec<Option<(usize, usize)>> = lines
+            .iter()
+            .enumerate()
+            .map(|(li, t)| {
+                if !t.bytes().any(|b| b.is_ascii_digit()) || library(li) {
+                    return None;
+                }
+                self.street
+                    .find(t)
+                    .map(|m| (m.start(), t.trim_end().len().max(m.end())))
+            })
+            .collect();
         for (pos, &li) in texty.iter().enumerate() {
-            let near_patron = texty[pos.saturating_sub(3)..pos]
-                .iter()
-                .any(|&p| has(&f, p, Kind::Name) || has(&f, p, Kind::Card));
-            if near_patron && !library(li) {
-                if let Some(m) = self.street.find(lines[li]) {
-                    let end = lines[li].trim_end().len();
-                    push(&mut f, li, m.start(), end.max(m.end()), Kind::Address);
+            let Some(&next) = texty.get(pos + 1) else {
+                continue;
+            };
+            if street[next].is_some() && !has(&f, li, Kind::Name) && !library(li) {
+                let t = lines[li];
+                let mixed_case = t.chars().any(|c| c.is_lowercase());
+                if mixed_case
+                    && self.name_words.is_match(t.trim())
+                    && t.split_whitespace().count() >= 2
+                {
+                    let lower = t.to_lowercase();
+                    if !PLACE_WORDS
+                        .iter()
+                        .any(|w| lower.split_whitespace().any(|x| x == *w))
+                    {
+                        let a = t.len() - t.trim_start().len();
+                        push(&mut f, li, a, t.trim_end().len(), Kind::Name);
+                    }
                 }
             }
         }
+
+        // Contact data above the patron's name or card is the library's (its header); street
+        // addresses below it are the patron's. Elsewhere a phone number is the patron's when it
+        // is near the patron's lines and labelled or alone on its line; an e-mail address when
+        // near them. Without a name or card in the segment only labelled values count.
+        let pos_of = |line: usize| texty.iter().position(|&t| t == line);
+        let first_line = f
+            .iter()
+            .filter(|x| matches!(x.kind, Kind::Name | Kind::Card))
+            .map(|x| x.line)
+            .min();
+        if let Some(first_line) = first_line {
+            for (li, s) in street.iter().enumerate() {
+                if let Some((a, b)) = *s {
+                    if li > first_line {
+                        push(&mut f, li, a, b, Kind::Address);
+                    }
+                }
+            }
+        }
+        let patron_pos: Vec<usize> = f
+            .iter()
+            .filter(|x| matches!(x.kind, Kind::Name | Kind::Card | Kind::Address) && !x.placeholder)
+            .filter_map(|x| pos_of(x.line))
+            .collect();
+        let near = |line: usize, d: usize| {
+            pos_of(line).is_some_and(|p| patron_pos.iter().any(|&q| q.abs_diff(p) <= d))
+        };
+        let alone = |x: &Finding| {
+            lines[x.line]
+                .chars()
+                .enumerate()
+                .all(|(i, c)| (x.start..x.end).contains(&i) || !c.is_alphanumeric())
+        };
+        let keep_lines: Vec<usize> = f
+            .iter()
+            .filter(|x| matches!(x.kind, Kind::Name | Kind::Card | Kind::Email) && x.labelled)
+            .map(|x| x.line)
+            .chain(f.iter().filter(|x| x.kind == Kind::Email).map(|x| x.line))
+            .collect();
+        let with_patron = |x: &Finding| keep_lines.contains(&x.line);
+        f.retain(|x| {
+            let contact = matches!(
+                x.kind,
+                Kind::Phone | Kind::Email | Kind::Address | Kind::Birthdate
+            );
+            match first_line {
+                _ if !contact => true,
+                None => x.labelled,
+                Some(first) if x.line < first => false,
+                Some(_) => match x.kind {
+                    Kind::Phone if !x.labelled => (alone(x) || with_patron(x)) && near(x.line, 3),
+                    Kind::Phone | Kind::Email => near(x.line, 6),
+                    _ => true,
+                },
+            }
+        });
 
         // Once a name is known, its words are masked wherever else they appear.
         let mut words: Vec<String> = Vec::new();
@@ -494,19 +637,23 @@ impl Detectors {
         resolve_overlaps(f)
     }
 
+    /// A run of digits that is a patron card number: 14 digits, a card type digit first, a
+    /// valid check digit.
+    pub(super) fn is_card_run(&self, run: &str) -> bool {
+        run.len() == 14 && self.card_types.iter().any(|&t| run.starts_with(t)) && luhn_valid(run)
+    }
+
     /// Does this text (a barcode or 2-D code payload) carry patron data: a card number, or
     /// one of the values already found in the segment?
     pub(super) fn symbol_is_patron(&self, payload: &str, known: &[String]) -> bool {
         let digits: String = payload.chars().filter(char::is_ascii_digit).collect();
         // Symbol data runs digits against start/stop characters (Codabar `A…B`) or code-set
         // prefixes: look at every run of digits.
-        for run in payload.split(|c: char| !c.is_ascii_digit()) {
-            if run.len() == 14
-                && self.card_types.iter().any(|&t| run.starts_with(t))
-                && luhn_valid(run)
-            {
-                return true;
-            }
+        if payload
+            .split(|c: char| !c.is_ascii_digit())
+            .any(|run| self.is_card_run(run))
+        {
+            return true;
         }
         let lower = payload.to_lowercase();
         known.iter().any(|k| {
@@ -520,7 +667,9 @@ impl Detectors {
 
 /// The field after a label: up to a column gap (two spaces or a tab), trimmed.
 fn field(text: &str, start: usize, end: usize) -> (usize, usize) {
-    let v = &text[start..end];
+    let raw = &text[start..end];
+    let v = raw.trim_start();
+    let start = start + (raw.len() - v.len());
     let cut = [v.find("  "), v.find('\t')]
         .into_iter()
         .flatten()
@@ -568,13 +717,19 @@ fn split_name_value(v: &str) -> Option<(usize, usize, Option<Span>)> {
             .chars()
             .rev()
             .nth(1)
-            .is_some_and(|c| !c.is_alphabetic())
+            .is_none_or(|c| !c.is_alphabetic())
     {
         &name[..trimmed.len() + 1]
     } else {
         trimmed
     };
-    if trimmed.chars().filter(|c| c.is_alphabetic()).count() < 2 {
+    // Initials count too ("M. O.", as an earlier run left them), so that redacting twice
+    // finds the same patron block.
+    let initials = !trimmed.is_empty()
+        && trimmed
+            .split_whitespace()
+            .all(|w| w.trim_end_matches(['.', ',']).chars().count() == 1);
+    if trimmed.chars().filter(|c| c.is_alphabetic()).count() < 2 && !initials {
         return None;
     }
     let name_end = start + trimmed.len();

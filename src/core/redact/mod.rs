@@ -293,7 +293,8 @@ impl Redactor {
         let mut sink = SegmentSink {
             lines: LineCollector::with_capacity((end - start) as usize),
         };
-        let mut symbols: Vec<(usize, DataKind)> = Vec::new();
+        // (token index, kind, the number of lines before it)
+        let mut symbols: Vec<(usize, DataKind, usize)> = Vec::new();
         let mut fail: Option<Reason> = None;
         for (i, tok) in seg.iter().enumerate() {
             let bytes = &job[tok.range_in(0)];
@@ -320,11 +321,16 @@ impl Redactor {
                     DataKind::Glyphs if self.cfg.glyphs == Gate::Block => {
                         fail.get_or_insert(Reason::Glyphs { at: tok.offset });
                     }
-                    _ => symbols.push((i, kind)),
+                    _ => symbols.push((i, kind, usize::MAX)),
                 },
                 _ => {}
             }
             dec.token(tok, bytes, &mut sink);
+            if let Some(last) = symbols.last_mut() {
+                if last.0 == i {
+                    last.2 = sink.lines.count();
+                }
+            }
         }
         let lines = sink.lines.finish(end);
         if fail.is_none() && self.cfg.undecodable == Gate::Block {
@@ -354,8 +360,58 @@ impl Redactor {
             );
         }
 
-        let texts: Vec<&str> = lines.iter().map(|l| l.text).collect();
-        let findings = self.detectors.find(&self.cfg, &texts);
+        // Detection sees the segment as it will print: a barcode or 2-D code holding a card
+        // number is a masked text line where it stands. (Redacting the output again then sees
+        // the same structure, so it changes nothing.)
+        let mut synthetic: Vec<(usize, String)> = Vec::new();
+        let mut stored_card: Option<String> = qr.masked_text.clone();
+        for &(i, kind, pos) in &symbols {
+            let tok = seg[i];
+            let bytes = &job[tok.range_in(0)];
+            let text = match kind {
+                DataKind::Barcode => symbol::barcode(profile.dialect, &tok, bytes).map(|x| x.1),
+                DataKind::Code2dStore => {
+                    stored_card = symbol::code2d(profile.dialect, &tok, bytes)
+                        .map(|x| String::from_utf8_lossy(&x.1).into_owned())
+                        .filter(|t| self.has_card(t));
+                    None
+                }
+                DataKind::Code2dPrint => stored_card.clone(),
+                _ => None,
+            };
+            if let Some(t) = text.filter(|t| self.has_card(t)) {
+                let line = self.symbol_line(&t, &self.cfg.actions, &[]);
+                let line = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+                synthetic.push((pos, line));
+            }
+        }
+        let mut texts: Vec<&str> = Vec::with_capacity(lines.len() + synthetic.len());
+        let mut real: Vec<Option<usize>> = Vec::with_capacity(lines.len() + synthetic.len());
+        let mut syn = synthetic.iter().peekable();
+        for (li, l) in lines.iter().enumerate() {
+            while let Some((_, t)) = syn.next_if(|(p, _)| *p <= li) {
+                texts.push(t);
+                real.push(None);
+            }
+            texts.push(l.text);
+            real.push(Some(li));
+        }
+        for (_, t) in syn {
+            texts.push(t);
+            real.push(None);
+        }
+        let columns = profile.columns.font_a as usize;
+        let findings: Vec<Finding> = self
+            .detectors
+            .find(&self.cfg, &texts, columns)
+            .into_iter()
+            .filter_map(|f| {
+                Some(Finding {
+                    line: real[f.line]?,
+                    ..f
+                })
+            })
+            .collect();
         let seg_text = texts.join("\n");
         let actions = self
             .cfg
@@ -384,7 +440,7 @@ impl Redactor {
         }
 
         // Barcodes and 2-D codes.
-        for (i, kind) in symbols {
+        for (i, kind, _) in symbols {
             let tok = seg[i];
             let bytes = &job[tok.range_in(0)];
             match kind {
@@ -394,7 +450,7 @@ impl Redactor {
                     };
                     if self.detectors.symbol_is_patron(&text, &known) {
                         report.symbols += 1;
-                        let line = self.symbol_line(&text, actions);
+                        let line = self.symbol_line(&text, actions, &known);
                         edits.push((tok.offset, tok.offset + tok.len, line));
                     }
                 }
@@ -405,11 +461,12 @@ impl Redactor {
                     let text = String::from_utf8_lossy(&data).into_owned();
                     if self.detectors.symbol_is_patron(&text, &known) {
                         report.symbols += 1;
-                        qr.masked = Some(self.symbol_line(&text, actions));
+                        qr.masked = Some(self.symbol_line(&text, actions, &known));
                         edits.push((tok.offset, tok.offset + tok.len, Vec::new()));
                     } else {
                         qr.masked = None;
                     }
+                    qr.masked_text = Some(text).filter(|t| self.has_card(t));
                 }
                 DataKind::Code2dPrint => {
                     if let Some(line) = &qr.masked {
@@ -441,26 +498,79 @@ impl Redactor {
         )
     }
 
-    /// The text line that replaces a symbol: its data masked (a card keeps its last digits).
-    fn symbol_line(&self, text: &str, actions: &config::Actions) -> Vec<u8> {
+    /// Does symbol data hold a patron card number?
+    fn has_card(&self, text: &str) -> bool {
+        text.split(|c: char| !c.is_ascii_digit())
+            .any(|run| self.detectors.is_card_run(run))
+    }
+
+    /// The text line that replaces a symbol: its data with card numbers written by the card
+    /// action (last digits kept) and other patron values found in the segment masked.
+    fn symbol_line(&self, text: &str, actions: &config::Actions, known: &[String]) -> Vec<u8> {
         let value: Vec<char> = text.chars().collect();
-        let digits: String = value.iter().filter(|c| c.is_ascii_digit()).collect();
-        let action = if crate::core::luhn::valid(&digits) && digits.len() == value.len() {
-            &actions.card
-        } else {
-            &Action::Mask
-        };
-        let mut out: Vec<u8> = action
-            .apply(&value)
+        let mut out: Vec<u8> = value
             .iter()
-            .map(|o| match o {
-                Out::Ascii(b) => *b,
-                Out::Keep(i) if value[*i].is_ascii() => value[*i] as u8,
-                Out::Keep(_) => b'*',
+            .map(|&c| {
+                if (' '..='~').contains(&c) {
+                    c as u8
+                } else {
+                    b'*'
+                }
             })
-            // Control bytes inside symbol data would be commands as text: keep them out.
-            .filter(|b| *b >= 0x20)
             .collect();
+        let known_digits: Vec<String> = known
+            .iter()
+            .map(|k| k.chars().filter(char::is_ascii_digit).collect::<String>())
+            .filter(|d| d.len() >= 5)
+            .collect();
+        // Digit runs that are cards (or any patron number found in the text) → card action.
+        let mut i = 0;
+        while i < value.len() {
+            if !value[i].is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            let s = i;
+            while i < value.len() && value[i].is_ascii_digit() {
+                i += 1;
+            }
+            let run: String = value[s..i].iter().collect();
+            if self.detectors.is_card_run(&run)
+                || known_digits.iter().any(|d| run.contains(d.as_str()))
+            {
+                for (k, o) in actions.card.apply(&value[s..i]).iter().enumerate() {
+                    if let Some(slot) = out.get_mut(s + k) {
+                        *slot = match o {
+                            Out::Ascii(b) => *b,
+                            Out::Keep(j) => value[s + j] as u8,
+                        };
+                    }
+                }
+            }
+        }
+        // Names, e-mail addresses and the like: masked where they appear.
+        let lower: Vec<char> = value.iter().flat_map(|c| c.to_lowercase()).collect();
+        if lower.len() == value.len() {
+            for k in known
+                .iter()
+                .filter(|k| k.chars().filter(|c| c.is_alphabetic()).count() >= 3)
+            {
+                let kl: Vec<char> = k.chars().flat_map(|c| c.to_lowercase()).collect();
+                let mut at = 0;
+                while at + kl.len() <= lower.len() {
+                    if lower[at..at + kl.len()] == kl[..] {
+                        for (j, slot) in out[at..at + kl.len()].iter_mut().enumerate() {
+                            if value[at + j].is_alphanumeric() {
+                                *slot = b'*';
+                            }
+                        }
+                        at += kl.len();
+                    } else {
+                        at += 1;
+                    }
+                }
+            }
+        }
         out.push(b'\n');
         out
     }
@@ -471,6 +581,8 @@ impl Redactor {
 #[derive(Default)]
 struct QrState {
     masked: Option<Vec<u8>>,
+    /// The data of the stored code when it holds a card number.
+    masked_text: Option<String>,
 }
 
 /// The first character the decoder could not read.

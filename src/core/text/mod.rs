@@ -493,6 +493,11 @@ impl LineCollector {
         }
     }
 
+    /// Lines closed so far.
+    pub fn count(&self) -> usize {
+        self.meta.len()
+    }
+
     /// Close the last line (the job ended at byte `at`) and return every line.
     pub fn finish(mut self, at: u64) -> Lines {
         self.line_end(at, LineEnd::EndOfJob);
