@@ -244,7 +244,15 @@ impl Detectors {
 
     /// Every patron value in `lines` (the segment's logical lines, in order).
     /// `columns` is the paper width in characters (font A), to recognise wrapped names.
-    pub(super) fn find(&self, cfg: &RedactConfig, lines: &[&str], columns: usize) -> Vec<Finding> {
+    /// `joined` is `lines` joined by line feeds, `starts` where each line begins in it.
+    pub(super) fn find(
+        &self,
+        cfg: &RedactConfig,
+        lines: &[&str],
+        joined: &str,
+        starts: &[usize],
+        columns: usize,
+    ) -> Vec<Finding> {
         let mut f: Vec<Finding> = Vec::new();
         // Byte offsets within a line → character indices (lines are short; counted on demand).
         let span = |line: usize, a: usize, b: usize| -> (usize, usize) {
@@ -266,14 +274,6 @@ impl Detectors {
                 });
             }
         };
-        // The segment as one text, so each pattern runs once per segment, not once per line.
-        let mut joined = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
-        let mut starts = Vec::with_capacity(lines.len());
-        for l in lines {
-            starts.push(joined.len());
-            joined.push_str(l);
-            joined.push('\n');
-        }
         let locate = |at: usize| -> (usize, usize) {
             let li = starts.partition_point(|&s| s <= at) - 1;
             (li, at - starts[li])
@@ -306,7 +306,7 @@ impl Detectors {
         }
 
         let mut key = String::new();
-        for m in self.labels.find_iter(&joined) {
+        for m in self.labels.find_iter(joined) {
             let (li, end_in_line) = locate(m.end());
             let text = lines[li];
             let label_text = m.as_str();
@@ -390,7 +390,7 @@ impl Detectors {
         for x in f.iter_mut() {
             x.labelled = true;
         }
-        for m in self.card.find_iter(&joined) {
+        for m in self.card.find_iter(joined) {
             let before = joined[..m.start()].chars().next_back();
             let after = joined[m.end()..].chars().next();
             if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '*')
@@ -411,7 +411,7 @@ impl Detectors {
         // A card number slipguard masked before still marks the patron's block, so that
         // redacting a redacted slip changes nothing.
         if joined.contains("****") {
-            for m in self.masked_card.find_iter(&joined) {
+            for m in self.masked_card.find_iter(joined) {
                 let (li, a) = locate(m.start());
                 push(&mut f, li, a, a + m.len(), Kind::Card);
                 if let Some(x) = f.last_mut() {
@@ -420,14 +420,14 @@ impl Detectors {
             }
         }
         if joined.contains('@') {
-            for m in self.email.find_iter(&joined) {
+            for m in self.email.find_iter(joined) {
                 let (li, a) = locate(m.start());
                 if !library(li) {
                     push(&mut f, li, a, a + m.len(), Kind::Email);
                 }
             }
         }
-        for m in self.phone.find_iter(&joined) {
+        for m in self.phone.find_iter(joined) {
             let before = joined[..m.start()].chars().next_back();
             let after = joined[m.end()..].chars().next();
             if before.is_some_and(|c| c.is_ascii_digit())
@@ -505,12 +505,11 @@ impl Detectors {
             .iter()
             .enumerate()
             .map(|(li, t)| {
-                if !t.bytes().any(|b| b.is_ascii_digit()) || library(li) {
+                if !t.bytes().any(|b| b.is_ascii_digit()) || !has_street_word(t) {
                     return None;
                 }
-                self.street
-                    .find(t)
-                    .map(|m| (m.start(), t.trim_end().len().max(m.end())))
+                let m = self.street.find(t)?;
+                (!library(li)).then(|| (m.start(), t.trim_end().len().max(m.end())))
             })
             .collect();
         for (pos, &li) in texty.iter().enumerate() {
@@ -612,13 +611,25 @@ impl Detectors {
         words.sort();
         words.dedup();
         if !words.is_empty() {
+            let shortest = words.iter().map(String::len).min().unwrap_or(0);
+            let mut hits: Vec<(usize, usize, usize)> = Vec::new();
             for (li, text) in lines.iter().enumerate() {
-                for (a, b) in word_spans(text) {
-                    let w = &text[a..b];
-                    if words.iter().any(|n| same_word(w, n)) {
-                        push(&mut f, li, a, b, Kind::Name);
-                    }
+                if text.len() < shortest {
+                    continue;
                 }
+                for_each_word(text, |a, b| {
+                    let w = &text[a..b];
+                    // Byte lengths match for nearly all letters' case pairs: a cheap first test.
+                    if words
+                        .iter()
+                        .any(|n| n.len().abs_diff(w.len()) <= 1 && same_word(w, n))
+                    {
+                        hits.push((li, a, b));
+                    }
+                });
+            }
+            for (li, a, b) in hits {
+                push(&mut f, li, a, b, Kind::Name);
             }
         }
 
@@ -770,25 +781,67 @@ fn same_word(word: &str, lower: &str) -> bool {
     word.chars().flat_map(char::to_lowercase).eq(lower.chars())
 }
 
-/// Byte ranges of words (letters with inner apostrophes or hyphens).
-fn word_spans(text: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
+/// Street-type words that end a street address (cheap check before the full pattern).
+const STREET_WORDS: &[&str] = &[
+    "st",
+    "street",
+    "ave",
+    "avenue",
+    "rd",
+    "road",
+    "blvd",
+    "boulevard",
+    "lane",
+    "ln",
+    "dr",
+    "drive",
+    "ct",
+    "court",
+    "way",
+    "pl",
+    "place",
+    "ter",
+    "terrace",
+    "pkwy",
+    "parkway",
+    "hwy",
+    "highway",
+    "cir",
+    "circle",
+    "trl",
+    "trail",
+    "sq",
+    "square",
+];
+
+fn has_street_word(line: &str) -> bool {
+    line.split(|c: char| !c.is_ascii_alphabetic()).any(|w| {
+        (2..=9).contains(&w.len()) && STREET_WORDS.iter().any(|s| s.eq_ignore_ascii_case(w))
+    })
+}
+
+/// Calls `f` with the byte range of every word (letters with inner apostrophes or hyphens).
+fn for_each_word(text: &str, mut f: impl FnMut(usize, usize)) {
     let mut start: Option<usize> = None;
     let mut it = text.char_indices().peekable();
     while let Some((i, c)) = it.next() {
+        let letter = if c.is_ascii() {
+            c.is_ascii_alphabetic()
+        } else {
+            c.is_alphabetic()
+        };
         let inner = matches!(c, '\'' | '’' | '-')
             && start.is_some()
             && it.peek().is_some_and(|(_, n)| n.is_alphabetic());
-        if c.is_alphabetic() || inner {
+        if letter || inner {
             start.get_or_insert(i);
         } else if let Some(s) = start.take() {
-            out.push((s, i));
+            f(s, i);
         }
     }
     if let Some(s) = start {
-        out.push((s, text.len()));
+        f(s, text.len());
     }
-    out
 }
 
 /// Sort findings and drop the ones inside (or overlapping) an earlier, longer one.
@@ -806,4 +859,17 @@ fn resolve_overlaps(mut f: Vec<Finding>) -> Vec<Finding> {
         out.push(x);
     }
     out
+}
+
+/// `lines` joined by line feeds, and where each line starts: one text per segment, so each
+/// pattern runs once per segment rather than once per line.
+pub(super) fn join(lines: &[&str]) -> (String, Vec<usize>) {
+    let mut joined = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+    let mut starts = Vec::with_capacity(lines.len());
+    for l in lines {
+        starts.push(joined.len());
+        joined.push_str(l);
+        joined.push('\n');
+    }
+    (joined, starts)
 }

@@ -401,9 +401,10 @@ impl Redactor {
             real.push(None);
         }
         let columns = profile.columns.font_a as usize;
+        let (seg_text, starts) = detect::join(&texts);
         let findings: Vec<Finding> = self
             .detectors
-            .find(&self.cfg, &texts, columns)
+            .find(&self.cfg, &texts, &seg_text, &starts, columns)
             .into_iter()
             .filter_map(|f| {
                 Some(Finding {
@@ -412,7 +413,6 @@ impl Redactor {
                 })
             })
             .collect();
-        let seg_text = texts.join("\n");
         let actions = self
             .cfg
             .policies
@@ -420,7 +420,7 @@ impl Redactor {
             .find(|p| p.matcher.is_match(&seg_text))
             .map_or(&self.cfg.actions, |p| &p.actions);
 
-        let mut edits: Vec<(u64, u64, Vec<u8>)> = Vec::new();
+        let mut edits = Edits::default();
         let mut known: Vec<String> = Vec::new();
         for f in &findings {
             let line = lines.get(f.line).expect("finding on a line");
@@ -451,7 +451,7 @@ impl Redactor {
                     if self.detectors.symbol_is_patron(&text, &known) {
                         report.symbols += 1;
                         let line = self.symbol_line(&text, actions, &known);
-                        edits.push((tok.offset, tok.offset + tok.len, line));
+                        edits.push(tok.offset, tok.offset + tok.len, &line);
                     }
                 }
                 DataKind::Code2dStore => {
@@ -462,7 +462,7 @@ impl Redactor {
                     if self.detectors.symbol_is_patron(&text, &known) {
                         report.symbols += 1;
                         qr.masked = Some(self.symbol_line(&text, actions, &known));
-                        edits.push((tok.offset, tok.offset + tok.len, Vec::new()));
+                        edits.push(tok.offset, tok.offset + tok.len, &[]);
                     } else {
                         qr.masked = None;
                     }
@@ -470,24 +470,13 @@ impl Redactor {
                 }
                 DataKind::Code2dPrint => {
                     if let Some(line) = &qr.masked {
-                        edits.push((tok.offset, tok.offset + tok.len, line.clone()));
+                        edits.push(tok.offset, tok.offset + tok.len, line);
                     }
                 }
                 _ => {}
             }
         }
-        edits.sort_by_key(|e| (e.0, e.1));
-        let mut bytes = Vec::with_capacity((end - start) as usize);
-        let mut at = start;
-        for (s, e, rep) in edits {
-            if s < at {
-                continue; // inside a symbol already replaced
-            }
-            bytes.extend_from_slice(&job[at as usize..s as usize]);
-            bytes.extend_from_slice(&rep);
-            at = e;
-        }
-        bytes.extend_from_slice(&job[at as usize..end as usize]);
+        let bytes = edits.apply(job, start, end);
         (
             Segment {
                 start,
@@ -595,6 +584,39 @@ fn undecodable(lines: &Lines) -> Option<u64> {
     })
 }
 
+/// Replacements of job byte ranges, their bytes kept in one buffer.
+#[derive(Default)]
+struct Edits {
+    /// (start, end, bytes start, bytes end)
+    list: Vec<(u64, u64, usize, usize)>,
+    buf: Vec<u8>,
+}
+
+impl Edits {
+    fn push(&mut self, start: u64, end: u64, bytes: &[u8]) {
+        let at = self.buf.len();
+        self.buf.extend_from_slice(bytes);
+        self.list.push((start, end, at, self.buf.len()));
+    }
+
+    /// Apply to `job[start..end]`, in order; an edit inside an earlier one is skipped.
+    fn apply(mut self, job: &[u8], start: u64, end: u64) -> Vec<u8> {
+        self.list.sort_by_key(|e| (e.0, e.1));
+        let mut out = Vec::with_capacity((end - start) as usize);
+        let mut at = start;
+        for (s, e, b0, b1) in self.list {
+            if s < at {
+                continue;
+            }
+            out.extend_from_slice(&job[at as usize..s as usize]);
+            out.extend_from_slice(&self.buf[b0..b1]);
+            at = e;
+        }
+        out.extend_from_slice(&job[at as usize..end as usize]);
+        out
+    }
+}
+
 /// Byte edits that print `action`'s output over the finding's characters.
 fn char_edits(
     job: &[u8],
@@ -603,7 +625,7 @@ fn char_edits(
     f: &Finding,
     action: &Action,
     value: &[char],
-    edits: &mut Vec<(u64, u64, Vec<u8>)>,
+    edits: &mut Edits,
 ) {
     let out = action.apply(value);
     let n = f.end - f.start;
@@ -611,42 +633,42 @@ fn char_edits(
     let mut after = text.chars().skip(f.end);
     let follows =
         after.next().is_some_and(char::is_whitespace) && after.any(|c| !c.is_whitespace());
-    let bytes_of = |o: &Out, k: usize| -> Vec<u8> {
-        match o {
-            Out::Ascii(b) => vec![*b],
-            Out::Keep(j) => {
-                let s = chars[f.start + j];
-                let c = value[*j];
-                if *j != k && !c.is_ascii() {
-                    // Moved to another place, a non-ASCII letter might print under another
-                    // code page: write its unaccented ASCII letter instead.
-                    vec![fold(c)]
-                } else {
-                    job[s.start() as usize..s.end() as usize].to_vec()
-                }
+    let write = |buf: &mut Vec<u8>, o: &Out, k: usize| match o {
+        Out::Ascii(b) => buf.push(*b),
+        Out::Keep(j) => {
+            let s = chars[f.start + j];
+            let c = value[*j];
+            if *j != k && !c.is_ascii() {
+                // Moved to another place, a non-ASCII letter might print under another
+                // code page: write its unaccented ASCII letter instead.
+                buf.push(fold(c));
+            } else {
+                buf.extend_from_slice(&job[s.start() as usize..s.end() as usize]);
             }
         }
     };
     for k in 0..n {
         let src = chars[f.start + k];
-        let mut rep = match out.get(k) {
-            Some(Out::Keep(j)) if *j == k => {
-                if k + 1 == n && out.len() > n {
-                    job[src.start() as usize..src.end() as usize].to_vec()
-                } else {
-                    continue; // unchanged
-                }
-            }
-            Some(o) => bytes_of(o, k),
-            None if follows => vec![b' '],
-            None => Vec::new(),
-        };
-        if k + 1 == n {
-            for o in out.iter().skip(n) {
-                rep.extend(bytes_of(o, usize::MAX));
+        let last = k + 1 == n;
+        if let Some(Out::Keep(j)) = out.get(k) {
+            if *j == k && !(last && out.len() > n) {
+                continue; // unchanged
             }
         }
-        edits.push((src.start(), src.end(), rep));
+        let at = edits.buf.len();
+        match out.get(k) {
+            Some(o) => write(&mut edits.buf, o, k),
+            None if follows => edits.buf.push(b' '),
+            None => {}
+        }
+        if last {
+            for o in out.iter().skip(n) {
+                write(&mut edits.buf, o, usize::MAX);
+            }
+        }
+        edits
+            .list
+            .push((src.start(), src.end(), at, edits.buf.len()));
     }
 }
 
