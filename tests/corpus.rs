@@ -28,8 +28,10 @@ struct Manifest {
     keep: Vec<String>,
 }
 
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slips")
+/// The corpus: slips from python-escpos and hand-built bytes, and slips from the escpos crate.
+fn dirs() -> [PathBuf; 2] {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    [root.join("slips"), root.join("slips-escpos-rs")]
 }
 
 /// Every byte string `value` could be sent as to this printer: each code page of the
@@ -93,8 +95,9 @@ fn cuts(p: &Profile, job: &[u8]) -> usize {
 fn corpus_recall_and_retention_are_one() {
     let profiles = Profiles::builtin_only();
     let redactor = Redactor::new(RedactConfig::default());
-    let mut manifests: Vec<PathBuf> = std::fs::read_dir(dir())
-        .unwrap()
+    let mut manifests: Vec<PathBuf> = dirs()
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
@@ -105,7 +108,11 @@ fn corpus_recall_and_retention_are_one() {
     let (mut keep_total, mut keep_kept) = (0, 0);
     let mut problems = Vec::new();
     for path in &manifests {
-        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let name = path
+            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .unwrap_or(path)
+            .display()
+            .to_string();
         let m: Manifest = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let p = profiles.load(&m.profile).unwrap();
         let job = std::fs::read(path.with_extension("bin")).unwrap();
