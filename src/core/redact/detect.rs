@@ -612,6 +612,13 @@ impl Detectors {
         words.dedup();
         if !words.is_empty() {
             let shortest = words.iter().map(String::len).min().unwrap_or(0);
+            // First letters of the names (ASCII), to skip most words at once.
+            let initials: Vec<u8> = words
+                .iter()
+                .filter_map(|w| w.bytes().next())
+                .filter(u8::is_ascii)
+                .collect();
+            let all_ascii = words.iter().all(|w| w.is_ascii());
             let mut hits: Vec<(usize, usize, usize)> = Vec::new();
             for (li, text) in lines.iter().enumerate() {
                 if text.len() < shortest {
@@ -619,6 +626,10 @@ impl Detectors {
                 }
                 for_each_word(text, |a, b| {
                     let w = &text[a..b];
+                    let first = w.as_bytes()[0].to_ascii_lowercase();
+                    if all_ascii && w.is_ascii() && !initials.contains(&first) {
+                        return;
+                    }
                     // Byte lengths match for nearly all letters' case pairs: a cheap first test.
                     if words
                         .iter()
@@ -781,42 +792,52 @@ fn same_word(word: &str, lower: &str) -> bool {
     word.chars().flat_map(char::to_lowercase).eq(lower.chars())
 }
 
-/// Street-type words that end a street address (cheap check before the full pattern).
+/// Street-type words that end a street address (cheap check before the full pattern);
+/// sorted, for binary search.
 const STREET_WORDS: &[&str] = &[
-    "st",
-    "street",
     "ave",
     "avenue",
-    "rd",
-    "road",
     "blvd",
     "boulevard",
-    "lane",
-    "ln",
-    "dr",
-    "drive",
-    "ct",
-    "court",
-    "way",
-    "pl",
-    "place",
-    "ter",
-    "terrace",
-    "pkwy",
-    "parkway",
-    "hwy",
-    "highway",
     "cir",
     "circle",
-    "trl",
-    "trail",
+    "court",
+    "ct",
+    "dr",
+    "drive",
+    "highway",
+    "hwy",
+    "lane",
+    "ln",
+    "parkway",
+    "pkwy",
+    "pl",
+    "place",
+    "rd",
+    "road",
     "sq",
     "square",
+    "st",
+    "street",
+    "ter",
+    "terrace",
+    "trail",
+    "trl",
+    "way",
 ];
 
 fn has_street_word(line: &str) -> bool {
+    let mut buf = [0u8; 9];
     line.split(|c: char| !c.is_ascii_alphabetic()).any(|w| {
-        (2..=9).contains(&w.len()) && STREET_WORDS.iter().any(|s| s.eq_ignore_ascii_case(w))
+        if !(2..=9).contains(&w.len()) {
+            return false;
+        }
+        let lower = &mut buf[..w.len()];
+        lower.copy_from_slice(w.as_bytes());
+        lower.make_ascii_lowercase();
+        STREET_WORDS
+            .binary_search_by(|s| s.as_bytes().cmp(lower))
+            .is_ok()
     })
 }
 
