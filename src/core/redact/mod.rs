@@ -16,7 +16,7 @@ mod detect;
 
 use crate::core::profile::Profile;
 use crate::core::symbol;
-use crate::core::text::{CharSrc, Decoder, LineCollector, Lines, Sink, Style};
+use crate::core::text::{CharSrc, Decoder, LineCollector, Lines};
 use crate::core::tokenize::{DataKind, Op, Token, TokenKind, Tokenizer};
 use action::{Action, Out};
 use config::{Gate, RedactConfig};
@@ -199,25 +199,6 @@ impl fmt::Debug for Redactor {
     }
 }
 
-/// A text line from a token, for the decoder's sink.
-struct SegmentSink {
-    lines: LineCollector,
-}
-
-impl Sink for SegmentSink {
-    #[inline]
-    fn char(&mut self, c: char, src: CharSrc, style: &Style) {
-        self.lines.char(c, src, style);
-    }
-    #[inline]
-    fn ascii(&mut self, run: &[u8], start: u64, style: &Style) {
-        self.lines.ascii(run, start, style);
-    }
-    fn line_end(&mut self, at: u64, end: crate::core::text::LineEnd) {
-        self.lines.line_end(at, end);
-    }
-}
-
 impl Redactor {
     pub fn new(cfg: RedactConfig) -> Self {
         let detectors = Detectors::new(&cfg);
@@ -290,9 +271,7 @@ impl Redactor {
             end,
             reason,
         };
-        let mut sink = SegmentSink {
-            lines: LineCollector::with_capacity((end - start) as usize),
-        };
+        let mut sink = LineCollector::with_capacity((end - start) as usize);
         // (token index, kind, the number of lines before it)
         let mut symbols: Vec<(usize, DataKind, usize)> = Vec::new();
         let mut fail: Option<Reason> = None;
@@ -328,11 +307,11 @@ impl Redactor {
             dec.token(tok, bytes, &mut sink);
             if let Some(last) = symbols.last_mut() {
                 if last.0 == i {
-                    last.2 = sink.lines.count();
+                    last.2 = sink.count();
                 }
             }
         }
-        let lines = sink.lines.finish(end);
+        let lines = sink.finish(end);
         if fail.is_none() && self.cfg.undecodable == Gate::Block {
             if let Some(at) = undecodable(&lines) {
                 fail = Some(Reason::Undecodable { at });
