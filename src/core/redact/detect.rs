@@ -8,8 +8,8 @@
 use super::config::RedactConfig;
 use super::Kind;
 use crate::core::luhn::valid as luhn_valid;
+use aho_corasick::{AhoCorasick, MatchKind};
 use regex::{Regex, RegexBuilder};
-use std::collections::{HashMap, HashSet};
 
 /// A detected patron value: characters `start..end` of line `line`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,10 +148,10 @@ const PLACE_WORDS: &[&str] = &[
 ];
 
 pub(super) struct Detectors {
-    labels: Regex,
-    /// Label (lower case, single spaces, no hyphens) → kind.
-    label_kinds: HashMap<String, Kind>,
-    phrases: HashSet<String>,
+    /// Every label (ASCII, case-insensitive, longest match first).
+    labels: AhoCorasick,
+    /// By label pattern: its kind, and whether it reads as a phrase (no colon needed).
+    label_info: Vec<(Kind, bool)>,
     card: Regex,
     bracketed: Regex,
     email: Regex,
@@ -164,19 +164,6 @@ pub(super) struct Detectors {
     name_words: Regex,
     library: Regex,
     card_types: Vec<char>,
-}
-
-fn alternation(labels: &[String]) -> String {
-    let mut v: Vec<&String> = labels.iter().collect();
-    v.sort_by_key(|l| std::cmp::Reverse(l.len()));
-    v.iter()
-        .map(|l| {
-            regex::escape(l)
-                .replace(' ', r"[ \t]+")
-                .replace("e\\-mail", r"e-?mail")
-        })
-        .collect::<Vec<_>>()
-        .join("|")
 }
 
 impl Detectors {
@@ -197,19 +184,14 @@ impl Detectors {
         add(EMAIL_LABELS, &cfg.labels.email, Kind::Email);
         add(ADDRESS_LABELS, &cfg.labels.address, Kind::Address);
         add(BIRTH_LABELS, &cfg.labels.birthdate, Kind::Birthdate);
-        let all: Vec<String> = label_kinds.iter().map(|(l, _)| l.clone()).collect();
-        // Labels are words; `find` checks where they stand and what follows them.
-        let labels = format!(r"(?mi-u)\b(?:{})\b", alternation(&all));
-        let normal = |l: &str| {
-            l.split_whitespace()
-                .map(|w| w.replace('-', ""))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        let label_kinds: HashMap<String, Kind> = label_kinds
+        let labels = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(label_kinds.iter().map(|(l, _)| l))
+            .expect("label automaton");
+        let label_info = label_kinds
             .iter()
-            .rev() // earlier lists win on a clash
-            .map(|(l, k)| (normal(l), *k))
+            .map(|(l, k)| (*k, PHRASE_LABELS.contains(&l.as_str())))
             .collect();
         let types: String = cfg.card_type_digits.iter().collect();
         let card = format!(r"[{types}](?:[ -]?[0-9]){{13}}");
@@ -220,8 +202,8 @@ impl Detectors {
                 .expect("built-in pattern")
         };
         Detectors {
-            labels: build(&labels),
-            label_kinds,
+            labels,
+            label_info,
             card: build(&card),
             bracketed: build(r"^\s*\(\s*(?P<c>[0-9A-Za-z][0-9A-Za-z -]{3,18}[0-9A-Za-z])\s*\)\s*$"),
             email: build(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
@@ -238,7 +220,6 @@ impl Detectors {
             name_words: build(r"^\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*){0,3}$"),
             library: build(LIBRARY_CONTEXT),
             card_types: cfg.card_type_digits.clone(),
-            phrases: PHRASE_LABELS.iter().map(|p| p.replace('-', "")).collect(),
         }
     }
 
@@ -305,39 +286,32 @@ impl Detectors {
             }
         }
 
-        let mut key = String::new();
         for m in self.labels.find_iter(joined) {
+            // Whole words only.
+            let jb = joined.as_bytes();
+            if m.start() > 0 && jb[m.start() - 1].is_ascii_alphanumeric()
+                || jb.get(m.end()).is_some_and(u8::is_ascii_alphanumeric)
+            {
+                continue;
+            }
             let (li, end_in_line) = locate(m.end());
             let text = lines[li];
-            let label_text = m.as_str();
+            let (kind, phrase) = self.label_info[m.pattern().as_usize()];
             // A label starts its line or a column; elsewhere only a contact label directly
             // followed by a colon counts ("Notify by phone: …").
-            let before = &text[..end_in_line - label_text.len()];
+            let before = &text[..end_in_line - m.len()];
             let at_start = before.trim().is_empty()
                 || before.ends_with("  ")
                 || before.ends_with('\t')
                 || before.trim_end().ends_with('|');
-            key.clear();
-            for w in label_text.split_whitespace() {
-                if !key.is_empty() {
-                    key.push(' ');
-                }
-                key.extend(
-                    w.chars()
-                        .filter(|&c| c != '-')
-                        .map(|c| c.to_ascii_lowercase()),
-                );
-            }
-            let Some(&kind) = self.label_kinds.get(key.as_str()) else {
-                continue;
-            };
             // After the label: an optional "#", "no." or "number", then an optional separator.
             let mut rest = &text[end_in_line..];
             let mut has_sep = false;
             let t = rest.trim_start_matches([' ', '\t']);
-            let lower: String = t.chars().take(7).collect::<String>().to_lowercase();
             for suffix in ["number", "no.", "no", "#"] {
-                if lower.starts_with(suffix)
+                let tb = t.as_bytes();
+                if tb.len() >= suffix.len()
+                    && tb[..suffix.len()].eq_ignore_ascii_case(suffix.as_bytes())
                     && !t[suffix.len()..].starts_with(|c: char| c.is_alphanumeric())
                 {
                     rest = &t[suffix.len()..];
@@ -353,7 +327,7 @@ impl Detectors {
                 rest = r;
                 has_sep = true;
             }
-            if !has_sep && !self.phrases.contains(key.as_str()) {
+            if !has_sep && !phrase {
                 continue;
             }
             let contact_colon = matches!(kind, Kind::Phone | Kind::Email | Kind::Birthdate)
