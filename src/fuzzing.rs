@@ -3,6 +3,8 @@
 //! panics on a violated invariant.
 
 use crate::core::profile::Profile;
+use crate::core::redact::config::RedactConfig;
+use crate::core::redact::Redactor;
 use crate::core::text::{self, Decoder, LineCollector};
 use crate::core::tokenize::{Dialect, Options, Token, TokenKind, Tokenizer};
 use crate::profiles::Profiles;
@@ -106,5 +108,41 @@ pub fn tokenize_invariants(data: &[u8]) {
             );
             last = c.end();
         }
+    }
+}
+
+/// The first byte picks the dialect; the rest is the job. Checks: redaction never panics;
+/// every printed segment tokenizes without errors; redacting the printed output again
+/// changes nothing.
+pub fn redact_invariants(data: &[u8]) {
+    static REDACTOR: OnceLock<Redactor> = OnceLock::new();
+    let Some((&ctl, job)) = data.split_first() else {
+        return;
+    };
+    let d = if ctl & 1 == 0 {
+        Dialect::EscPos
+    } else {
+        Dialect::StarLine
+    };
+    let p = profile(d);
+    let r = REDACTOR.get_or_init(|| Redactor::new(RedactConfig::default()));
+    let (segments, _) = r.segments(p, job);
+    let mut printed = Vec::new();
+    for s in &segments {
+        if let Ok(bytes) = &s.output {
+            printed.extend_from_slice(bytes);
+        }
+    }
+    let mut t = Tokenizer::new(d, p.tokenizer_options());
+    let mut bad = false;
+    t.feed(&printed, &mut |x| bad |= x.kind.is_error());
+    t.finish(&mut |x| bad |= x.kind.is_error());
+    assert!(!bad, "printed output must tokenize cleanly");
+    if segments.iter().all(|s| s.output.is_ok()) {
+        let (again, _) = r.job(p, &printed).expect("printed output is never blocked");
+        assert_eq!(
+            again, printed,
+            "redacting printed output must change nothing"
+        );
     }
 }

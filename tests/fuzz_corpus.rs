@@ -3,9 +3,11 @@
 
 use std::path::Path;
 
-#[test]
-fn tokenize_seed_corpus_holds_the_invariants() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/tokenize");
+/// Every checked-in seed of a fuzz target, through `check`.
+fn replay(target: &str, check: fn(&[u8])) -> usize {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).expect("fuzz/corpus/tokenize exists") {
         let path = entry.unwrap().path();
@@ -18,11 +20,23 @@ fn tokenize_seed_corpus_holds_the_invariants() {
             continue;
         }
         let data = std::fs::read(&path).unwrap();
-        let result = std::panic::catch_unwind(|| slipguard::fuzzing::tokenize_invariants(&data));
+        let result = std::panic::catch_unwind(|| check(&data));
         assert!(result.is_ok(), "{} breaks an invariant", path.display());
         n += 1;
     }
+    n
+}
+
+#[test]
+fn tokenize_seed_corpus_holds_the_invariants() {
+    let n = replay("tokenize", slipguard::fuzzing::tokenize_invariants);
     assert!(n >= 10, "the seed corpus has only {n} files");
+}
+
+#[test]
+fn redact_seed_corpus_holds_the_invariants() {
+    let n = replay("redact", slipguard::fuzzing::redact_invariants);
+    assert!(n >= 30, "the seed corpus has only {n} files");
 }
 
 #[test]

@@ -259,9 +259,30 @@ impl Detectors {
             let li = starts.partition_point(|&s| s <= at) - 1;
             (li, at - starts[li])
         };
-        let mut library_cache: Vec<Option<bool>> = vec![None; lines.len()];
-        let mut library = |li: usize| -> bool {
-            *library_cache[li].get_or_insert_with(|| self.library.is_match(lines[li]))
+        // Does a line read as the library's (its phone, its address)? The patron's name and
+        // card on the line are left out of the question: they are printed differently once
+        // masked, and redacting the output again must come to the same answer.
+        let library = |f: &[Finding], li: usize| -> bool {
+            let mut spans = f
+                .iter()
+                .filter(|x| x.line == li && matches!(x.kind, Kind::Name | Kind::Card))
+                .peekable();
+            if spans.peek().is_none() {
+                return self.library.is_match(lines[li]);
+            }
+            let spans: Vec<(usize, usize)> = spans.map(|x| (x.start, x.end)).collect();
+            let rest: String = lines[li]
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if spans.iter().any(|&(a, b)| (a..b).contains(&i)) {
+                        ' '
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            self.library.is_match(&rest)
         };
 
         // Site rules first: they know the site's slips best.
@@ -396,7 +417,7 @@ impl Detectors {
         if joined.contains('@') {
             for m in self.email.find_iter(joined) {
                 let (li, a) = locate(m.start());
-                if !library(li) {
+                if !library(&f, li) {
                     push(&mut f, li, a, a + m.len(), Kind::Email);
                 }
             }
@@ -413,7 +434,7 @@ impl Detectors {
                 continue;
             }
             let (li, a) = locate(m.start());
-            if !library(li) {
+            if !library(&f, li) {
                 push(&mut f, li, a, a + m.len(), Kind::Phone);
             }
         }
@@ -483,14 +504,14 @@ impl Detectors {
                     return None;
                 }
                 let m = self.street.find(t)?;
-                (!library(li)).then(|| (m.start(), t.trim_end().len().max(m.end())))
+                (!library(&f, li)).then(|| (m.start(), t.trim_end().len().max(m.end())))
             })
             .collect();
         for (pos, &li) in texty.iter().enumerate() {
             let Some(&next) = texty.get(pos + 1) else {
                 continue;
             };
-            if street[next].is_some() && !has(&f, li, Kind::Name) && !library(li) {
+            if street[next].is_some() && !has(&f, li, Kind::Name) && !library(&f, li) {
                 let t = lines[li];
                 let mixed_case = t.chars().any(|c| c.is_lowercase());
                 if mixed_case
