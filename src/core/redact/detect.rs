@@ -216,7 +216,7 @@ impl Detectors {
             name_line: build(
                 r"^[ \t]*(?P<n>\p{Lu}[\p{L}'’.]*(?:[ -]\p{L}[\p{L}'’.]*){0,2},[ \t]*\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*)?)[ \t]*$",
             ),
-            masked_card: build(r"\*(?:[ -]?\*){5,}(?:[ -]?[0-9]){1,6}"),
+            masked_card: build(r"\*(?:[ -]?\*){5,}[ -]?[0-9]{1,6}"),
             name_words: build(r"^\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*){0,3}$"),
             library: build(LIBRARY_CONTEXT),
             card_types: cfg.card_type_digits.clone(),
@@ -407,6 +407,13 @@ impl Detectors {
         // redacting a redacted slip changes nothing.
         if joined.contains("****") {
             for m in self.masked_card.find_iter(joined) {
+                if joined
+                    .as_bytes()
+                    .get(m.end())
+                    .is_some_and(u8::is_ascii_digit)
+                {
+                    continue;
+                }
                 let (li, a) = locate(m.start());
                 push(&mut f, li, a, a + m.len(), Kind::Card);
                 if let Some(x) = f.last_mut() {
