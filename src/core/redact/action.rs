@@ -199,14 +199,56 @@ fn surname_prefix(value: &[char], n: usize) -> Vec<Out> {
     out
 }
 
-/// An ASCII letter in capitals; any other character kept as it is.
+/// A letter in capitals: ASCII as ASCII, a lower-case accented letter as its unaccented
+/// capital (`ś` → `S`), anything else kept as it is.
 fn upper(value: &[char], i: usize) -> Out {
     let c = value[i];
     if c.is_ascii_lowercase() {
         Out::Ascii(c.to_ascii_uppercase() as u8)
+    } else if c.is_lowercase() && fold(c) != b'*' {
+        Out::Ascii(fold(c).to_ascii_uppercase())
     } else {
         Out::Keep(i)
     }
+}
+
+/// The unaccented ASCII letter for a Latin letter (`Ó` → `O`); `*` when there is none.
+pub(crate) fn fold(c: char) -> u8 {
+    const MAP: &[(&str, u8)] = &[
+        ("ÀÁÂÃÄÅĀĂĄ", b'A'),
+        ("àáâãäåāăą", b'a'),
+        ("ÇĆĈĊČ", b'C'),
+        ("çćĉċč", b'c'),
+        ("ĎĐ", b'D'),
+        ("ďđ", b'd'),
+        ("ÈÉÊËĒĔĖĘĚ", b'E'),
+        ("èéêëēĕėęě", b'e'),
+        ("ĜĞĠĢ", b'G'),
+        ("ĝğġģ", b'g'),
+        ("ÌÍÎÏĨĪĬĮİ", b'I'),
+        ("ìíîïĩīĭįı", b'i'),
+        ("ŁĹĻĽ", b'L'),
+        ("łĺļľ", b'l'),
+        ("ÑŃŅŇ", b'N'),
+        ("ñńņň", b'n'),
+        ("ÒÓÔÕÖØŌŎŐ", b'O'),
+        ("òóôõöøōŏő", b'o'),
+        ("ŔŖŘ", b'R'),
+        ("ŕŗř", b'r'),
+        ("ŚŜŞŠ", b'S'),
+        ("śŝşšß", b's'),
+        ("ŢŤ", b'T'),
+        ("ţť", b't'),
+        ("ÙÚÛÜŨŪŬŮŰŲ", b'U'),
+        ("ùúûüũūŭůűų", b'u'),
+        ("ÝŸ", b'Y'),
+        ("ýÿ", b'y'),
+        ("ŹŻŽ", b'Z'),
+        ("źżž", b'z'),
+    ];
+    MAP.iter()
+        .find(|(set, _)| set.contains(c))
+        .map_or(b'*', |(_, a)| *a)
 }
 
 #[cfg(test)]
@@ -244,6 +286,10 @@ mod tests {
         );
         assert_eq!(show(&Action::SurnamePrefix(4), "OKON M"), "OKON M");
         assert_eq!(show(&Action::SurnamePrefix(4), "Ødegård, Ana"), "ØDEG A");
+        assert_eq!(
+            show(&Action::SurnamePrefix(4), "Łukasz Wiśniewski"),
+            "WISN Ł"
+        );
         assert_eq!(
             show(&Action::Mask, "m.okonkwo@example.org"),
             "*.*******@*******.***"

@@ -18,7 +18,7 @@ use crate::core::profile::Profile;
 use crate::core::symbol;
 use crate::core::text::{CharSrc, Decoder, LineCollector, Lines};
 use crate::core::tokenize::{DataKind, Op, Token, TokenKind, Tokenizer};
-use action::{Action, Out};
+use action::{fold, Action, Out};
 use config::{Gate, RedactConfig};
 use detect::{Detectors, Finding};
 use std::fmt;
@@ -649,43 +649,4 @@ fn char_edits(
             .list
             .push((src.start(), src.end(), at, edits.buf.len()));
     }
-}
-
-/// The unaccented ASCII letter for a Latin letter (`Ó` → `O`); `*` when there is none.
-fn fold(c: char) -> u8 {
-    const MAP: &[(&str, u8)] = &[
-        ("ÀÁÂÃÄÅĀĂĄ", b'A'),
-        ("àáâãäåāăą", b'a'),
-        ("ÇĆĈĊČ", b'C'),
-        ("çćĉċč", b'c'),
-        ("ĎĐ", b'D'),
-        ("ďđ", b'd'),
-        ("ÈÉÊËĒĔĖĘĚ", b'E'),
-        ("èéêëēĕėęě", b'e'),
-        ("ĜĞĠĢ", b'G'),
-        ("ĝğġģ", b'g'),
-        ("ÌÍÎÏĨĪĬĮİ", b'I'),
-        ("ìíîïĩīĭįı", b'i'),
-        ("ŁĹĻĽ", b'L'),
-        ("łĺļľ", b'l'),
-        ("ÑŃŅŇ", b'N'),
-        ("ñńņň", b'n'),
-        ("ÒÓÔÕÖØŌŎŐ", b'O'),
-        ("òóôõöøōŏő", b'o'),
-        ("ŔŖŘ", b'R'),
-        ("ŕŗř", b'r'),
-        ("ŚŜŞŠ", b'S'),
-        ("śŝşšß", b's'),
-        ("ŢŤ", b'T'),
-        ("ţť", b't'),
-        ("ÙÚÛÜŨŪŬŮŰŲ", b'U'),
-        ("ùúûüũūŭůűų", b'u'),
-        ("ÝŸ", b'Y'),
-        ("ýÿ", b'y'),
-        ("ŹŻŽ", b'Z'),
-        ("źżž", b'z'),
-    ];
-    MAP.iter()
-        .find(|(set, _)| set.contains(c))
-        .map_or(b'*', |(_, a)| *a)
 }
