@@ -359,7 +359,7 @@ impl Redactor {
                 _ => None,
             };
             if let Some(t) = text.filter(|t| self.has_card(t)) {
-                let line = self.symbol_line(&t, &self.cfg.actions, &[]);
+                let line = self.symbol_line(&t, &self.cfg.actions);
                 let line = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
                 synthetic.push((pos, line));
             }
@@ -429,7 +429,7 @@ impl Redactor {
                     };
                     if self.detectors.symbol_is_patron(&text, &known) {
                         report.symbols += 1;
-                        let line = self.symbol_line(&text, actions, &known);
+                        let line = self.symbol_line(&text, actions);
                         edits.push(tok.offset, tok.offset + tok.len, &line);
                     }
                 }
@@ -440,7 +440,7 @@ impl Redactor {
                     let text = String::from_utf8_lossy(&data).into_owned();
                     if self.detectors.symbol_is_patron(&text, &known) {
                         report.symbols += 1;
-                        qr.masked = Some(self.symbol_line(&text, actions, &known));
+                        qr.masked = Some(self.symbol_line(&text, actions));
                         edits.push(tok.offset, tok.offset + tok.len, &[]);
                     } else {
                         qr.masked = None;
@@ -472,26 +472,21 @@ impl Redactor {
             .any(|run| self.detectors.is_card_run(run))
     }
 
-    /// The text line that replaces a symbol: its data with card numbers written by the card
-    /// action (last digits kept) and other patron values found in the segment masked.
-    fn symbol_line(&self, text: &str, actions: &config::Actions, known: &[String]) -> Vec<u8> {
+    /// The text line that replaces a symbol holding patron data: every letter and digit
+    /// masked, except what the card action keeps of a card number (its last digits). The
+    /// data's own control bytes are masked too, so the line cannot carry commands.
+    fn symbol_line(&self, text: &str, actions: &config::Actions) -> Vec<u8> {
         let value: Vec<char> = text.chars().collect();
         let mut out: Vec<u8> = value
             .iter()
             .map(|&c| {
-                if (' '..='~').contains(&c) {
-                    c as u8
-                } else {
+                if c.is_alphanumeric() || !(' '..='~').contains(&c) {
                     b'*'
+                } else {
+                    c as u8
                 }
             })
             .collect();
-        let known_digits: Vec<String> = known
-            .iter()
-            .map(|k| k.chars().filter(char::is_ascii_digit).collect::<String>())
-            .filter(|d| d.len() >= 5)
-            .collect();
-        // Digit runs that are cards (or any patron number found in the text) → card action.
         let mut i = 0;
         while i < value.len() {
             if !value[i].is_ascii_digit() {
@@ -503,38 +498,10 @@ impl Redactor {
                 i += 1;
             }
             let run: String = value[s..i].iter().collect();
-            if self.detectors.is_card_run(&run)
-                || known_digits.iter().any(|d| run.contains(d.as_str()))
-            {
+            if self.detectors.is_card_run(&run) {
                 for (k, o) in actions.card.apply(&value[s..i]).iter().enumerate() {
-                    if let Some(slot) = out.get_mut(s + k) {
-                        *slot = match o {
-                            Out::Ascii(b) => *b,
-                            Out::Keep(j) => value[s + j] as u8,
-                        };
-                    }
-                }
-            }
-        }
-        // Names, e-mail addresses and the like: masked where they appear.
-        let lower: Vec<char> = value.iter().flat_map(|c| c.to_lowercase()).collect();
-        if lower.len() == value.len() {
-            for k in known
-                .iter()
-                .filter(|k| k.chars().filter(|c| c.is_alphabetic()).count() >= 3)
-            {
-                let kl: Vec<char> = k.chars().flat_map(|c| c.to_lowercase()).collect();
-                let mut at = 0;
-                while at + kl.len() <= lower.len() {
-                    if lower[at..at + kl.len()] == kl[..] {
-                        for (j, slot) in out[at..at + kl.len()].iter_mut().enumerate() {
-                            if value[at + j].is_alphanumeric() {
-                                *slot = b'*';
-                            }
-                        }
-                        at += kl.len();
-                    } else {
-                        at += 1;
+                    if let (Some(slot), Out::Keep(j)) = (out.get_mut(s + k), o) {
+                        *slot = value[s + j] as u8;
                     }
                 }
             }
