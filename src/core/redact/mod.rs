@@ -414,8 +414,11 @@ impl Redactor {
                 .skip(f.start)
                 .take(f.end - f.start)
                 .collect();
-            known.push(value.iter().collect());
-            char_edits(job, line.chars, line.text, f, action, &value, &mut edits);
+            // A value already in its redacted form (an earlier run's output) is no longer
+            // patron data: it marks nothing in barcodes.
+            if char_edits(job, line.chars, line.text, f, action, &value, &mut edits) {
+                known.push(value.iter().collect());
+            }
         }
 
         // Barcodes and 2-D codes.
@@ -563,7 +566,8 @@ impl Edits {
     }
 }
 
-/// Byte edits that print `action`'s output over the finding's characters.
+/// Byte edits that print `action`'s output over the finding's characters. False when the
+/// output is the value itself (nothing to change).
 fn char_edits(
     job: &[u8],
     chars: &[CharSrc],
@@ -572,9 +576,16 @@ fn char_edits(
     action: &Action,
     value: &[char],
     edits: &mut Edits,
-) {
+) -> bool {
     let out = action.apply(value);
     let n = f.end - f.start;
+    let same = |k: usize, o: &Out| match o {
+        Out::Keep(j) => *j == k || value[*j] == value[k],
+        Out::Ascii(b) => value[k] == char::from(*b),
+    };
+    if out.len() == n && out.iter().enumerate().all(|(k, o)| same(k, o)) {
+        return false;
+    }
     // Pad when the value is followed by a gap and more text (a column), so columns stay.
     let mut after = text.chars().skip(f.end);
     let follows =
@@ -616,4 +627,5 @@ fn char_edits(
             .list
             .push((src.start(), src.end(), at, edits.buf.len()));
     }
+    true
 }
