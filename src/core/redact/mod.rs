@@ -595,9 +595,10 @@ fn char_edits(
         Out::Keep(j) => {
             let s = chars[f.start + j];
             let c = value[*j];
-            if *j != k && !c.is_ascii() {
+            if *j != k && !c.is_ascii() && fold(c) != b'*' {
                 // Moved to another place, a non-ASCII letter might print under another
-                // code page: write its unaccented ASCII letter instead.
+                // code page: write its unaccented ASCII letter instead (a letter without one
+                // keeps its bytes).
                 buf.push(fold(c));
             } else {
                 buf.extend_from_slice(&job[s.start() as usize..s.end() as usize]);
