@@ -65,6 +65,17 @@ impl Action {
         }
     }
 
+    /// Would this action print something other than `value`? (False for a value already in
+    /// its redacted form, such as `OKON M` under `surname-prefix:4`.)
+    pub fn changes(&self, value: &[char]) -> bool {
+        let out = self.apply(value);
+        out.len() != value.len()
+            || out.iter().enumerate().any(|(k, o)| match o {
+                Out::Keep(j) => value[*j] != value[k],
+                Out::Ascii(b) => value[k] != char::from(*b),
+            })
+    }
+
     /// The output for a value whose characters are `value`.
     pub fn apply(&self, value: &[char]) -> Vec<Out> {
         let alnum = |c: &char| c.is_alphanumeric();

@@ -5,6 +5,7 @@
 //! do not hide it. See DESIGN §4 for the kinds and labels; the README lists what the
 //! detectors knowingly do not catch.
 
+use super::action::Action;
 use super::config::RedactConfig;
 use super::Kind;
 use crate::core::luhn::valid as luhn_valid;
@@ -233,6 +234,7 @@ impl Detectors {
         joined: &str,
         starts: &[usize],
         columns: usize,
+        name_action: &Action,
     ) -> Vec<Finding> {
         let mut f: Vec<Finding> = Vec::new();
         // Byte offsets within a line → character indices (lines are short; counted on demand).
@@ -602,6 +604,10 @@ impl Detectors {
                 .skip(x.start)
                 .take(x.end - x.start)
                 .collect();
+            // A name already in its redacted form (an earlier run's output) spreads nothing.
+            if !name_action.changes(&s.chars().collect::<Vec<_>>()) {
+                continue;
+            }
             for w in s.split(|c: char| !(c.is_alphabetic() || c == '\'' || c == '’' || c == '-'))
             {
                 let w = w.trim_matches(|c: char| !c.is_alphabetic());

@@ -381,9 +381,22 @@ impl Redactor {
         }
         let columns = profile.columns.font_a as usize;
         let (seg_text, starts) = detect::join(&texts);
+        let actions = self
+            .cfg
+            .policies
+            .iter()
+            .find(|p| p.matcher.is_match(&seg_text))
+            .map_or(&self.cfg.actions, |p| &p.actions);
         let findings: Vec<Finding> = self
             .detectors
-            .find(&self.cfg, &texts, &seg_text, &starts, columns)
+            .find(
+                &self.cfg,
+                &texts,
+                &seg_text,
+                &starts,
+                columns,
+                &actions.name,
+            )
             .into_iter()
             .filter_map(|f| {
                 Some(Finding {
@@ -392,12 +405,6 @@ impl Redactor {
                 })
             })
             .collect();
-        let actions = self
-            .cfg
-            .policies
-            .iter()
-            .find(|p| p.matcher.is_match(&seg_text))
-            .map_or(&self.cfg.actions, |p| &p.actions);
 
         let mut edits = Edits::default();
         let mut known: Vec<String> = Vec::new();
@@ -579,11 +586,7 @@ fn char_edits(
 ) -> bool {
     let out = action.apply(value);
     let n = f.end - f.start;
-    let same = |k: usize, o: &Out| match o {
-        Out::Keep(j) => *j == k || value[*j] == value[k],
-        Out::Ascii(b) => value[k] == char::from(*b),
-    };
-    if out.len() == n && out.iter().enumerate().all(|(k, o)| same(k, o)) {
+    if !action.changes(value) {
         return false;
     }
     // Pad when the value is followed by a gap and more text (a column), so columns stay.
