@@ -161,6 +161,8 @@ pub(super) struct Detectors {
     name_line: Regex,
     /// A card number masked by an earlier run (`**********8610`).
     masked_card: Regex,
+    /// A name line as an earlier run left it: initials (`M. O.`) or a surname prefix (`OKON M`).
+    redacted_name: Regex,
     /// A line of one to four capitalised words and nothing else.
     name_words: Regex,
     library: Regex,
@@ -217,6 +219,7 @@ impl Detectors {
             name_line: build(
                 r"^[ \t]*(?P<n>\p{Lu}[\p{L}'’.]*(?:[ -]\p{L}[\p{L}'’.]*){0,2},[ \t]*\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*)?)[ \t]*$",
             ),
+            redacted_name: build(r"^(?:\p{Lu}\.(?:[ \t]+\p{Lu}\.){0,3}|\p{Lu}{2,8}[ \t]+\p{Lu})$"),
             masked_card: build(r"\*(?:[ -]?\*){5,}[ -]?[0-9]{1,6}"),
             name_words: build(r"^\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*){0,3}$"),
             library: build(LIBRARY_CONTEXT),
@@ -544,10 +547,14 @@ impl Detectors {
         // is near the patron's lines and labelled or alone on its line; an e-mail address when
         // near them. Without a name or card in the segment only labelled values count.
         let pos_of = |line: usize| texty.iter().position(|&t| t == line);
+        // What an earlier run left (masked values, initials, surname prefixes) still marks
+        // the patron's block, so that redacting a redacted slip decides the same way.
+        let redacted_line = |t: &str| t.contains("***") || self.redacted_name.is_match(t.trim());
         let first_line = f
             .iter()
             .filter(|x| matches!(x.kind, Kind::Name | Kind::Card))
             .map(|x| x.line)
+            .chain((0..lines.len()).filter(|&li| redacted_line(lines[li])))
             .min();
         if let Some(first_line) = first_line {
             for (li, s) in street.iter().enumerate() {
