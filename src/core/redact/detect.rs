@@ -214,7 +214,7 @@ impl Detectors {
                 r"(?:\+[0-9]{1,3}[ .-]?)?(?:\([0-9]{2,4}\)[ .-]?|[0-9]{3}[ .-])?[0-9]{3}[ .-][0-9]{4}|\+[0-9]{1,3}(?:[ .-][0-9]{1,4}){2,5}",
             ),
             street: build(
-                r"(?i)(?-u:\b)[0-9]{1,6}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:[\p{L}0-9'.-]+\s+){0,4}(?:st|street|ave|avenue|rd|road|blvd|boulevard|lane|ln|dr|drive|ct|court|way|pl|place|ter|terrace|pkwy|parkway|hwy|highway|cir|circle|trl|trail|sq|square)(?-u:\b)\.?",
+                r"(?i)(?-u:\b)[0-9]{1,6}[A-Za-z]? (?:[NSEW]\.? )?(?:[\p{L}0-9'.-]+ ){0,4}(?:st|street|ave|avenue|rd|road|blvd|boulevard|lane|ln|dr|drive|ct|court|way|pl|place|ter|terrace|pkwy|parkway|hwy|highway|cir|circle|trl|trail|sq|square)(?-u:\b)\.?",
             ),
             name_line: build(
                 r"^[ \t]*(?P<n>\p{Lu}[\p{L}'’.]*(?:[ -]\p{L}[\p{L}'’.]*){0,2},[ \t]*\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*)?)[ \t]*$",
