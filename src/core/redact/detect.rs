@@ -550,13 +550,18 @@ impl Detectors {
         // What an earlier run left (masked values, initials, surname prefixes) still marks
         // the patron's block, so that redacting a redacted slip decides the same way.
         let redacted_line = |t: &str| t.contains("***") || self.redacted_name.is_match(t.trim());
-        let first_line = f
+        let first_patron = f
+            .iter()
+            .filter(|x| matches!(x.kind, Kind::Name | Kind::Card) && !x.placeholder)
+            .map(|x| x.line)
+            .min();
+        let first_marker = f
             .iter()
             .filter(|x| matches!(x.kind, Kind::Name | Kind::Card))
             .map(|x| x.line)
             .chain((0..lines.len()).filter(|&li| redacted_line(lines[li])))
             .min();
-        if let Some(first_line) = first_line {
+        if let Some(first_line) = first_patron {
             for (li, s) in street.iter().enumerate() {
                 if let Some((a, b)) = *s {
                     if li > first_line {
@@ -591,10 +596,14 @@ impl Detectors {
                 x.kind,
                 Kind::Phone | Kind::Email | Kind::Address | Kind::Birthdate
             );
-            match first_line {
-                _ if !contact => true,
+            if !contact {
+                return true;
+            }
+            if first_marker.is_some_and(|m| x.line < m) {
+                return false;
+            }
+            match first_patron {
                 None => x.labelled,
-                Some(first) if x.line < first => false,
                 Some(_) => match x.kind {
                     Kind::Phone if !x.labelled => (alone(x) || with_patron(x)) && near(x.line, 3),
                     Kind::Phone | Kind::Email => near(x.line, 6),
