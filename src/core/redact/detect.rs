@@ -547,9 +547,10 @@ impl Detectors {
         // is near the patron's lines and labelled or alone on its line; an e-mail address when
         // near them. Without a name or card in the segment only labelled values count.
         let pos_of = |line: usize| texty.iter().position(|&t| t == line);
-        // What an earlier run left (masked values, initials, surname prefixes) still marks
-        // the patron's block, so that redacting a redacted slip decides the same way.
-        let redacted_line = |t: &str| t.contains("***") || self.redacted_name.is_match(t.trim());
+        // What an earlier run left of a name or card (initials, a surname prefix, a masked
+        // card number) still marks the patron's block, so that redacting a redacted slip
+        // decides the same way.
+        let redacted_line = |t: &str| self.redacted_name.is_match(t.trim());
         let first_patron = f
             .iter()
             .filter(|x| matches!(x.kind, Kind::Name | Kind::Card) && !x.placeholder)
@@ -602,7 +603,7 @@ impl Detectors {
             if first_marker.is_some_and(|m| x.line < m) {
                 return false;
             }
-            match first_patron {
+            match first_patron.or(first_marker) {
                 None => x.labelled,
                 Some(_) => match x.kind {
                     Kind::Phone if !x.labelled => (alone(x) || with_patron(x)) && near(x.line, 3),
