@@ -393,8 +393,10 @@ impl Detectors {
         for m in self.card.find_iter(joined) {
             let before = joined[..m.start()].chars().next_back();
             let after = joined[m.end()..].chars().next();
-            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '*')
-                || after.is_some_and(|c| c.is_ascii_alphanumeric())
+            // Part of a longer number? (Letters may touch it: Codabar start/stop characters,
+            // or a number glued to a name.)
+            if before.is_some_and(|c| c.is_ascii_digit() || c == '*')
+                || after.is_some_and(|c| c.is_ascii_digit())
             {
                 continue;
             }
