@@ -39,18 +39,24 @@ fn run(d: Dialect, opts: Options, job: &[u8], chunk: impl Fn(usize) -> usize) ->
     out
 }
 
+/// The control byte, the dialect its low bit picks, and the job after it.
+fn split(data: &[u8]) -> Option<(u8, Dialect, &[u8])> {
+    let (&ctl, job) = data.split_first()?;
+    let d = if ctl & 1 == 0 {
+        Dialect::EscPos
+    } else {
+        Dialect::StarLine
+    };
+    Some((ctl, d, job))
+}
+
 /// The first byte picks the dialect, the size cap and the chunking; the rest is the job.
 /// Checks: tokens tile the job; chunking changes nothing; payloads lie inside their token;
 /// text tokens hold only printable bytes; decoding maps every character to bytes of a
 /// text or HT token, in increasing order.
 pub fn tokenize_invariants(data: &[u8]) {
-    let Some((&ctl, job)) = data.split_first() else {
+    let Some((ctl, d, job)) = split(data) else {
         return;
-    };
-    let d = if ctl & 1 == 0 {
-        Dialect::EscPos
-    } else {
-        Dialect::StarLine
     };
     let opts = Options {
         max_command_len: if ctl & 2 == 0 { 1 << 20 } else { 64 },
@@ -116,13 +122,8 @@ pub fn tokenize_invariants(data: &[u8]) {
 /// changes nothing.
 pub fn redact_invariants(data: &[u8]) {
     static REDACTOR: OnceLock<Redactor> = OnceLock::new();
-    let Some((&ctl, job)) = data.split_first() else {
+    let Some((_, d, job)) = split(data) else {
         return;
-    };
-    let d = if ctl & 1 == 0 {
-        Dialect::EscPos
-    } else {
-        Dialect::StarLine
     };
     let p = profile(d);
     let r = REDACTOR.get_or_init(|| Redactor::new(RedactConfig::default()));
