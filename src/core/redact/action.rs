@@ -68,54 +68,50 @@ impl Action {
     /// Would this action print something other than `value`? (False for a value already in
     /// its redacted form, such as `OKON M` under `surname-prefix:4`.)
     pub fn changes(&self, value: &[char]) -> bool {
-        let out = self.apply(value);
-        out.len() != value.len()
-            || out.iter().enumerate().any(|(k, o)| match o {
-                Out::Keep(j) => value[*j] != value[k],
-                Out::Ascii(b) => value[k] != char::from(*b),
-            })
+        let mut out = Vec::new();
+        self.apply_into(value, &mut out);
+        changed(value, &out)
     }
 
     /// The output for a value whose characters are `value`.
     pub fn apply(&self, value: &[char]) -> Vec<Out> {
+        let mut out = Vec::new();
+        self.apply_into(value, &mut out);
+        out
+    }
+
+    /// [`Action::apply`] into a buffer the caller reuses (cleared first).
+    pub fn apply_into(&self, value: &[char], out: &mut Vec<Out>) {
+        out.clear();
         let alnum = |c: &char| c.is_alphanumeric();
         match self {
             Action::KeepLast(n) | Action::KeepFirst(n) => {
                 let total = value.iter().filter(|c| alnum(c)).count();
                 let mut seen = 0;
-                value
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| {
-                        if !alnum(c) {
-                            return Out::Keep(i);
-                        }
-                        seen += 1;
-                        let keep = match self {
-                            Action::KeepLast(_) => seen + n > total,
-                            _ => seen <= *n,
-                        };
-                        if keep {
-                            Out::Keep(i)
-                        } else {
-                            Out::Ascii(b'*')
-                        }
-                    })
-                    .collect()
-            }
-            Action::Mask => value
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    if alnum(c) {
-                        Out::Ascii(b'*')
-                    } else {
-                        Out::Keep(i)
+                out.extend(value.iter().enumerate().map(|(i, c)| {
+                    if !alnum(c) {
+                        return Out::Keep(i);
                     }
-                })
-                .collect(),
+                    seen += 1;
+                    let keep = match self {
+                        Action::KeepLast(_) => seen + n > total,
+                        _ => seen <= *n,
+                    };
+                    if keep {
+                        Out::Keep(i)
+                    } else {
+                        Out::Ascii(b'*')
+                    }
+                }))
+            }
+            Action::Mask => out.extend(value.iter().enumerate().map(|(i, c)| {
+                if alnum(c) {
+                    Out::Ascii(b'*')
+                } else {
+                    Out::Keep(i)
+                }
+            })),
             Action::Initials => {
-                let mut out = Vec::new();
                 for (start, _) in words(value) {
                     if !out.is_empty() {
                         out.push(Out::Ascii(b' '));
@@ -123,13 +119,21 @@ impl Action {
                     out.push(Out::Keep(start));
                     out.push(Out::Ascii(b'.'));
                 }
-                out
             }
-            Action::SurnamePrefix(n) => surname_prefix(value, *n),
-            Action::Drop => Vec::new(),
-            Action::Replace(t) => t.bytes().map(Out::Ascii).collect(),
+            Action::SurnamePrefix(n) => surname_prefix(value, *n, out),
+            Action::Drop => {}
+            Action::Replace(t) => out.extend(t.bytes().map(Out::Ascii)),
         }
     }
+}
+
+/// Is `out` (an action's output for `value`) something other than `value` itself?
+pub fn changed(value: &[char], out: &[Out]) -> bool {
+    out.len() != value.len()
+        || out.iter().enumerate().any(|(k, o)| match o {
+            Out::Keep(j) => value[*j] != value[k],
+            Out::Ascii(b) => value[k] != char::from(*b),
+        })
 }
 
 impl fmt::Display for Action {
@@ -156,46 +160,48 @@ pub enum Out {
 }
 
 /// Word starts and lengths (letters and digits, with inner apostrophes and hyphens).
-fn words(value: &[char]) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
+fn words(value: &[char]) -> impl Iterator<Item = (usize, usize)> + Clone + '_ {
     let mut i = 0;
-    while i < value.len() {
-        if value[i].is_alphanumeric() {
-            let s = i;
-            while i < value.len()
-                && (value[i].is_alphanumeric()
-                    || (matches!(value[i], '\'' | '’' | '-')
-                        && value.get(i + 1).is_some_and(|c| c.is_alphanumeric())))
-            {
-                i += 1;
-            }
-            out.push((s, i - s));
-        } else {
+    std::iter::from_fn(move || {
+        while i < value.len() && !value[i].is_alphanumeric() {
             i += 1;
         }
-    }
-    out
+        if i == value.len() {
+            return None;
+        }
+        let s = i;
+        while i < value.len()
+            && (value[i].is_alphanumeric()
+                || (matches!(value[i], '\'' | '’' | '-')
+                    && value.get(i + 1).is_some_and(|c| c.is_alphanumeric())))
+        {
+            i += 1;
+        }
+        Some((s, i - s))
+    })
 }
 
 /// `Okonkwo, Marisol` / `Marisol Okonkwo` / `OKON M` → `OKON M`.
-fn surname_prefix(value: &[char], n: usize) -> Vec<Out> {
+fn surname_prefix(value: &[char], n: usize, out: &mut Vec<Out>) {
     let comma = value.iter().position(|&c| c == ',');
     let all = words(value);
     let (surname, first) = match comma {
-        Some(c) => {
-            let before: Vec<_> = all.iter().filter(|w| w.0 < c).copied().collect();
-            let after: Vec<_> = all.iter().filter(|w| w.0 > c).copied().collect();
-            (before.last().copied(), after.first().copied())
+        Some(c) => (
+            all.clone().take_while(|w| w.0 < c).last(),
+            all.clone().find(|w| w.0 > c),
+        ),
+        None => {
+            let mut it = all.clone();
+            let head = it.next();
+            match (head, it.last()) {
+                (None, _) => (None, None),
+                (Some(only), None) => (Some(only), None),
+                // Already in this form (`OKON M`): surname first, then a lone initial.
+                (Some(head), Some(last)) if last.1 == 1 => (Some(head), Some(last)),
+                (Some(head), Some(last)) => (Some(last), Some(head)),
+            }
         }
-        None => match all.as_slice() {
-            [] => (None, None),
-            [only] => (Some(*only), None),
-            // Already in this form (`OKON M`): surname first, then a lone initial.
-            [.., last] if last.1 == 1 => (all.first().copied(), Some(*last)),
-            [first, .., last] => (Some(*last), Some(*first)),
-        },
     };
-    let mut out = Vec::new();
     if let Some((s, len)) = surname {
         for i in s..s + len.min(n) {
             out.push(upper(value, i));
@@ -207,7 +213,6 @@ fn surname_prefix(value: &[char], n: usize) -> Vec<Out> {
         }
         out.push(upper(value, s));
     }
-    out
 }
 
 /// A letter in capitals: ASCII as ASCII, a lower-case accented letter as its unaccented

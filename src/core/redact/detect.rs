@@ -5,14 +5,15 @@
 //! do not hide it. See DESIGN §4 for the kinds and labels; the README lists what the
 //! detectors knowingly do not catch.
 
-use super::action::Action;
+use super::action::{changed, Action};
 use super::config::RedactConfig;
 use super::Kind;
 use crate::core::luhn::valid as luhn_valid;
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex::{Regex, RegexBuilder};
 
-/// A detected patron value: characters `start..end` of line `line`.
+/// A detected patron value: bytes `start..end` of line `line`'s text (on character
+/// boundaries).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Finding {
     pub line: usize,
@@ -237,22 +238,15 @@ impl Detectors {
         joined: &str,
         starts: &[usize],
         columns: usize,
-        name_action: &Action,
+        name_actions: &[Action],
     ) -> Vec<Finding> {
         let mut f: Vec<Finding> = Vec::new();
-        // Byte offsets within a line → character indices (lines are short; counted on demand).
-        let span = |line: usize, a: usize, b: usize| -> (usize, usize) {
-            let t = lines[line];
-            let s = t[..a].chars().count();
-            (s, s + t[a..b].chars().count())
-        };
         let push = |f: &mut Vec<Finding>, line: usize, a: usize, b: usize, kind: Kind| {
             if a < b {
-                let (s, e) = span(line, a, b);
                 f.push(Finding {
                     line,
-                    start: s,
-                    end: e,
+                    start: a,
+                    end: b,
                     kind,
                     rule: None,
                     labelled: false,
@@ -277,8 +271,7 @@ impl Detectors {
             }
             let spans: Vec<(usize, usize)> = spans.map(|x| (x.start, x.end)).collect();
             let rest: String = lines[li]
-                .chars()
-                .enumerate()
+                .char_indices()
                 .map(|(i, c)| {
                     if spans.iter().any(|&(a, b)| (a..b).contains(&i)) {
                         ' '
@@ -296,11 +289,10 @@ impl Detectors {
                 for caps in rule.pattern.captures_iter(text) {
                     if let Some(m) = caps.name("pii") {
                         if m.start() < m.end() {
-                            let (s, e) = span(li, m.start(), m.end());
                             f.push(Finding {
                                 line: li,
-                                start: s,
-                                end: e,
+                                start: m.start(),
+                                end: m.end(),
                                 kind: Kind::Custom,
                                 rule: Some(ri),
                                 labelled: true,
@@ -492,7 +484,7 @@ impl Detectors {
         // next word.
         let wrapped: Vec<(usize, usize)> = f
             .iter()
-            .filter(|x| x.kind == Kind::Name && x.end >= lines[x.line].trim_end().chars().count())
+            .filter(|x| x.kind == Kind::Name && x.end >= lines[x.line].trim_end().len())
             .filter_map(|x| {
                 let pos = texty.iter().position(|&t| t == x.line)?;
                 let next = *texty.get(pos + 1)?;
@@ -583,8 +575,7 @@ impl Detectors {
         };
         let alone = |x: &Finding| {
             lines[x.line]
-                .chars()
-                .enumerate()
+                .char_indices()
                 .all(|(i, c)| (x.start..x.end).contains(&i) || !c.is_alphanumeric())
         };
         let keep_lines: Vec<usize> = f
@@ -617,58 +608,48 @@ impl Detectors {
 
         // Once a name is known, its words are masked wherever else they appear.
         let mut words: Vec<String> = Vec::new();
+        let mut chars: Vec<char> = Vec::new();
+        let mut out = Vec::new();
         for x in f.iter().filter(|x| x.kind == Kind::Name) {
-            let s: String = lines[x.line]
-                .chars()
-                .skip(x.start)
-                .take(x.end - x.start)
-                .collect();
+            let s = &lines[x.line][x.start..x.end];
+            chars.clear();
+            chars.extend(s.chars());
             // A name already in its redacted form (an earlier run's output) spreads nothing.
-            if !name_action.changes(&s.chars().collect::<Vec<_>>()) {
+            let redacted = name_actions.iter().any(|a| {
+                a.apply_into(&chars, &mut out);
+                !changed(&chars, &out)
+            });
+            if redacted {
                 continue;
             }
             for w in s.split(|c: char| !(c.is_alphabetic() || c == '\'' || c == '’' || c == '-'))
             {
                 let w = w.trim_matches(|c: char| !c.is_alphabetic());
-                if w.chars().count() >= 2 && !HONORIFICS.contains(&w.to_lowercase().as_str()) {
-                    words.push(w.to_lowercase());
+                let w = lower_same_len(w);
+                if w.chars().count() >= 2 && !HONORIFICS.contains(&w.as_str()) {
+                    words.push(w);
                 }
             }
         }
         words.sort();
         words.dedup();
+        let mut hits: Vec<(usize, usize, usize)> = Vec::new();
         if !words.is_empty() {
-            let shortest = words.iter().map(String::len).min().unwrap_or(0);
-            // First letters of the names (ASCII), to skip most words at once.
-            let initials: Vec<u8> = words
-                .iter()
-                .filter_map(|w| w.bytes().next())
-                .filter(u8::is_ascii)
-                .collect();
-            let all_ascii = words.iter().all(|w| w.is_ascii());
-            let mut hits: Vec<(usize, usize, usize)> = Vec::new();
-            for (li, text) in lines.iter().enumerate() {
-                if text.len() < shortest {
-                    continue;
+            // Found in a lower-cased copy of the segment (same byte offsets), then checked
+            // to be whole words in the original.
+            let lower = lower_same_len(joined);
+            for w in &words {
+                for at in memchr::memmem::find_iter(lower.as_bytes(), w.as_bytes()) {
+                    let end = at + w.len();
+                    if whole_word(joined, at, end) {
+                        let (li, a) = locate(at);
+                        hits.push((li, a, a + w.len()));
+                    }
                 }
-                for_each_word(text, |a, b| {
-                    let w = &text[a..b];
-                    let first = w.as_bytes()[0].to_ascii_lowercase();
-                    if all_ascii && w.is_ascii() && !initials.contains(&first) {
-                        return;
-                    }
-                    // Byte lengths match for nearly all letters' case pairs: a cheap first test.
-                    if words
-                        .iter()
-                        .any(|n| n.len().abs_diff(w.len()) <= 1 && same_word(w, n))
-                    {
-                        hits.push((li, a, b));
-                    }
-                });
             }
-            for (li, a, b) in hits {
-                push(&mut f, li, a, b, Kind::Name);
-            }
+        }
+        for (li, a, b) in hits {
+            push(&mut f, li, a, b, Kind::Name);
         }
 
         // The library's own strings stay.
@@ -676,10 +657,8 @@ impl Detectors {
             f.retain(|x| {
                 let line = lines[x.line];
                 !cfg.keep.iter().any(|k| {
-                    line.match_indices(k.as_str()).any(|(at, s)| {
-                        let (ks, ke) = span(x.line, at, at + s.len());
-                        ks <= x.start && x.end <= ke
-                    })
+                    line.match_indices(k.as_str())
+                        .any(|(at, s)| at <= x.start && x.end <= at + s.len())
                 })
             });
         }
@@ -694,7 +673,7 @@ impl Detectors {
 
     /// Does this text (a barcode or 2-D code payload) carry patron data: a card number, or
     /// one of the values already found in the segment?
-    pub(super) fn symbol_is_patron(&self, payload: &str, known: &[String]) -> bool {
+    pub(super) fn symbol_is_patron(&self, payload: &str, known: &[&str]) -> bool {
         let digits: String = payload.chars().filter(char::is_ascii_digit).collect();
         // Symbol data runs digits against start/stop characters (Codabar `A…B`) or code-set
         // prefixes: look at every run of digits.
@@ -811,12 +790,48 @@ fn card_token(v: &str) -> Option<(usize, usize)> {
         .then_some((0, t.len()))
 }
 
-/// `word` equals `lower` (already lower case), ignoring case, without allocating.
-fn same_word(word: &str, lower: &str) -> bool {
-    if word.is_ascii() && lower.is_ascii() {
-        return word.eq_ignore_ascii_case(lower);
+/// Is `text[a..b]` a whole word (letters, with apostrophes or hyphens inside)?
+fn whole_word(text: &str, a: usize, b: usize) -> bool {
+    let mut before = text[..a].chars().rev();
+    let letter = |c: char| c.is_alphabetic();
+    let joins = |c: char| matches!(c, '\'' | '’' | '-');
+    match before.next() {
+        Some(c) if letter(c) => return false,
+        Some(c) if joins(c) && before.next().is_some_and(letter) => return false,
+        _ => {}
     }
-    word.chars().flat_map(char::to_lowercase).eq(lower.chars())
+    let mut after = text[b..].chars();
+    match after.next() {
+        Some(c) if letter(c) => false,
+        Some(c) if joins(c) && after.next().is_some_and(letter) => false,
+        _ => true,
+    }
+}
+
+/// `text` in lower case where the lower-case letter has the same length in UTF-8 (nearly
+/// all letters), so byte offsets stay the same.
+fn lower_same_len(text: &str) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    bytes.make_ascii_lowercase();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] < 0x80 {
+            i += 1;
+            continue;
+        }
+        let c = text[i..].chars().next().expect("on a character boundary");
+        let n = c.len_utf8();
+        if c.is_uppercase() {
+            let mut l = c.to_lowercase();
+            if let (Some(x), None) = (l.next(), l.next()) {
+                if x.len_utf8() == n {
+                    x.encode_utf8(&mut bytes[i..i + n]);
+                }
+            }
+        }
+        i += n;
+    }
+    String::from_utf8(bytes).expect("whole characters replaced by characters of equal length")
 }
 
 /// Street-type words that end a street address (cheap check before the full pattern);
@@ -866,30 +881,6 @@ fn has_street_word(line: &str) -> bool {
             .binary_search_by(|s| s.as_bytes().cmp(lower))
             .is_ok()
     })
-}
-
-/// Calls `f` with the byte range of every word (letters with inner apostrophes or hyphens).
-fn for_each_word(text: &str, mut f: impl FnMut(usize, usize)) {
-    let mut start: Option<usize> = None;
-    let mut it = text.char_indices().peekable();
-    while let Some((i, c)) = it.next() {
-        let letter = if c.is_ascii() {
-            c.is_ascii_alphabetic()
-        } else {
-            c.is_alphabetic()
-        };
-        let inner = matches!(c, '\'' | '’' | '-')
-            && start.is_some()
-            && it.peek().is_some_and(|(_, n)| n.is_alphabetic());
-        if letter || inner {
-            start.get_or_insert(i);
-        } else if let Some(s) = start.take() {
-            f(s, i);
-        }
-    }
-    if let Some(s) = start {
-        f(s, text.len());
-    }
 }
 
 /// Sort findings and drop the ones inside (or overlapping) an earlier, longer one.

@@ -189,6 +189,9 @@ impl fmt::Debug for Segment {
 pub struct Redactor {
     cfg: RedactConfig,
     detectors: Detectors,
+    /// Every action a name can get (default and per policy): a name already in one of
+    /// these forms is an earlier run's output.
+    name_actions: Vec<Action>,
 }
 
 impl fmt::Debug for Redactor {
@@ -202,7 +205,17 @@ impl fmt::Debug for Redactor {
 impl Redactor {
     pub fn new(cfg: RedactConfig) -> Self {
         let detectors = Detectors::new(&cfg);
-        Redactor { cfg, detectors }
+        let mut name_actions = vec![cfg.actions.name.clone()];
+        for p in &cfg.policies {
+            if !name_actions.contains(&p.actions.name) {
+                name_actions.push(p.actions.name.clone());
+            }
+        }
+        Redactor {
+            cfg,
+            detectors,
+            name_actions,
+        }
     }
 
     pub fn config(&self) -> &RedactConfig {
@@ -272,8 +285,8 @@ impl Redactor {
             reason,
         };
         let mut sink = LineCollector::with_capacity((end - start) as usize);
-        // (token index, kind, the number of lines before it)
-        let mut symbols: Vec<(usize, DataKind, usize)> = Vec::new();
+        // (token index, kind, the number of lines before it, whether it cut a line short)
+        let mut symbols: Vec<(usize, DataKind, usize, bool)> = Vec::new();
         let mut fail: Option<Reason> = None;
         for (i, tok) in seg.iter().enumerate() {
             let bytes = &job[tok.range_in(0)];
@@ -300,7 +313,7 @@ impl Redactor {
                     DataKind::Glyphs if self.cfg.glyphs == Gate::Block => {
                         fail.get_or_insert(Reason::Glyphs { at: tok.offset });
                     }
-                    _ => symbols.push((i, kind, usize::MAX)),
+                    _ => symbols.push((i, kind, usize::MAX, sink.line_open())),
                 },
                 _ => {}
             }
@@ -344,7 +357,7 @@ impl Redactor {
         // the same structure, so it changes nothing.)
         let mut synthetic: Vec<(usize, String)> = Vec::new();
         let mut stored_card: Option<String> = qr.masked_text.clone();
-        for &(i, kind, pos) in &symbols {
+        for &(i, kind, pos, _) in &symbols {
             let tok = seg[i];
             let bytes = &job[tok.range_in(0)];
             let text = match kind {
@@ -381,55 +394,64 @@ impl Redactor {
         }
         let columns = profile.columns.font_a as usize;
         let (seg_text, starts) = detect::join(&texts);
-        let actions = self
-            .cfg
-            .policies
-            .iter()
-            .find(|p| p.matcher.is_match(&seg_text))
-            .map_or(&self.cfg.actions, |p| &p.actions);
-        let findings: Vec<Finding> = self
-            .detectors
-            .find(
-                &self.cfg,
-                &texts,
-                &seg_text,
-                &starts,
-                columns,
-                &actions.name,
-            )
-            .into_iter()
-            .filter_map(|f| {
-                Some(Finding {
-                    line: real[f.line]?,
-                    ..f
-                })
+        let found = self.detectors.find(
+            &self.cfg,
+            &texts,
+            &seg_text,
+            &starts,
+            columns,
+            &self.name_actions,
+        );
+        // The slip type is read from the text around the patron values, not from them: a
+        // name that happens to read "Hold For" must not change how it is itself written, and
+        // redacting the output again must choose the same way.
+        let actions = self.policy(&seg_text, &starts, &found);
+        let findings = found.into_iter().filter_map(|f| {
+            Some(Finding {
+                line: real[f.line]?,
+                ..f
             })
-            .collect();
+        });
 
         let mut edits = Edits::default();
-        let mut known: Vec<String> = Vec::new();
-        for f in &findings {
+        let mut known: Vec<(usize, usize, usize)> = Vec::new();
+        let mut value: Vec<char> = Vec::new();
+        let mut out: Vec<Out> = Vec::new();
+        for f in findings {
             let line = lines.get(f.line).expect("finding on a line");
             let action = match f.rule {
                 Some(r) => &self.cfg.rules[r].action,
                 None => actions.get(f.kind),
             };
             report.redacted[f.kind as usize] += 1;
-            let value: Vec<char> = line
-                .text
-                .chars()
-                .skip(f.start)
-                .take(f.end - f.start)
-                .collect();
+            value.clear();
+            value.extend(line.text[f.start..f.end].chars());
+            action.apply_into(&value, &mut out);
             // A value already in its redacted form (an earlier run's output) is no longer
             // patron data: it marks nothing in barcodes.
-            if char_edits(job, line.chars, line.text, f, action, &value, &mut edits) {
-                known.push(value.iter().collect());
+            if action::changed(&value, &out) {
+                let first = line.text[..f.start].chars().count();
+                let chars = &line.chars[first..first + value.len()];
+                // Pad when the value is followed by a gap and more text (a column), so
+                // columns stay.
+                let mut after = line.text[f.end..].chars();
+                let follows = after.next().is_some_and(char::is_whitespace)
+                    && after.any(|c| !c.is_whitespace());
+                char_edits(job, chars, &value, &out, follows, &mut edits);
+                known.push((f.line, f.start, f.end));
             }
         }
+        let known: Vec<&str> = known
+            .iter()
+            .map(|&(li, a, b)| &lines.get(li).expect("finding on a line").text[a..b])
+            .collect();
 
-        // Barcodes and 2-D codes.
-        for (i, kind, _) in symbols {
+        // Barcodes and 2-D codes. A symbol prints on a line of its own; the text line that
+        // replaces it starts with a line feed when text came before it on the line, so that
+        // it reads as its own line again.
+        let newline: &[u8] = b"\n";
+        for (i, kind, _, open) in symbols {
+            let lead = if open { newline } else { &[][..] };
             let tok = seg[i];
             let bytes = &job[tok.range_in(0)];
             match kind {
@@ -440,7 +462,7 @@ impl Redactor {
                     if self.detectors.symbol_is_patron(&text, &known) {
                         report.symbols += 1;
                         let line = self.symbol_line(&text, actions);
-                        edits.push(tok.offset, tok.offset + tok.len, &line);
+                        edits.push(tok.offset, tok.offset + tok.len, &[lead, &line].concat());
                     }
                 }
                 DataKind::Code2dStore => {
@@ -459,7 +481,7 @@ impl Redactor {
                 }
                 DataKind::Code2dPrint => {
                     if let Some(line) = &qr.masked {
-                        edits.push(tok.offset, tok.offset + tok.len, line);
+                        edits.push(tok.offset, tok.offset + tok.len, &[lead, line].concat());
                     }
                 }
                 _ => {}
@@ -474,6 +496,27 @@ impl Redactor {
             },
             report,
         )
+    }
+
+    /// The actions for a segment: those of the first policy whose pattern matches the
+    /// segment's text with the found values blanked out, else the defaults.
+    fn policy(&self, text: &str, starts: &[usize], found: &[Finding]) -> &config::Actions {
+        if self.cfg.policies.is_empty() {
+            return &self.cfg.actions;
+        }
+        let mut blanked = text.as_bytes().to_vec();
+        for f in found {
+            let at = starts[f.line];
+            // A control character: neither a word character nor a space, so no pattern
+            // matches across it.
+            blanked[at + f.start..at + f.end].fill(0x01);
+        }
+        let blanked = String::from_utf8(blanked).expect("whole characters replaced by ASCII");
+        self.cfg
+            .policies
+            .iter()
+            .find(|p| p.matcher.is_match(&blanked))
+            .map_or(&self.cfg.actions, |p| &p.actions)
     }
 
     /// Does symbol data hold a patron card number?
@@ -573,30 +616,22 @@ impl Edits {
     }
 }
 
-/// Byte edits that print `action`'s output over the finding's characters. False when the
-/// output is the value itself (nothing to change).
+/// Byte edits that print an action's output `out` over a value's characters (`value`,
+/// printed from the job bytes `chars`). `follows`: more text follows after a gap, so a
+/// shorter output is padded with spaces.
 fn char_edits(
     job: &[u8],
     chars: &[CharSrc],
-    text: &str,
-    f: &Finding,
-    action: &Action,
     value: &[char],
+    out: &[Out],
+    follows: bool,
     edits: &mut Edits,
-) -> bool {
-    let out = action.apply(value);
-    let n = f.end - f.start;
-    if !action.changes(value) {
-        return false;
-    }
-    // Pad when the value is followed by a gap and more text (a column), so columns stay.
-    let mut after = text.chars().skip(f.end);
-    let follows =
-        after.next().is_some_and(char::is_whitespace) && after.any(|c| !c.is_whitespace());
+) {
+    let n = value.len();
     let write = |buf: &mut Vec<u8>, o: &Out, k: usize| match o {
         Out::Ascii(b) => buf.push(*b),
         Out::Keep(j) => {
-            let s = chars[f.start + j];
+            let s = chars[*j];
             let c = value[*j];
             if *j != k && !c.is_ascii() && fold(c) != b'*' {
                 // Moved to another place, a non-ASCII letter might print under another
@@ -608,8 +643,7 @@ fn char_edits(
             }
         }
     };
-    for k in 0..n {
-        let src = chars[f.start + k];
+    for (k, src) in chars.iter().enumerate() {
         let last = k + 1 == n;
         if let Some(Out::Keep(j)) = out.get(k) {
             if *j == k && !(last && out.len() > n) {
@@ -631,5 +665,4 @@ fn char_edits(
             .list
             .push((src.start(), src.end(), at, edits.buf.len()));
     }
-    true
 }

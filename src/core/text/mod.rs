@@ -498,6 +498,11 @@ impl LineCollector {
         self.meta.len()
     }
 
+    /// Does the open line hold any character yet?
+    pub fn line_open(&self) -> bool {
+        self.chars.len() != self.open_chars
+    }
+
     /// Close the last line (the job ended at byte `at`) and return every line.
     pub fn finish(mut self, at: u64) -> Lines {
         self.line_end(at, LineEnd::EndOfJob);
