@@ -24,8 +24,9 @@ pub struct Finding {
     pub rule: Option<usize>,
     /// Found after a label (or by a site rule), not by its shape alone.
     pub labelled: bool,
-    /// A value an earlier run already masked (`**********8610`): it marks where the patron's
-    /// block is, but is not evidence that nearby numbers are the patron's.
+    /// A value that marks where the patron's block is, but is not evidence that nearby
+    /// numbers are the patron's: a card an earlier run already masked (`**********8610`), or
+    /// a line that only repeats the name found elsewhere.
     pub placeholder: bool,
 }
 
@@ -536,6 +537,71 @@ impl Detectors {
             }
         }
 
+        // Once a name is known, its words are masked wherever else they appear.
+        let mut words: Vec<String> = Vec::new();
+        let mut chars: Vec<char> = Vec::new();
+        let mut out = Vec::new();
+        for x in f.iter().filter(|x| x.kind == Kind::Name) {
+            let s = &lines[x.line][x.start..x.end];
+            chars.clear();
+            chars.extend(s.chars());
+            // A name already in its redacted form (an earlier run's output) spreads nothing.
+            let redacted = name_actions.iter().any(|a| {
+                a.apply_into(&chars, &mut out);
+                !changed(&chars, &out)
+            });
+            if redacted {
+                continue;
+            }
+            for w in s.split(|c: char| !(c.is_alphabetic() || c == '\'' || c == '’' || c == '-'))
+            {
+                let w = w.trim_matches(|c: char| !c.is_alphabetic());
+                let w = lower_same_len(w);
+                if w.chars().count() >= 2 && !HONORIFICS.contains(&w.as_str()) {
+                    words.push(w);
+                }
+            }
+        }
+        words.sort();
+        words.dedup();
+        let mut hits: Vec<(usize, usize, usize)> = Vec::new();
+        if !words.is_empty() {
+            // Found in a lower-cased copy of the segment (same byte offsets), then checked
+            // to be whole words in the original.
+            let lower = lower_same_len(joined);
+            for w in &words {
+                for at in memchr::memmem::find_iter(lower.as_bytes(), w.as_bytes()) {
+                    let end = at + w.len();
+                    if whole_word(joined, at, end) {
+                        let (li, a) = locate(at);
+                        hits.push((li, a, a + w.len()));
+                    }
+                }
+            }
+        }
+        // A line that holds nothing but mentions of the name reads as a name line once masked
+        // (`L. K.`): it marks the patron's block as such a line would when redacting again.
+        // Other mentions are added after contact data is decided.
+        hits.sort_unstable();
+        let mut partial: Vec<(usize, usize, usize)> = Vec::new();
+        for group in hits.chunk_by(|x, y| x.0 == y.0) {
+            let li = group[0].0;
+            let text = lines[li];
+            let whole = !has(&f, li, Kind::Name)
+                && text.char_indices().all(|(i, c)| {
+                    !c.is_alphanumeric() || group.iter().any(|&(_, a, b)| (a..b).contains(&i))
+                });
+            if whole {
+                let (a, b) = (group[0].1, group.iter().map(|h| h.2).max().unwrap_or(0));
+                push(&mut f, li, a, b, Kind::Name);
+                if let Some(x) = f.last_mut() {
+                    x.placeholder = true;
+                }
+            } else {
+                partial.extend_from_slice(group);
+            }
+        }
+
         // Contact data above the patron's name or card is the library's (its header); street
         // addresses below it are the patron's. Elsewhere a phone number is the patron's when it
         // is near the patron's lines and labelled or alone on its line; an e-mail address when
@@ -606,49 +672,8 @@ impl Detectors {
             }
         });
 
-        // Once a name is known, its words are masked wherever else they appear.
-        let mut words: Vec<String> = Vec::new();
-        let mut chars: Vec<char> = Vec::new();
-        let mut out = Vec::new();
-        for x in f.iter().filter(|x| x.kind == Kind::Name) {
-            let s = &lines[x.line][x.start..x.end];
-            chars.clear();
-            chars.extend(s.chars());
-            // A name already in its redacted form (an earlier run's output) spreads nothing.
-            let redacted = name_actions.iter().any(|a| {
-                a.apply_into(&chars, &mut out);
-                !changed(&chars, &out)
-            });
-            if redacted {
-                continue;
-            }
-            for w in s.split(|c: char| !(c.is_alphabetic() || c == '\'' || c == '’' || c == '-'))
-            {
-                let w = w.trim_matches(|c: char| !c.is_alphabetic());
-                let w = lower_same_len(w);
-                if w.chars().count() >= 2 && !HONORIFICS.contains(&w.as_str()) {
-                    words.push(w);
-                }
-            }
-        }
-        words.sort();
-        words.dedup();
-        let mut hits: Vec<(usize, usize, usize)> = Vec::new();
-        if !words.is_empty() {
-            // Found in a lower-cased copy of the segment (same byte offsets), then checked
-            // to be whole words in the original.
-            let lower = lower_same_len(joined);
-            for w in &words {
-                for at in memchr::memmem::find_iter(lower.as_bytes(), w.as_bytes()) {
-                    let end = at + w.len();
-                    if whole_word(joined, at, end) {
-                        let (li, a) = locate(at);
-                        hits.push((li, a, a + w.len()));
-                    }
-                }
-            }
-        }
-        for (li, a, b) in hits {
+        // Other mentions of the name (found above), now that contact data is decided.
+        for (li, a, b) in partial {
             push(&mut f, li, a, b, Kind::Name);
         }
 

@@ -222,33 +222,38 @@ impl Redactor {
         &self.cfg
     }
 
-    /// Redact a whole job: every segment's outcome, and the counts.
+    /// Redact a whole job: every segment's outcome, and the counts. Segments are redacted
+    /// as the tokenizer closes them, with buffers reused from one to the next.
     pub fn segments(&self, profile: &Profile, job: &[u8]) -> (Vec<Segment>, Report) {
-        let mut tokens: Vec<Token> = Vec::new();
         let mut t = Tokenizer::new(profile.dialect, profile.tokenizer_options());
-        t.feed(job, &mut |x| tokens.push(x));
-        t.finish(&mut |x| tokens.push(x));
-
         let mut dec = Decoder::new(profile);
         let mut out = Vec::new();
         let mut report = Report::default();
         let mut qr = QrState::default();
-        let mut from = 0;
-        for i in 0..tokens.len() {
-            let tok = tokens[i];
+        let mut tokens: Vec<Token> = Vec::new();
+        let mut collector = LineCollector::new();
+        let mut close = |tokens: &mut Vec<Token>| {
+            let n = out.len() + 1;
+            let (s, r) = self.segment(profile, job, tokens, &mut dec, &mut qr, n, &mut collector);
+            report.add(&r);
+            out.push(s);
+            tokens.clear();
+        };
+        let mut emit = |tok: Token| {
+            tokens.push(tok);
             let ends = match tok.kind {
                 TokenKind::Command(c) => c.op == Op::Cut,
                 TokenKind::Query { kind, .. } => kind == crate::core::tokenize::QueryKind::Ordered,
                 _ => false,
             };
-            if ends || i + 1 == tokens.len() {
-                let seg = &tokens[from..=i];
-                let n = out.len() + 1;
-                let (s, r) = self.segment(profile, job, seg, &mut dec, &mut qr, n);
-                report.add(&r);
-                out.push(s);
-                from = i + 1;
+            if ends {
+                close(&mut tokens);
             }
+        };
+        t.feed(job, &mut emit);
+        t.finish(&mut emit);
+        if !tokens.is_empty() {
+            close(&mut tokens);
         }
         (out, report)
     }
@@ -263,6 +268,8 @@ impl Redactor {
         Ok((bytes, report))
     }
 
+    /// Decode one segment (with `collector`'s buffers) and redact it.
+    #[allow(clippy::too_many_arguments)]
     fn segment(
         &self,
         profile: &Profile,
@@ -271,6 +278,7 @@ impl Redactor {
         dec: &mut Decoder,
         qr: &mut QrState,
         number: usize,
+        collector: &mut LineCollector,
     ) -> (Segment, Report) {
         let start = seg.first().map_or(0, |t| t.offset);
         let end = seg.last().map_or(0, |t| t.offset + t.len);
@@ -284,7 +292,8 @@ impl Redactor {
             end,
             reason,
         };
-        let mut sink = LineCollector::with_capacity((end - start) as usize);
+        let mut sink = std::mem::take(collector);
+        sink.clear();
         // (token index, kind, the number of lines before it, whether it cut a line short)
         let mut symbols: Vec<(usize, DataKind, usize, bool)> = Vec::new();
         let mut fail: Option<Reason> = None;
@@ -330,34 +339,40 @@ impl Redactor {
                 fail = Some(Reason::Undecodable { at });
             }
         }
-        if let Some(reason) = fail {
-            report.blocked = 1;
-            return (
-                Segment {
-                    start,
-                    end,
-                    output: Err(blocked(reason)),
-                },
-                report,
-            );
-        }
-        if !self.cfg.enabled {
-            return (
-                Segment {
-                    start,
-                    end,
-                    output: Ok(job[start as usize..end as usize].to_vec()),
-                },
-                report,
-            );
-        }
+        let output = match fail {
+            Some(reason) => {
+                report.blocked = 1;
+                Err(blocked(reason))
+            }
+            None if !self.cfg.enabled => Ok(job[start as usize..end as usize].to_vec()),
+            None => Ok(self.rewrite(profile, job, seg, &lines, &symbols, qr, &mut report)),
+        };
+        *collector = lines.recycle();
+        (Segment { start, end, output }, report)
+    }
+
+    /// The redacted bytes of a decoded segment (`seg`, whose lines are `lines`, and whose
+    /// barcodes and 2-D codes are `symbols`).
+    #[allow(clippy::too_many_arguments)]
+    fn rewrite(
+        &self,
+        profile: &Profile,
+        job: &[u8],
+        seg: &[Token],
+        lines: &Lines,
+        symbols: &[(usize, DataKind, usize, bool)],
+        qr: &mut QrState,
+        report: &mut Report,
+    ) -> Vec<u8> {
+        let start = seg.first().map_or(0, |t| t.offset);
+        let end = seg.last().map_or(0, |t| t.offset + t.len);
 
         // Detection sees the segment as it will print: a barcode or 2-D code holding a card
         // number is a masked text line where it stands. (Redacting the output again then sees
         // the same structure, so it changes nothing.)
         let mut synthetic: Vec<(usize, String)> = Vec::new();
         let mut stored_card: Option<String> = qr.masked_text.clone();
-        for &(i, kind, pos, _) in &symbols {
+        for &(i, kind, pos, _) in symbols {
             let tok = seg[i];
             let bytes = &job[tok.range_in(0)];
             let text = match kind {
@@ -450,7 +465,7 @@ impl Redactor {
         // replaces it starts with a line feed when text came before it on the line, so that
         // it reads as its own line again.
         let newline: &[u8] = b"\n";
-        for (i, kind, _, open) in symbols {
+        for &(i, kind, _, open) in symbols {
             let lead = if open { newline } else { &[][..] };
             let tok = seg[i];
             let bytes = &job[tok.range_in(0)];
@@ -487,15 +502,7 @@ impl Redactor {
                 _ => {}
             }
         }
-        let bytes = edits.apply(job, start, end);
-        (
-            Segment {
-                start,
-                end,
-                output: Ok(bytes),
-            },
-            report,
-        )
+        edits.apply(job, start, end)
     }
 
     /// The actions for a segment: those of the first policy whose pattern matches the

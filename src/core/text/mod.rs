@@ -453,6 +453,18 @@ impl Lines {
     pub fn iter(&self) -> impl Iterator<Item = Line<'_>> + '_ {
         (0..self.len()).filter_map(|i| self.get(i))
     }
+
+    /// An empty collector that reuses these lines' buffers.
+    pub fn recycle(self) -> LineCollector {
+        let mut c = LineCollector {
+            text: self.text.into_bytes(),
+            chars: self.chars,
+            meta: self.meta,
+            ..LineCollector::default()
+        };
+        c.clear();
+        c
+    }
 }
 
 /// Patron text: `Debug` shows sizes only.
@@ -496,6 +508,15 @@ impl LineCollector {
     /// Lines closed so far.
     pub fn count(&self) -> usize {
         self.meta.len()
+    }
+
+    /// Empty, keeping the buffers' capacity.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.chars.clear();
+        self.meta.clear();
+        self.open_chars = 0;
+        self.printed = false;
     }
 
     /// Does the open line hold any character yet?
