@@ -153,6 +153,7 @@ const PLACE_WORDS: &[&str] = &[
 pub(super) struct Detectors {
     /// Every label (ASCII, case-insensitive, longest match first).
     labels: AhoCorasick,
+
     /// By label pattern: its kind, and whether it reads as a phrase (no colon needed).
     label_info: Vec<(Kind, bool)>,
     card: Regex,
@@ -460,24 +461,28 @@ impl Detectors {
             let next = texty.get(pos + 1).copied();
             let by_card = prev.is_some_and(|p| has(&f, p, Kind::Card))
                 || next.is_some_and(|n| has(&f, n, Kind::Card));
-            if (pos == 0 || by_card) && !has(&f, li, Kind::Name) {
-                if let Some(c) = self.name_line.captures(text) {
-                    let m = c.name("n").unwrap();
-                    let lower = m.as_str().to_lowercase();
-                    if !PLACE_WORDS
-                        .iter()
-                        .any(|w| lower.split(|c: char| !c.is_alphabetic()).any(|x| x == *w))
-                    {
-                        push(&mut f, li, m.start(), m.end(), Kind::Name);
-                    }
+            if (pos == 0 || by_card) && !has(&f, li, Kind::Name) && self.name_line.is_match(text) {
+                // The pattern's name is the line without its blanks.
+                let m = trimmed_span(text, |c| matches!(c, ' ' | '\t'));
+                let lower = m.text.to_lowercase();
+                if !PLACE_WORDS
+                    .iter()
+                    .any(|w| lower.split(|c: char| !c.is_alphabetic()).any(|x| x == *w))
+                {
+                    push(&mut f, li, m.start, m.end(), Kind::Name);
                 }
             }
-            if prev.is_some_and(|p| has(&f, p, Kind::Name)) && !has(&f, li, Kind::Card) {
-                if let Some(c) = self.bracketed.captures(text) {
-                    let m = c.name("c").unwrap();
-                    if m.as_str().chars().any(|c| c.is_ascii_digit()) {
-                        push(&mut f, li, m.start(), m.end(), Kind::Card);
-                    }
+            if prev.is_some_and(|p| has(&f, p, Kind::Name))
+                && !has(&f, li, Kind::Card)
+                && self.bracketed.is_match(text)
+            {
+                // The pattern's number is what the brackets hold, without its blanks.
+                let open = text.find('(').expect("matched") + 1;
+                let close = text.rfind(')').expect("matched");
+                let inner = trimmed_span(&text[open..close], char::is_whitespace);
+                if inner.text.chars().any(|c| c.is_ascii_digit()) {
+                    let a = open + inner.start;
+                    push(&mut f, li, a, a + inner.text.len(), Kind::Card);
                 }
             }
         }
@@ -610,7 +615,14 @@ impl Detectors {
         // What an earlier run left of a name or card (initials, a surname prefix, a masked
         // card number) still marks the patron's block, so that redacting a redacted slip
         // decides the same way.
-        let redacted_line = |t: &str| self.redacted_name.is_match(t.trim());
+        let redacted_line = |t: &str| {
+            let t = t.trim();
+            // Only capitals, periods and spaces: checked before the pattern.
+            !t.is_empty()
+                && t.chars()
+                    .all(|c| c.is_uppercase() || matches!(c, '.' | ' ' | '\t'))
+                && self.redacted_name.is_match(t)
+        };
         let first_patron = f
             .iter()
             .filter(|x| matches!(x.kind, Kind::Name | Kind::Card) && !x.placeholder)
@@ -723,10 +735,9 @@ fn field(text: &str, start: usize, end: usize) -> (usize, usize) {
     let raw = &text[start..end];
     let v = raw.trim_start();
     let start = start + (raw.len() - v.len());
-    let cut = [v.find("  "), v.find('\t')]
-        .into_iter()
-        .flatten()
-        .min()
+    let b = v.as_bytes();
+    let cut = (0..b.len())
+        .find(|&i| b[i] == b'\t' || (b[i] == b' ' && b.get(i + 1) == Some(&b' ')))
         .unwrap_or(v.len());
     let v2 = &v[..cut];
     let lead = v2.len() - v2.trim_start().len();
@@ -752,8 +763,10 @@ fn split_name_value(v: &str) -> Option<(usize, usize, Option<Span>)> {
     loop {
         let t = name.trim_start();
         let word_end = t.find(|c: char| !c.is_alphabetic()).unwrap_or(t.len());
-        let w = t[..word_end].to_lowercase();
-        if HONORIFICS.contains(&w.as_str()) && t[word_end..].starts_with(['.', ' ']) {
+        let w = &t[..word_end];
+        if HONORIFICS.iter().any(|h| h.eq_ignore_ascii_case(w))
+            && t[word_end..].starts_with(['.', ' '])
+        {
             let skip = name.len() - t.len() + word_end;
             let rest = &name[skip..];
             let rest_trim = rest.trim_start_matches(['.', ' ']);
@@ -813,6 +826,28 @@ fn card_token(v: &str) -> Option<(usize, usize)> {
     let n = t.chars().count();
     ((5..=20).contains(&n) && t.chars().any(|c| c.is_ascii_digit() || c == '*'))
         .then_some((0, t.len()))
+}
+
+/// A piece of a line: its text and where it starts.
+struct Piece<'a> {
+    text: &'a str,
+    start: usize,
+}
+
+impl Piece<'_> {
+    fn end(&self) -> usize {
+        self.start + self.text.len()
+    }
+}
+
+/// `text` without the leading and trailing characters `blank` accepts.
+fn trimmed_span(text: &str, blank: impl Fn(char) -> bool + Copy) -> Piece<'_> {
+    let t = text.trim_start_matches(blank);
+    let start = text.len() - t.len();
+    Piece {
+        text: t.trim_end_matches(blank),
+        start,
+    }
 }
 
 /// Is `text[a..b]` a whole word (letters, with apostrophes or hyphens inside)?

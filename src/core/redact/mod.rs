@@ -605,6 +605,19 @@ impl Edits {
         self.list.push((start, end, at, self.buf.len()));
     }
 
+    /// Replace `start..end` by the bytes written to `buf` since `at`; joined to the previous
+    /// edit when both are contiguous (the characters of one value), so a value is one edit.
+    fn push_written(&mut self, start: u64, end: u64, at: usize) {
+        if let Some(last) = self.list.last_mut() {
+            if last.1 == start && last.3 == at {
+                last.1 = end;
+                last.3 = self.buf.len();
+                return;
+            }
+        }
+        self.list.push((start, end, at, self.buf.len()));
+    }
+
     /// Apply to `job[start..end]`, in order; an edit inside an earlier one is skipped.
     fn apply(mut self, job: &[u8], start: u64, end: u64) -> Vec<u8> {
         self.list.sort_by_key(|e| (e.0, e.1));
@@ -668,8 +681,6 @@ fn char_edits(
                 write(&mut edits.buf, o, usize::MAX);
             }
         }
-        edits
-            .list
-            .push((src.start(), src.end(), at, edits.buf.len()));
+        edits.push_written(src.start(), src.end(), at);
     }
 }
