@@ -816,16 +816,33 @@ fn split_name_value(v: &str) -> Option<(usize, usize, Option<Span>)> {
 type Span = (usize, usize);
 
 /// A 5–20 character card token at the start of a value (letters and digits, with spaces
-/// or dashes between groups), holding at least one digit.
+/// or dashes between groups), holding at least one digit. Groups after the first hold a
+/// digit (or a masked one): a word after the number (a name run into it) is not part of
+/// it, so masking that word cannot change where the number ends.
 fn card_token(v: &str) -> Option<(usize, usize)> {
-    let end = v
-        .char_indices()
-        .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '*')))
-        .map_or(v.len(), |(i, _)| i);
-    let t = v[..end].trim_end_matches([' ', '-']);
-    let n = t.chars().count();
-    ((5..=20).contains(&n) && t.chars().any(|c| c.is_ascii_digit() || c == '*'))
-        .then_some((0, t.len()))
+    let b = v.as_bytes();
+    let is_tok = |c: u8| c.is_ascii_alphanumeric() || c == b'*';
+    let mut end = 0;
+    let mut i = 0;
+    while i < b.len() && is_tok(b[i]) {
+        let group = i;
+        while i < b.len() && is_tok(b[i]) {
+            i += 1;
+        }
+        if group > 0 && !b[group..i].iter().any(|c| c.is_ascii_digit() || *c == b'*') {
+            break;
+        }
+        end = i;
+        // One space or dash, then the next group.
+        if i + 1 < b.len() && matches!(b[i], b' ' | b'-') && is_tok(b[i + 1]) {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    let t = &v[..end];
+    ((5..=20).contains(&t.len()) && t.bytes().any(|c| c.is_ascii_digit() || c == b'*'))
+        .then_some((0, end))
 }
 
 /// A piece of a line: its text and where it starts.
