@@ -515,7 +515,12 @@ impl Detectors {
                 if !t.bytes().any(|b| b.is_ascii_digit()) || !has_street_word(t) {
                     return None;
                 }
-                let m = self.street.find(t)?;
+                // A house number must not run on from a word, masked (`*`) or not: masking
+                // what comes before it must not make it an address.
+                let m = self
+                    .street
+                    .find_iter(t)
+                    .find(|m| !t[..m.start()].ends_with('*'))?;
                 (!library(&f, li)).then(|| (m.start(), t.trim_end().len().max(m.end())))
             })
             .collect();
