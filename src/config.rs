@@ -5,11 +5,195 @@
 use crate::core::redact::config::{RawRedact, RedactConfig};
 use crate::core::source::SourceError;
 use serde::Deserialize;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use toml::Spanned;
 
 /// Where the daemon and the tools look when no `--config` is given.
 pub const DEFAULT_PATH: &str = "/etc/slipguard/slipguard.toml";
+
+/// The folder the embedded default configuration prints into (relative to the working
+/// directory).
+pub const DEFAULT_OUT_DIR: &str = "slipguard-out";
+
+/// Where a printer's bytes go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Device {
+    /// A network printer (raw port 9100); connected per job.
+    Tcp { host: String, port: u16 },
+    /// A serial port, driven on a thread of its own.
+    Serial {
+        path: PathBuf,
+        baud: u32,
+        flow: Flow,
+        parity: Parity,
+    },
+    /// A USB printer class character device (`/dev/usb/lp0`), opened per job.
+    Usb { path: PathBuf },
+    /// One file per job in a directory, written to a temporary name and renamed.
+    File { dir: PathBuf },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    None,
+    RtsCts,
+    XonXoff,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parity {
+    None,
+    Odd,
+    Even,
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
+            Device::Serial { path, baud, .. } => {
+                write!(f, "serial://{}?baud={baud}", path.display())
+            }
+            Device::Usb { path } => write!(f, "usb://{}", path.display()),
+            Device::File { dir } => write!(f, "file://{}", dir.display()),
+        }
+    }
+}
+
+/// Device nodes printers usually have; others need `any_device_path = true`.
+const DEVICE_PREFIXES: &[&str] = &[
+    "/dev/usb/lp",
+    "/dev/lp",
+    "/dev/ttyUSB",
+    "/dev/ttyACM",
+    "/dev/ttyS",
+    "/dev/serial/",
+    "/dev/rfcomm",
+];
+
+impl Device {
+    /// Parse a device URI. `any_path`: allow device paths outside the usual printer nodes.
+    pub fn parse(uri: &str, any_path: bool) -> Result<Device, String> {
+        let (scheme, rest) = uri.split_once("://").ok_or_else(|| {
+            format!("`{uri}` is not a device URI (tcp://, serial://, usb://, file://)")
+        })?;
+        let (path, query) = match rest.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (rest, None),
+        };
+        let device_path = |p: &str| -> Result<PathBuf, String> {
+            if !p.starts_with('/') {
+                return Err(format!("`{uri}`: the device path must be absolute"));
+            }
+            if !any_path && !DEVICE_PREFIXES.iter().any(|d| p.starts_with(d)) {
+                return Err(format!(
+                    "`{p}` is not a printer device node (expected one under {}); set \
+                     `any_device_path = true` on this printer if it really is one",
+                    DEVICE_PREFIXES.join(", ")
+                ));
+            }
+            Ok(PathBuf::from(p))
+        };
+        let no_query = |what: &str| match query {
+            Some(_) => Err(format!("`{uri}`: {what} devices take no options")),
+            None => Ok(()),
+        };
+        match scheme {
+            "tcp" => {
+                no_query("tcp")?;
+                let (host, port) = path
+                    .rsplit_once(':')
+                    .ok_or_else(|| format!("`{uri}`: expected tcp://HOST:PORT"))?;
+                let port: u16 = port
+                    .parse()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| format!("`{uri}`: `{port}` is not a port number"))?;
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                if host.is_empty() {
+                    return Err(format!("`{uri}`: the host is missing"));
+                }
+                Ok(Device::Tcp {
+                    host: host.to_string(),
+                    port,
+                })
+            }
+            "usb" => {
+                no_query("usb")?;
+                Ok(Device::Usb {
+                    path: device_path(path)?,
+                })
+            }
+            "file" => {
+                no_query("file")?;
+                if !path.starts_with('/') {
+                    return Err(format!("`{uri}`: the directory must be absolute"));
+                }
+                Ok(Device::File {
+                    dir: PathBuf::from(path),
+                })
+            }
+            "serial" => {
+                let path = device_path(path)?;
+                let (mut baud, mut flow, mut parity) = (9600, Flow::None, Parity::None);
+                for kv in query.unwrap_or("").split('&').filter(|s| !s.is_empty()) {
+                    let (k, v) = kv
+                        .split_once('=')
+                        .ok_or_else(|| format!("`{uri}`: `{kv}` is not KEY=VALUE"))?;
+                    match k {
+                        "baud" => {
+                            baud = v
+                                .parse()
+                                .ok()
+                                .filter(|b| (300..=921_600).contains(b))
+                                .ok_or_else(|| format!("`{uri}`: baud `{v}` is not 300-921600"))?
+                        }
+                        "flow" => {
+                            flow = match v {
+                                "none" => Flow::None,
+                                "rtscts" => Flow::RtsCts,
+                                "xonxoff" => Flow::XonXoff,
+                                _ => {
+                                    return Err(format!(
+                                        "`{uri}`: flow `{v}` (known: none, rtscts, xonxoff)"
+                                    ))
+                                }
+                            }
+                        }
+                        "parity" => {
+                            parity = match v {
+                                "none" => Parity::None,
+                                "odd" => Parity::Odd,
+                                "even" => Parity::Even,
+                                _ => {
+                                    return Err(format!(
+                                        "`{uri}`: parity `{v}` (known: none, odd, even)"
+                                    ))
+                                }
+                            }
+                        }
+                        _ => {
+                            return Err(format!(
+                                "`{uri}`: unknown option `{k}` (known: baud, flow, parity)"
+                            ))
+                        }
+                    }
+                }
+                Ok(Device::Serial {
+                    path,
+                    baud,
+                    flow,
+                    parity,
+                })
+            }
+            _ => Err(format!(
+                "`{scheme}://` is not a device kind (known: tcp, serial, usb, file)"
+            )),
+        }
+    }
+}
 
 /// One configured printer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,7 +201,48 @@ pub struct PrinterConf {
     pub name: String,
     /// A profile name (a file in printer-profiles/, without `.toml`).
     pub profile: String,
-    pub device: String,
+    pub device: Device,
+}
+
+/// How a listener receives jobs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// AppSocket/JetDirect: one connection is one job, complete at the client's EOF.
+    Raw { address: SocketAddr },
+}
+
+/// One configured listener, bound to a printer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenConf {
+    pub protocol: Protocol,
+    pub printer: String,
+}
+
+/// Limits that protect the daemon and other clients from one job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest job accepted, in bytes.
+    pub max_job_bytes: u64,
+    /// A client that sends nothing for this long loses its connection (and the job).
+    pub idle_timeout: Duration,
+    /// Connections served at once per listener; more wait in the backlog.
+    pub max_connections: usize,
+    /// How long a printer may take to accept a job's bytes before the attempt fails.
+    pub device_timeout: Duration,
+    /// How long SIGTERM waits for jobs in flight.
+    pub stop_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_job_bytes: 16 << 20,
+            idle_timeout: Duration::from_secs(30),
+            max_connections: 64,
+            device_timeout: Duration::from_secs(30),
+            stop_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// A checked configuration.
@@ -28,6 +253,8 @@ pub struct Config {
     /// A site directory searched for printer profiles before the system one.
     pub profile_dir: Option<PathBuf>,
     pub printers: Vec<PrinterConf>,
+    pub listeners: Vec<ListenConf>,
+    pub limits: Limits,
     pub redact: RedactConfig,
 }
 
@@ -44,12 +271,17 @@ struct RawConfig {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)] // read by the daemon; checked for shape here
+#[allow(dead_code)] // state_dir, runtime_dir and retention are for the spool (checked for shape)
 struct RawDaemon {
     state_dir: Option<String>,
     runtime_dir: Option<String>,
     retention: Option<String>,
     profile_dir: Option<String>,
+    max_job_bytes: Option<Spanned<u64>>,
+    idle_timeout: Option<Spanned<String>>,
+    max_connections: Option<Spanned<u64>>,
+    device_timeout: Option<Spanned<String>>,
+    stop_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -57,63 +289,227 @@ struct RawDaemon {
 struct RawPrinter {
     name: Spanned<String>,
     profile: String,
-    device: String,
+    device: Spanned<String>,
+    #[serde(default)]
+    any_device_path: bool,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)] // read by the daemon; checked for shape here
 struct RawListen {
-    protocol: String,
-    address: Option<String>,
-    path: Option<String>,
-    printer: String,
+    protocol: Spanned<String>,
+    address: Option<Spanned<String>>,
+    path: Option<Spanned<String>>,
+    printer: Spanned<String>,
+}
+
+/// `90s`, `15m`, `2h`, `500ms`, or a number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (as in 90s, 15m, 2h)"))?;
+    let d = match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" | "min" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        "d" => Duration::from_secs(n * 86400),
+        u => return Err(format!("`{s}`: unknown unit `{u}` (ms, s, m, h, d)")),
+    };
+    Ok(d)
 }
 
 impl Config {
+    /// The embedded default (DESIGN §7): a raw listener on 127.0.0.1:9100 printing, with the
+    /// generic 80 mm profile, one file per job into `slipguard-out/` under `cwd`.
+    pub fn embedded(cwd: &Path) -> Config {
+        Config {
+            origin: None,
+            profile_dir: None,
+            printers: vec![PrinterConf {
+                name: "default".into(),
+                profile: crate::profiles::DEFAULT_PROFILE.into(),
+                device: Device::File {
+                    dir: cwd.join(DEFAULT_OUT_DIR),
+                },
+            }],
+            listeners: vec![ListenConf {
+                protocol: Protocol::Raw {
+                    address: "127.0.0.1:9100".parse().expect("address"),
+                },
+                printer: "default".into(),
+            }],
+            limits: Limits::default(),
+            redact: RedactConfig::default(),
+        }
+    }
+
     /// Parse and check configuration text; `origin` names it in errors.
     pub fn from_toml(origin: &Path, text: &str) -> Result<Config, SourceError> {
         let o = origin.display().to_string();
+        let err = |at: usize, msg: String| SourceError::at(&o, text, Some(at), msg);
         let raw: RawConfig =
             toml::from_str(text).map_err(|e| SourceError::from_toml(&o, text, &e))?;
         let mut printers: Vec<PrinterConf> = Vec::new();
         for p in raw.printer {
             if printers.iter().any(|q| q.name == *p.name.get_ref()) {
-                return Err(SourceError::at(
-                    &o,
-                    text,
-                    Some(p.name.span().start),
+                return Err(err(
+                    p.name.span().start,
                     format!("a printer named `{}` is already defined", p.name.get_ref()),
                 ));
             }
+            let device = Device::parse(p.device.get_ref(), p.any_device_path)
+                .map_err(|m| err(p.device.span().start, m))?;
             printers.push(PrinterConf {
                 name: p.name.into_inner(),
                 profile: p.profile,
-                device: p.device,
+                device,
             });
         }
-        let _ = raw.listen;
+        let mut listeners = Vec::new();
+        for l in raw.listen {
+            if !printers.iter().any(|p| p.name == *l.printer.get_ref()) {
+                return Err(err(
+                    l.printer.span().start,
+                    format!("no printer named `{}` is defined", l.printer.get_ref()),
+                ));
+            }
+            let protocol = match l.protocol.get_ref().as_str() {
+                "raw" => {
+                    let a = l.address.as_ref().ok_or_else(|| {
+                        err(
+                            l.protocol.span().start,
+                            "a raw listener needs `address = \"HOST:PORT\"`".into(),
+                        )
+                    })?;
+                    let address = a.get_ref().parse::<SocketAddr>().map_err(|_| {
+                        err(
+                            a.span().start,
+                            format!("`{}` is not an IP address and port", a.get_ref()),
+                        )
+                    })?;
+                    if let Some(p) = &l.path {
+                        return Err(err(p.span().start, "`path` is for folder listeners".into()));
+                    }
+                    Protocol::Raw { address }
+                }
+                p @ ("lpd" | "folder") => {
+                    return Err(err(
+                        l.protocol.span().start,
+                        format!("the `{p}` listener is not available in this version"),
+                    ))
+                }
+                p => {
+                    return Err(err(
+                        l.protocol.span().start,
+                        format!("unknown protocol `{p}` (known: raw, lpd, folder)"),
+                    ))
+                }
+            };
+            listeners.push(ListenConf {
+                protocol,
+                printer: l.printer.into_inner(),
+            });
+        }
+        let mut limits = Limits::default();
+        let mut profile_dir = None;
+        if let Some(d) = raw.daemon {
+            profile_dir = d.profile_dir.map(PathBuf::from);
+            let dur =
+                |v: &Option<Spanned<String>>, into: &mut Duration| -> Result<(), SourceError> {
+                    if let Some(v) = v {
+                        *into = parse_duration(v.get_ref()).map_err(|m| err(v.span().start, m))?;
+                        if into.is_zero() {
+                            return Err(err(v.span().start, "must be more than zero".into()));
+                        }
+                    }
+                    Ok(())
+                };
+            dur(&d.idle_timeout, &mut limits.idle_timeout)?;
+            dur(&d.device_timeout, &mut limits.device_timeout)?;
+            dur(&d.stop_timeout, &mut limits.stop_timeout)?;
+            if let Some(v) = d.max_job_bytes {
+                if *v.get_ref() == 0 {
+                    return Err(err(v.span().start, "must be more than zero".into()));
+                }
+                limits.max_job_bytes = v.into_inner();
+            }
+            if let Some(v) = d.max_connections {
+                if *v.get_ref() == 0 {
+                    return Err(err(v.span().start, "must be more than zero".into()));
+                }
+                limits.max_connections = v.into_inner() as usize;
+            }
+        }
         let redact = match raw.redact {
             Some(r) => r.check(&o, text)?,
             None => RedactConfig::default(),
         };
         Ok(Config {
             origin: Some(origin.to_path_buf()),
-            profile_dir: raw.daemon.and_then(|d| d.profile_dir).map(PathBuf::from),
+            profile_dir,
             printers,
+            listeners,
+            limits,
             redact,
         })
     }
 
-    /// Read `path`; with `None`, the default path if it exists, else the built-in defaults.
-    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+    /// Read `path`; with `None`, the default path if it exists, else `None`.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Option<Config>> {
         let path = match path {
             Some(p) => p.to_path_buf(),
             None if Path::new(DEFAULT_PATH).exists() => PathBuf::from(DEFAULT_PATH),
-            None => return Ok(Config::default()),
+            None => return Ok(None),
         };
         let text = std::fs::read_to_string(&path)
             .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
-        Ok(Config::from_toml(&path, &text)?)
+        Ok(Some(Config::from_toml(&path, &text)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_uris() {
+        assert_eq!(
+            Device::parse("tcp://192.0.2.10:9100", false),
+            Ok(Device::Tcp {
+                host: "192.0.2.10".into(),
+                port: 9100
+            })
+        );
+        assert_eq!(
+            Device::parse("serial:///dev/ttyUSB0?baud=38400&flow=rtscts", false),
+            Ok(Device::Serial {
+                path: "/dev/ttyUSB0".into(),
+                baud: 38400,
+                flow: Flow::RtsCts,
+                parity: Parity::None
+            })
+        );
+        assert!(Device::parse("usb:///dev/usb/lp0", false).is_ok());
+        assert!(Device::parse("file:///var/spool/x", false).is_ok());
+        let e = Device::parse("usb:///etc/passwd", false).unwrap_err();
+        assert!(e.contains("not a printer device node"), "{e}");
+        assert!(Device::parse("usb:///tmp/fake-lp", true).is_ok());
+        assert!(Device::parse("serial:///dev/ttyS0?baud=12", false).is_err());
+        assert!(Device::parse("serial:///dev/ttyS0?speed=9600", false).is_err());
+        assert!(Device::parse("lpt://x", false).is_err());
+        assert!(Device::parse("tcp://host", false).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
     }
 }

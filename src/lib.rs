@@ -15,9 +15,11 @@
 
 pub mod config;
 pub mod core;
+pub mod daemon;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod inspect;
 pub mod preview;
 pub mod profiles;
 pub mod sample;
+pub mod service;

@@ -28,6 +28,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the daemon: take jobs from the configured listeners, redact them, print them.
+    /// Without a configuration file: a raw listener on 127.0.0.1:9100 printing one file
+    /// per job into ./slipguard-out with the generic 80 mm profile.
+    Run {
+        /// Configuration file (default /etc/slipguard/slipguard.toml if present).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Check a configuration file and the printer profiles it names, without running.
+    Check {
+        /// Configuration file (default /etc/slipguard/slipguard.toml).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// One line per token: offset, length, kind, name and decoded text.
     Inspect {
         #[arg(long, default_value = DEFAULT_PROFILE)]
@@ -108,9 +122,39 @@ fn write_out(bytes: &[u8]) -> anyhow::Result<()> {
     }
 }
 
+/// The profile search path: `--profile-dir`, else the configuration's `profile_dir`.
+fn profiles_for(cli_dir: Option<&Path>, cfg: &Config) -> Profiles {
+    Profiles::new(cli_dir.or(cfg.profile_dir.as_deref()))
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     let profiles = Profiles::new(cli.profile_dir.as_deref());
     match cli.command {
+        Command::Run { config } => {
+            let cfg = match Config::load(config.as_deref())? {
+                Some(c) => c,
+                None => Config::embedded(&std::env::current_dir()?),
+            };
+            let profiles = profiles_for(cli.profile_dir.as_deref(), &cfg);
+            slipguard::service::run(cfg, profiles)
+        }
+        Command::Check { config } => {
+            let path = config.unwrap_or_else(|| PathBuf::from(slipguard::config::DEFAULT_PATH));
+            let cfg = Config::load(Some(&path))?.expect("a path was given");
+            let profiles = profiles_for(cli.profile_dir.as_deref(), &cfg);
+            for p in &cfg.printers {
+                profiles
+                    .load(&p.profile)
+                    .with_context(|| format!("printer `{}`", p.name))?;
+            }
+            println!(
+                "{}: ok ({} printer(s), {} listener(s))",
+                path.display(),
+                cfg.printers.len(),
+                cfg.listeners.len()
+            );
+            Ok(())
+        }
         Command::Inspect {
             profile,
             json,
@@ -132,7 +176,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if !redact {
                 return write_out(slipguard::preview::render(&profile, &job, format).as_bytes());
             }
-            let cfg = Config::load(config.as_deref())?;
+            let cfg = Config::load(config.as_deref())?.unwrap_or_default();
             let (segments, _) = Redactor::new(cfg.redact).segments(&profile, &job);
             let mut printed = Vec::new();
             let mut blocked = Vec::new();
@@ -165,7 +209,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             input,
             output,
         } => {
-            let cfg = Config::load(config.as_deref())?;
+            let cfg = Config::load(config.as_deref())?.unwrap_or_default();
             let profiles = match (&cli.profile_dir, &cfg.profile_dir) {
                 (None, Some(dir)) => Profiles::new(Some(dir)),
                 _ => profiles,

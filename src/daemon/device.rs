@@ -1,0 +1,119 @@
+//! Device backends: how one job's bytes reach a printer. Every attempt either delivers the
+//! whole job or fails (and the printer worker tries again later from the job's start).
+//!
+//! Blocking I/O (serial ports, USB character devices, files) runs on tokio's blocking
+//! threads, never on the async workers. A printer that stops reading (paper out) holds up
+//! its own queue, never the daemon: the worker leaves it behind when the daemon stops.
+
+use crate::config::{Device, Flow, Parity};
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Send one job to `device`, all of it. Network printers get `timeout` for the attempt; a
+/// serial port gets it per write. A USB or file write has no deadline here: it is never
+/// abandoned while its thread may still print (that would print the job twice); the
+/// worker stops waiting for it only when the daemon stops.
+pub async fn send(
+    device: &Device,
+    job_id: &str,
+    bytes: &[u8],
+    timeout: Duration,
+) -> io::Result<()> {
+    match device {
+        Device::Tcp { host, port } => {
+            let attempt = async {
+                let mut s = TcpStream::connect((host.as_str(), *port)).await?;
+                s.write_all(bytes).await?;
+                s.shutdown().await?;
+                // The printer closes its side once it has taken the whole job; only then
+                // may the next job start. (What it says meanwhile is status, not asked for.)
+                let mut sink = [0u8; 512];
+                while s.read(&mut sink).await? > 0 {}
+                Ok(())
+            };
+            match tokio::time::timeout(timeout, attempt).await {
+                Ok(r) => r,
+                Err(_) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the printer did not take the job within {timeout:?}"),
+                )),
+            }
+        }
+        Device::File { dir } => {
+            let (dir, id, bytes) = (dir.clone(), job_id.to_string(), bytes.to_vec());
+            blocking(move || write_file(&dir, &id, &bytes)).await
+        }
+        Device::Usb { path } => {
+            let (path, bytes) = (path.clone(), bytes.to_vec());
+            blocking(move || write_usb(&path, &bytes)).await
+        }
+        Device::Serial {
+            path,
+            baud,
+            flow,
+            parity,
+        } => {
+            let (path, bytes) = (path.clone(), bytes.to_vec());
+            let (baud, flow, parity) = (*baud, *flow, *parity);
+            blocking(move || write_serial(&path, baud, flow, parity, timeout, &bytes)).await
+        }
+    }
+}
+
+async fn blocking(f: impl FnOnce() -> io::Result<()> + Send + 'static) -> io::Result<()> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(format!("device thread failed: {e}"))))
+}
+
+/// One file per job: written under a temporary name, synced, then renamed, so a reader of
+/// the directory never sees half a job.
+fn write_file(dir: &Path, id: &str, bytes: &[u8]) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{id}.tmp"));
+    let done = dir.join(format!("{id}.prn"));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, &done)
+}
+
+/// A USB printer class device (`/dev/usb/lp0`), opened per job; never created.
+fn write_usb(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+    f.write_all(bytes)?;
+    f.flush()
+}
+
+fn write_serial(
+    path: &Path,
+    baud: u32,
+    flow: Flow,
+    parity: Parity,
+    timeout: Duration,
+    bytes: &[u8],
+) -> io::Result<()> {
+    let path = path
+        .to_str()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "device path is not UTF-8"))?;
+    let mut port = serialport::new(path, baud)
+        .flow_control(match flow {
+            Flow::None => serialport::FlowControl::None,
+            Flow::RtsCts => serialport::FlowControl::Hardware,
+            Flow::XonXoff => serialport::FlowControl::Software,
+        })
+        .parity(match parity {
+            Parity::None => serialport::Parity::None,
+            Parity::Odd => serialport::Parity::Odd,
+            Parity::Even => serialport::Parity::Even,
+        })
+        .timeout(timeout)
+        .open()
+        .map_err(io::Error::from)?;
+    port.write_all(bytes)?;
+    port.flush()
+}

@@ -1,0 +1,61 @@
+//! A job on its way to a printer: redacted bytes and counts, never the original.
+
+use crate::core::redact::Report;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// An accepted, redacted job.
+pub struct Job {
+    /// Unique within this daemon's run: start time and a counter (`1764412345-000007`).
+    pub id: String,
+    /// The listener kind it came from (`raw`, …).
+    pub listener: &'static str,
+    /// Bytes the client sent.
+    pub bytes_in: usize,
+    /// What is printed: the redacted job.
+    pub bytes: Vec<u8>,
+    pub report: Report,
+    pub accepted: Instant,
+}
+
+/// Job bytes can hold slip text: `Debug` shows sizes only.
+impl fmt::Debug for Job {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Job")
+            .field("id", &self.id)
+            .field("listener", &self.listener)
+            .field("bytes_in", &self.bytes_in)
+            .field("bytes_out", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// Job ids: the daemon's start time in seconds, then a counter.
+pub struct Ids {
+    start: u64,
+    next: AtomicU64,
+}
+
+impl Ids {
+    pub fn new() -> Self {
+        let start = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Ids {
+            start,
+            next: AtomicU64::new(1),
+        }
+    }
+
+    pub fn next(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{n:06}", self.start)
+    }
+}
+
+impl Default for Ids {
+    fn default() -> Self {
+        Self::new()
+    }
+}

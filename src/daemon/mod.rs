@@ -1,0 +1,253 @@
+//! The daemon: listeners take jobs from clients, each job is redacted whole (DESIGN §5) and
+//! queued for its printer, and one worker per printer delivers the queue in order, one job at
+//! a time. Runs on the caller's tokio runtime, so tests start it in-process on port 0.
+//!
+//! What it logs: one line per job (id, listener, printer, sizes, counts per kind, time,
+//! outcome) and printer state changes. Never slip text.
+
+mod device;
+pub mod job;
+pub mod notify;
+pub mod printer;
+mod raw;
+
+use crate::config::{Config, Limits, Protocol};
+use crate::core::profile::Profile;
+use crate::core::redact::Redactor;
+use crate::profiles::Profiles;
+use anyhow::Context as _;
+use job::{Ids, Job};
+use printer::Stats;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch, Notify};
+use tokio::task::JoinHandle;
+
+/// What every listener and worker shares.
+pub(crate) struct Shared {
+    limits: Limits,
+    redactor: Redactor,
+    ids: Ids,
+    tracker: Tracker,
+}
+
+/// Where a listener's jobs go.
+#[derive(Clone)]
+pub(crate) struct Route {
+    printer: String,
+    profile: Arc<Profile>,
+    queue: mpsc::UnboundedSender<Job>,
+    stats: Arc<Stats>,
+}
+
+/// Counts tasks in flight (client connections), to wait for them when stopping.
+#[derive(Default)]
+pub(crate) struct Tracker(Arc<TrackerInner>);
+
+#[derive(Default)]
+struct TrackerInner {
+    running: AtomicUsize,
+    idle: Notify,
+}
+
+/// Counts one task down when it ends, even by panic.
+struct TrackGuard(Arc<TrackerInner>);
+
+impl Drop for TrackGuard {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl Tracker {
+    fn spawn(&self, fut: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.0.running.fetch_add(1, Ordering::SeqCst);
+        let guard = TrackGuard(self.0.clone());
+        tokio::spawn(async move {
+            let _g = guard;
+            fut.await;
+        });
+    }
+
+    async fn wait_idle(&self) {
+        loop {
+            let notified = self.0.idle.notified();
+            if self.0.running.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// A running daemon.
+pub struct Daemon {
+    raw_addrs: Vec<SocketAddr>,
+    stop_accepting: watch::Sender<bool>,
+    give_up: watch::Sender<bool>,
+    listeners: Vec<JoinHandle<()>>,
+    workers: Vec<JoinHandle<()>>,
+    routes: Vec<Route>,
+    shared: Arc<Shared>,
+}
+
+impl Daemon {
+    /// Load every printer's profile, bind every listener, start every worker.
+    pub async fn start(cfg: &Config, profiles: &Profiles) -> anyhow::Result<Daemon> {
+        let shared = Arc::new(Shared {
+            limits: cfg.limits.clone(),
+            redactor: Redactor::new(cfg.redact.clone()),
+            ids: Ids::new(),
+            tracker: Tracker::default(),
+        });
+        let (stop_accepting, stop_rx) = watch::channel(false);
+        let (give_up, give_up_rx) = watch::channel(false);
+        let mut routes = Vec::new();
+        let mut workers = Vec::new();
+        for p in &cfg.printers {
+            let profile = profiles
+                .load(&p.profile)
+                .with_context(|| format!("printer `{}`", p.name))?;
+            let (tx, rx) = mpsc::unbounded_channel();
+            let stats = Arc::new(Stats::default());
+            workers.push(tokio::spawn(printer::worker(
+                p.clone(),
+                rx,
+                shared.clone(),
+                stats.clone(),
+                give_up_rx.clone(),
+            )));
+            routes.push(Route {
+                printer: p.name.clone(),
+                profile: Arc::new(profile),
+                queue: tx,
+                stats,
+            });
+        }
+        let mut raw_addrs = Vec::new();
+        let mut listeners = Vec::new();
+        for l in &cfg.listeners {
+            let route = routes
+                .iter()
+                .find(|r| r.printer == l.printer)
+                .expect("checked at load")
+                .clone();
+            match &l.protocol {
+                Protocol::Raw { address } => {
+                    let tcp = tokio::net::TcpListener::bind(address)
+                        .await
+                        .with_context(|| format!("cannot listen on {address}"))?;
+                    raw_addrs.push(tcp.local_addr()?);
+                    listeners.push(tokio::spawn(raw::serve(
+                        tcp,
+                        route,
+                        shared.clone(),
+                        stop_rx.clone(),
+                    )));
+                }
+            }
+        }
+        Ok(Daemon {
+            raw_addrs,
+            stop_accepting,
+            give_up,
+            listeners,
+            workers,
+            routes,
+            shared,
+        })
+    }
+
+    /// Where the raw listeners listen, in configuration order.
+    pub fn raw_addrs(&self) -> &[SocketAddr] {
+        &self.raw_addrs
+    }
+
+    /// A printer's counters.
+    pub fn stats(&self, printer: &str) -> Option<Arc<Stats>> {
+        self.routes
+            .iter()
+            .find(|r| r.printer == printer)
+            .map(|r| r.stats.clone())
+    }
+
+    /// Stop accepting, let the jobs in flight finish and the queues drain within `deadline`,
+    /// then give up on what is left (counted and logged). Returns the jobs left unprinted.
+    pub async fn shutdown(self, deadline: Duration) -> u64 {
+        let until = Instant::now() + deadline;
+        let _ = self.stop_accepting.send(true);
+        for l in self.listeners {
+            let _ = l.await;
+        }
+        let _ = tokio::time::timeout_at(until.into(), self.shared.tracker.wait_idle()).await;
+        let left: u64 = self
+            .routes
+            .iter()
+            .map(|r| r.stats.queued.load(Ordering::Relaxed))
+            .sum();
+        let stats: Vec<Arc<Stats>> = self.routes.iter().map(|r| r.stats.clone()).collect();
+        drop(self.routes); // the workers end once their queues are empty
+        let mut workers = self.workers;
+        let drained = tokio::time::timeout_at(until.into(), async {
+            for w in workers.iter_mut() {
+                let _ = w.await;
+            }
+        })
+        .await
+        .is_ok();
+        if !drained {
+            let _ = self.give_up.send(true);
+            for w in workers {
+                let _ = tokio::time::timeout(Duration::from_millis(200), w).await;
+            }
+        }
+        let unprinted = stats.iter().map(|s| s.queued.load(Ordering::Relaxed)).sum();
+        if left > 0 || unprinted > 0 {
+            tracing::warn!(unprinted, "stopped with jobs not printed");
+        }
+        unprinted
+    }
+}
+
+/// Redact a complete job and queue it for its printer; a job that fails closed is refused
+/// with a log line that says why (offsets and command names, never text).
+async fn accept(bytes: Vec<u8>, listener: &'static str, route: &Route, shared: &Arc<Shared>) {
+    let accepted = Instant::now();
+    let id = shared.ids.next();
+    let bytes_in = bytes.len();
+    let (s, profile) = (shared.clone(), route.profile.clone());
+    let result = tokio::task::spawn_blocking(move || s.redactor.job(&profile, &bytes)).await;
+    match result {
+        Ok(Ok((out, report))) => {
+            route.stats.queued.fetch_add(1, Ordering::Relaxed);
+            let job = Job {
+                id,
+                listener,
+                bytes_in,
+                bytes: out,
+                report,
+                accepted,
+            };
+            if route.queue.send(job).is_err() {
+                route.stats.queued.fetch_sub(1, Ordering::Relaxed);
+                tracing::warn!(printer = %route.printer, "job refused: the daemon is stopping");
+            }
+        }
+        Ok(Err(blocked)) => {
+            route.stats.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                job = %id,
+                listener,
+                printer = %route.printer,
+                bytes_in,
+                outcome = "refused",
+                "job not printed (fails closed): {blocked}"
+            );
+        }
+        Err(e) => tracing::error!(job = %id, "redaction task failed: {e}"),
+    }
+}

@@ -1,0 +1,128 @@
+//! One worker per printer: jobs in arrival order, one at a time, never interleaved. A job
+//! that cannot be delivered stays at the head of the queue and is tried again from its
+//! start, with capped exponential backoff, until it prints or the daemon stops.
+
+use super::job::Job;
+use super::Shared;
+use crate::config::{Device, PrinterConf};
+use crate::core::redact::Kind;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// First wait after a failed attempt; doubled each time up to [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Counters of one printer (no patron data).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub queued: std::sync::atomic::AtomicU64,
+    pub printed: std::sync::atomic::AtomicU64,
+    pub failed: std::sync::atomic::AtomicU64,
+    pub redacted: [std::sync::atomic::AtomicU64; 7],
+}
+
+pub(super) async fn worker(
+    conf: PrinterConf,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    shared: Arc<Shared>,
+    stats: Arc<Stats>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let timeout = shared.limits.device_timeout;
+    let mut offline_since: Option<Instant> = None;
+    while let Some(job) = rx.recv().await {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let sent = tokio::select! {
+                r = super::device::send(&conf.device, &job.id, &job.bytes, timeout) => r,
+                _ = stopped(&mut stop) => {
+                    stats.queued.fetch_sub(1, Ordering::Relaxed);
+                    stats.failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(job = %job.id, printer = %conf.name, "job not printed: the daemon stopped while the printer was not taking it");
+                    return;
+                }
+            };
+            match sent {
+                Ok(()) => {
+                    if let Some(t) = offline_since.take() {
+                        tracing::info!(
+                            printer = %conf.name,
+                            offline_for_ms = t.elapsed().as_millis() as u64,
+                            "printer is back"
+                        );
+                    }
+                    stats.queued.fetch_sub(1, Ordering::Relaxed);
+                    stats.printed.fetch_add(1, Ordering::Relaxed);
+                    for k in Kind::ALL {
+                        stats.redacted[k as usize]
+                            .fetch_add(job.report.count(k), Ordering::Relaxed);
+                    }
+                    log_printed(&conf, &job);
+                    break;
+                }
+                Err(e) => {
+                    if offline_since.is_none() {
+                        offline_since = Some(Instant::now());
+                        tracing::warn!(
+                            printer = %conf.name,
+                            device = %device_kind(&conf.device),
+                            error = %e,
+                            "printer unreachable; jobs wait and are retried"
+                        );
+                    }
+                    if *stop.borrow() {
+                        stats.queued.fetch_sub(1, Ordering::Relaxed);
+                        stats.failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(job = %job.id, printer = %conf.name, "job not printed: stopping");
+                        break;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+}
+
+/// Resolves once the daemon gives up on unfinished jobs.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            // The daemon is gone: nothing will say stop; never resolve.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// The device kind and where, for logs (device paths and hosts are not patron data).
+fn device_kind(d: &Device) -> String {
+    d.to_string()
+}
+
+fn log_printed(conf: &PrinterConf, job: &Job) {
+    let r = &job.report;
+    tracing::info!(
+        job = %job.id,
+        listener = job.listener,
+        printer = %conf.name,
+        bytes_in = job.bytes_in,
+        bytes_out = job.bytes.len(),
+        card = r.count(Kind::Card),
+        name = r.count(Kind::Name),
+        email = r.count(Kind::Email),
+        phone = r.count(Kind::Phone),
+        address = r.count(Kind::Address),
+        birthdate = r.count(Kind::Birthdate),
+        custom = r.count(Kind::Custom),
+        symbols = r.symbols,
+        ms = job.accepted.elapsed().as_millis() as u64,
+        outcome = "printed",
+        "job"
+    );
+}

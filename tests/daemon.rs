@@ -1,0 +1,314 @@
+//! The daemon in-process: real TCP sockets, real files, a real pty for serial, a FIFO for a
+//! USB printer device, and a fake network printer that can go down and come back.
+
+use slipguard::config::Config;
+use slipguard::core::redact::config::RedactConfig;
+use slipguard::core::redact::Redactor;
+use slipguard::daemon::Daemon;
+use slipguard::profiles::Profiles;
+use slipguard::sample::{generate, Kind};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// How long a test waits for something that should happen at once before it fails.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("slipguard-daemon-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn config(text: &str) -> Config {
+    Config::from_toml(Path::new("test.toml"), text).unwrap()
+}
+
+async fn start(text: &str) -> Daemon {
+    Daemon::start(&config(text), &Profiles::builtin_only())
+        .await
+        .unwrap()
+}
+
+/// Send one job on one connection and wait for the daemon to close it.
+async fn send(addr: SocketAddr, job: &[u8]) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(job).await.unwrap();
+    s.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest).await;
+}
+
+/// The files a file printer wrote, in job order (ids sort by arrival).
+fn printed(dir: &Path) -> Vec<Vec<u8>> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    names.retain(|p| p.extension().is_some_and(|e| e == "prn"));
+    names.sort();
+    names.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let until = tokio::time::Instant::now() + PATIENCE;
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < until,
+            "gave up waiting: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn file_printer(dir: &Path, extra: &str) -> String {
+    format!(
+        "[daemon]\n{extra}\n[[printer]]\nname = \"desk\"\nprofile = \"generic-80mm\"\ndevice = \"file://{}\"\n\n\
+         [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n",
+        dir.display()
+    )
+}
+
+/// A job without patron data whose every byte is checkable: text, then a cut.
+fn plain_job(tag: &str, lines: usize) -> Vec<u8> {
+    let mut j = b"\x1b@".to_vec();
+    for i in 0..lines {
+        j.extend(format!("{tag} line {i:04} of the test slip\n").bytes());
+    }
+    j.extend(b"\x1dV\x00");
+    j
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raw_job_prints_what_redact_makes_of_it() {
+    let dir = temp("raw");
+    let d = start(&file_printer(&dir, "")).await;
+    let profile = Profiles::builtin_only().load("generic-80mm").unwrap();
+    let job = generate(Kind::Hold, &profile, 7).unwrap();
+    send(d.raw_addrs()[0], &job).await;
+    wait_for("the job printed", || printed(&dir).len() == 1).await;
+    let (want, _) = Redactor::new(RedactConfig::default())
+        .job(&profile, &job)
+        .unwrap();
+    assert_eq!(printed(&dir)[0], want);
+    assert_ne!(want, job, "the sample carries patron data");
+    assert_eq!(d.shutdown(Duration::from_secs(5)).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_reset_mid_job_prints_nothing_and_the_next_job_prints() {
+    let dir = temp("reset");
+    let d = start(&file_printer(&dir, "")).await;
+    let addr = d.raw_addrs()[0];
+    let job = plain_job("reset", 200);
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&job[..job.len() / 2]).await.unwrap();
+    // A zero linger time makes the close a reset (RST), not an end of job (FIN).
+    #[allow(deprecated)]
+    s.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(s);
+    let good = plain_job("good", 3);
+    send(addr, &good).await;
+    wait_for("the good job printed", || printed(&dir).len() == 1).await;
+    // The reset job is gone for good: nothing else appears later.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(printed(&dir), vec![good]);
+    d.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_over_the_size_limit_is_refused_while_others_print() {
+    let dir = temp("limit");
+    let d = start(&file_printer(&dir, "max_job_bytes = 4096")).await;
+    let addr = d.raw_addrs()[0];
+    let big = plain_job("big", 400);
+    assert!(big.len() > 4096);
+    let small = plain_job("small", 5);
+    let (a, b) = tokio::join!(send(addr, &big), send(addr, &small));
+    let _ = (a, b);
+    wait_for("the small job printed", || printed(&dir).len() == 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(printed(&dir), vec![small]);
+    d.shutdown(Duration::from_secs(5)).await;
+}
+
+/// A network printer: collects each connection's bytes; can be stopped and started again
+/// on the same port.
+struct FakePrinter {
+    addr: SocketAddr,
+    jobs: Arc<Mutex<Vec<Vec<u8>>>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl FakePrinter {
+    async fn start(addr: SocketAddr) -> FakePrinter {
+        let l = TcpListener::bind(addr).await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let jobs = Arc::new(Mutex::new(Vec::new()));
+        let j = jobs.clone();
+        let task = tokio::spawn(async move {
+            // One connection at a time, as a printer's raw port serves them.
+            loop {
+                let (mut s, _) = l.accept().await.unwrap();
+                let mut b = Vec::new();
+                if s.read_to_end(&mut b).await.is_ok() {
+                    j.lock().unwrap().push(b);
+                }
+            }
+        });
+        FakePrinter {
+            addr,
+            jobs,
+            task: Some(task),
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+
+    fn jobs(&self) -> Vec<Vec<u8>> {
+        self.jobs.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_clients_twenty_jobs_each_to_two_printers_arrive_whole() {
+    let dir = temp("load");
+    let net = FakePrinter::start("127.0.0.1:0".parse().unwrap()).await;
+    let cfg = format!(
+        "[[printer]]\nname = \"files\"\nprofile = \"generic-80mm\"\ndevice = \"file://{}\"\n\
+         [[printer]]\nname = \"net\"\nprofile = \"epson-tm-t88v\"\ndevice = \"tcp://{}\"\n\
+         [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"files\"\n\
+         [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"net\"\n",
+        dir.display(),
+        net.addr
+    );
+    let d = start(&cfg).await;
+    let addrs = d.raw_addrs().to_vec();
+    let mut clients = Vec::new();
+    for c in 0..50 {
+        let addr = addrs[c % 2];
+        clients.push(tokio::spawn(async move {
+            for j in 0..20 {
+                send(addr, &plain_job(&format!("client {c:02} job {j:02}"), 8)).await;
+            }
+        }));
+    }
+    for c in clients {
+        c.await.unwrap();
+    }
+    wait_for("500 files", || printed(&dir).len() == 500).await;
+    wait_for("500 network jobs", || net.jobs().len() == 500).await;
+    for (jobs, parity) in [(printed(&dir), 0), (net.jobs(), 1)] {
+        let mut want: Vec<Vec<u8>> = (0..50)
+            .filter(|c| c % 2 == parity)
+            .flat_map(|c| (0..20).map(move |j| plain_job(&format!("client {c:02} job {j:02}"), 8)))
+            .collect();
+        let mut got = jobs;
+        want.sort();
+        got.sort();
+        assert!(got == want, "every job once, whole and not interleaved");
+    }
+    d.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_printer_that_is_down_gets_its_jobs_in_order_when_it_comes_back() {
+    // Find a free port, and keep nothing listening on it for now.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let cfg = format!(
+        "[[printer]]\nname = \"net\"\nprofile = \"generic-80mm\"\ndevice = \"tcp://{port}\"\n\
+         [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"net\"\n"
+    );
+    let d = start(&cfg).await;
+    let addr = d.raw_addrs()[0];
+    let jobs: Vec<Vec<u8>> = (0..5)
+        .map(|i| plain_job(&format!("queued {i}"), 4))
+        .collect();
+    for j in &jobs {
+        send(addr, j).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let stats = d.stats("net").unwrap();
+    assert_eq!(
+        stats.queued.load(std::sync::atomic::Ordering::Relaxed),
+        5,
+        "all five wait"
+    );
+    let mut printer = FakePrinter::start(port).await;
+    wait_for("five jobs after the printer came back", || {
+        printer.jobs().len() == 5
+    })
+    .await;
+    assert_eq!(printer.jobs(), jobs, "in order, each once");
+    printer.stop();
+    d.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_serial_printer_on_a_pty_gets_the_job() {
+    use serialport::SerialPort;
+    use std::io::Read;
+    let (mut master, slave) = serialport::TTYPort::pair().expect("a pty pair");
+    let slave_path = slave.name().expect("the pty has a name");
+    // Keep the slave side open so the pty stays up between jobs.
+    let cfg = format!(
+        "[[printer]]\nname = \"serial\"\nprofile = \"generic-80mm\"\n\
+         device = \"serial://{slave_path}?baud=38400&flow=none\"\nany_device_path = true\n\
+         [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"serial\"\n"
+    );
+    let d = start(&cfg).await;
+    let job = plain_job("serial", 20);
+    let n = job.len();
+    let reader = std::thread::spawn(move || {
+        master.set_timeout(PATIENCE).unwrap();
+        let mut got = vec![0u8; n];
+        master.read_exact(&mut got).map(|()| got)
+    });
+    send(d.raw_addrs()[0], &job).await;
+    let got = tokio::task::spawn_blocking(move || reader.join().unwrap())
+        .await
+        .unwrap()
+        .expect("the job's bytes on the pty");
+    assert_eq!(got, job);
+    drop(slave);
+    d.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_usb_device_that_appears_later_gets_the_job_without_a_restart() {
+    let dir = temp("usb");
+    let dev = dir.join("lp0");
+    let cfg = format!(
+        "[[printer]]\nname = \"usb\"\nprofile = \"generic-80mm\"\ndevice = \"usb://{}\"\nany_device_path = true\n\
+         [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"usb\"\n",
+        dev.display()
+    );
+    let d = start(&cfg).await;
+    let job = plain_job("usb", 10);
+    send(d.raw_addrs()[0], &job).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!dev.exists(), "the daemon never creates device nodes");
+    // The device node appears (a FIFO standing in for /dev/usb/lp0).
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&dev)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mkfifo");
+    let dev2 = dev.clone();
+    let got = tokio::task::spawn_blocking(move || std::fs::read(dev2).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(got, job);
+    d.shutdown(Duration::from_secs(5)).await;
+}

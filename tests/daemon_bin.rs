@@ -1,0 +1,300 @@
+//! The built binary as a service: `slipguard run` on a configuration, real sockets and
+//! files, SIGTERM; and `slipguard check`. Its log lines are checked for patron data with
+//! canary values.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_slipguard"))
+}
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("slipguard-bin-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Patron data no log line may show (the card's last four digits are printed on purpose).
+const CANARIES: &[&str] = &[
+    "Canaryfirst",
+    "Canarylast",
+    "21472000358610",
+    "2147200035",
+    "555-0199",
+    "canary.person",
+];
+
+fn canary_job() -> Vec<u8> {
+    let mut j = b"\x1b@Elmwood Library\nCheckout receipt\n".to_vec();
+    j.extend(b"Checked out to: Canaryfirst Canarylast\n");
+    j.extend(b"Card number: 21472000358610\n");
+    j.extend(b"Phone: (785) 555-0199\nEmail: canary.person@example.org\n");
+    j.extend(b"1. Beloved\n   Item: 31472888345091\n   Due: 2026-11-24\n\n\x1dV\x00");
+    j
+}
+
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+}
+
+impl Running {
+    fn start(config: &Path, cwd: &Path) -> Running {
+        let mut child = Command::new(bin())
+            .args(["run", "--config"])
+            .arg(config)
+            .current_dir(cwd)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines: rx,
+            log: Vec::new(),
+        }
+    }
+
+    /// The next stderr line that contains `what`.
+    fn wait_line(&mut self, what: &str) -> String {
+        let until = Instant::now() + PATIENCE;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no line with `{what}`; log so far: {:?}", self.log));
+            self.log.push(line.clone());
+            if line.contains(what) {
+                return line;
+            }
+        }
+    }
+
+    fn raw_addr(&mut self) -> String {
+        let l = self.wait_line("listening on raw ");
+        let rest = l.split("listening on raw ").nth(1).unwrap();
+        rest.split_whitespace().next().unwrap().to_string()
+    }
+
+    /// SIGTERM, then the exit status and every remaining log line.
+    fn stop(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -TERM");
+        let until = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                Instant::now() < until,
+                "the daemon did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.log.push(l);
+        }
+        (status, self.log)
+    }
+}
+
+fn send(addr: &str, job: &[u8]) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(job).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut s, &mut rest);
+}
+
+fn wait_files(dir: &Path, n: usize) -> Vec<PathBuf> {
+    let until = Instant::now() + PATIENCE;
+    loop {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|e| e == "prn"));
+        if files.len() >= n {
+            files.sort();
+            return files;
+        }
+        assert!(
+            Instant::now() < until,
+            "gave up waiting for {n} printed file(s)"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_service_prints_what_redact_makes_logs_no_patron_data_and_stops_on_sigterm() {
+    let dir = temp("service");
+    let out = dir.join("out");
+    let cfg = dir.join("slipguard.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[printer]]\nname = \"desk\"\nprofile = \"epson-tm-t88v\"\ndevice = \"file://{}\"\n\n\
+             [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    let job = canary_job();
+    std::fs::write(dir.join("job.bin"), &job).unwrap();
+
+    let mut d = Running::start(&cfg, &dir);
+    let addr = d.raw_addr();
+    send(&addr, &job);
+    let files = wait_files(&out, 1);
+    d.wait_line("outcome=\"printed\"");
+    let (status, log) = d.stop();
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+
+    let offline = Command::new(bin())
+        .args(["redact", "--config"])
+        .arg(&cfg)
+        .arg(dir.join("job.bin"))
+        .output()
+        .unwrap();
+    assert!(offline.status.success());
+    let printed = std::fs::read(&files[0]).unwrap();
+    assert_eq!(
+        printed, offline.stdout,
+        "the daemon prints what `redact` makes"
+    );
+    assert!(String::from_utf8_lossy(&printed).contains("**********8610"));
+
+    let all = log.join("\n");
+    for c in CANARIES {
+        assert!(!all.contains(c), "`{c}` in the log:\n{all}");
+    }
+    assert!(
+        all.contains("card=1") && all.contains("name=1"),
+        "the job line counts what was redacted:\n{all}"
+    );
+}
+
+#[test]
+fn a_job_that_fails_closed_is_refused_and_logged_without_its_text() {
+    let dir = temp("refused");
+    let out = dir.join("out");
+    let cfg = dir.join("slipguard.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[printer]]\nname = \"desk\"\nprofile = \"epson-tm-t88v\"\ndevice = \"file://{}\"\n\n\
+             [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    let mut d = Running::start(&cfg, &dir);
+    let addr = d.raw_addr();
+    // A name, then a command whose declared length runs past the end of the job.
+    let mut bad = canary_job();
+    bad.extend(b"Canarylast\x1d(k\xff\x00");
+    send(&addr, &bad);
+    let line = d.wait_line("outcome=\"refused\"");
+    assert!(line.contains("runs past the end of the job"), "{line}");
+    // The next job still prints.
+    send(&addr, b"\x1b@plain text\n\x1dV\x00");
+    wait_files(&out, 1);
+    let (status, log) = d.stop();
+    assert!(status.success());
+    assert_eq!(wait_files(&out, 1).len(), 1, "only the good job printed");
+    let all = log.join("\n");
+    for c in CANARIES {
+        assert!(!all.contains(c), "`{c}` in the log:\n{all}");
+    }
+}
+
+#[test]
+fn check_accepts_a_good_config_and_names_file_and_line_of_a_bad_one() {
+    let dir = temp("check");
+    let good = dir.join("good.toml");
+    std::fs::write(
+        &good,
+        "[[printer]]\nname = \"desk\"\nprofile = \"star-tsp650ii\"\n\
+         device = \"serial:///dev/ttyUSB0?baud=38400&flow=rtscts\"\n\n\
+         [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:9100\"\nprinter = \"desk\"\n",
+    )
+    .unwrap();
+    let ok = Command::new(bin())
+        .args(["check", "--config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("1 printer(s), 1 listener(s)"));
+
+    for (text, line, says) in [
+        (
+            "[[printer]]\nname = \"desk\"\nprofile = \"generic-80mm\"\ndevice = \"usb:///etc/passwd\"\n",
+            4,
+            "not a printer device node",
+        ),
+        (
+            "[[printer]]\nname = \"desk\"\nprofile = \"generic-80mm\"\ndevice = \"file:///tmp/x\"\n\n\
+             [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:9100\"\nprinter = \"front\"\n",
+            9,
+            "no printer named `front`",
+        ),
+        (
+            "[daemon]\nidle_timeout = \"soon\"\n",
+            2,
+            "not a duration",
+        ),
+        (
+            "[[printer]]\nname = \"desk\"\nprofile = \"no-such-model\"\ndevice = \"file:///tmp/x\"\n",
+            0,
+            "no-such-model",
+        ),
+    ] {
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, text).unwrap();
+        let r = Command::new(bin())
+            .args(["check", "--config"])
+            .arg(&bad)
+            .output()
+            .unwrap();
+        assert!(!r.status.success());
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(err.contains(says), "{err}");
+        if line > 0 {
+            assert!(
+                err.contains(&format!("bad.toml:{line}:")),
+                "file and line in: {err}"
+            );
+        }
+    }
+    // The device the bad config named was never touched.
+    assert!(std::fs::metadata("/etc/passwd").unwrap().len() > 0);
+}
