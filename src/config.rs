@@ -209,6 +209,23 @@ pub struct PrinterConf {
 pub enum Protocol {
     /// AppSocket/JetDirect: one connection is one job, complete at the client's EOF.
     Raw { address: SocketAddr },
+    /// RFC 1179 line printer daemon: each data file of a job is one job.
+    Lpd { address: SocketAddr },
+}
+
+impl Protocol {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Protocol::Raw { .. } => "raw",
+            Protocol::Lpd { .. } => "lpd",
+        }
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        match self {
+            Protocol::Raw { address } | Protocol::Lpd { address } => *address,
+        }
+    }
 }
 
 /// One configured listener, bound to a printer.
@@ -378,11 +395,11 @@ impl Config {
                 ));
             }
             let protocol = match l.protocol.get_ref().as_str() {
-                "raw" => {
+                p @ ("raw" | "lpd") => {
                     let a = l.address.as_ref().ok_or_else(|| {
                         err(
                             l.protocol.span().start,
-                            "a raw listener needs `address = \"HOST:PORT\"`".into(),
+                            format!("a {p} listener needs `address = \"HOST:PORT\"`"),
                         )
                     })?;
                     let address = a.get_ref().parse::<SocketAddr>().map_err(|_| {
@@ -394,12 +411,16 @@ impl Config {
                     if let Some(p) = &l.path {
                         return Err(err(p.span().start, "`path` is for folder listeners".into()));
                     }
-                    Protocol::Raw { address }
+                    if p == "raw" {
+                        Protocol::Raw { address }
+                    } else {
+                        Protocol::Lpd { address }
+                    }
                 }
-                p @ ("lpd" | "folder") => {
+                "folder" => {
                     return Err(err(
                         l.protocol.span().start,
-                        format!("the `{p}` listener is not available in this version"),
+                        "the `folder` listener is not available in this version".into(),
                     ))
                 }
                 p => {

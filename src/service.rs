@@ -2,7 +2,7 @@
 //! under systemd), the tokio runtime, systemd notifications, and signals: SIGTERM and SIGINT
 //! stop accepting and drain within the stop timeout, then the process exits 0.
 
-use crate::config::{Config, Protocol};
+use crate::config::Config;
 use crate::daemon::{notify, Daemon};
 use crate::profiles::Profiles;
 use anyhow::Context as _;
@@ -35,11 +35,27 @@ pub fn run(cfg: Config, profiles: Profiles) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Listening sockets systemd handed over (socket activation, `LISTEN_FDS`).
+fn inherited_sockets() -> Vec<std::net::TcpListener> {
+    let mut fds = listenfd::ListenFd::from_env();
+    let mut out = Vec::new();
+    for i in 0..fds.len() {
+        match fds.take_tcp_listener(i) {
+            Ok(Some(l)) => out.push(l),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(fd = i + 3, error = %e, "a socket from systemd is not a TCP listener")
+            }
+        }
+    }
+    out
+}
+
 async fn serve(cfg: Config, profiles: Profiles) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
-    let daemon = Daemon::start(&cfg, &profiles).await?;
+    let daemon = Daemon::start_with(&cfg, &profiles, inherited_sockets()).await?;
     match &cfg.origin {
         Some(p) => eprintln!("slipguard: configuration {}", p.display()),
         None => eprintln!(
@@ -47,19 +63,18 @@ async fn serve(cfg: Config, profiles: Profiles) -> anyhow::Result<()> {
             crate::config::DEFAULT_PATH
         ),
     }
-    let mut raw = daemon.raw_addrs().iter();
-    for l in &cfg.listeners {
+    for (l, at) in cfg.listeners.iter().zip(daemon.addrs()) {
         let printer = cfg
             .printers
             .iter()
             .find(|p| p.name == l.printer)
             .expect("checked at load");
-        let at = match &l.protocol {
-            Protocol::Raw { .. } => format!("raw {}", raw.next().expect("bound")),
-        };
         eprintln!(
-            "slipguard: listening on {at} for printer `{}` ({}), printing to {}",
-            printer.name, printer.profile, printer.device
+            "slipguard: listening on {} {at} for printer `{}` ({}), printing to {}",
+            l.protocol.name(),
+            printer.name,
+            printer.profile,
+            printer.device
         );
     }
     notify::notify("READY=1");

@@ -88,7 +88,7 @@ async fn a_raw_job_prints_what_redact_makes_of_it() {
     let d = start(&file_printer(&dir, "")).await;
     let profile = Profiles::builtin_only().load("generic-80mm").unwrap();
     let job = generate(Kind::Hold, &profile, 7).unwrap();
-    send(d.raw_addrs()[0], &job).await;
+    send(d.addrs()[0], &job).await;
     wait_for("the job printed", || printed(&dir).len() == 1).await;
     let (want, _) = Redactor::new(RedactConfig::default())
         .job(&profile, &job)
@@ -102,7 +102,7 @@ async fn a_raw_job_prints_what_redact_makes_of_it() {
 async fn a_client_reset_mid_job_prints_nothing_and_the_next_job_prints() {
     let dir = temp("reset");
     let d = start(&file_printer(&dir, "")).await;
-    let addr = d.raw_addrs()[0];
+    let addr = d.addrs()[0];
     let job = plain_job("reset", 200);
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(&job[..job.len() / 2]).await.unwrap();
@@ -123,7 +123,7 @@ async fn a_client_reset_mid_job_prints_nothing_and_the_next_job_prints() {
 async fn a_job_over_the_size_limit_is_refused_while_others_print() {
     let dir = temp("limit");
     let d = start(&file_printer(&dir, "max_job_bytes = 4096")).await;
-    let addr = d.raw_addrs()[0];
+    let addr = d.addrs()[0];
     let big = plain_job("big", 400);
     assert!(big.len() > 4096);
     let small = plain_job("small", 5);
@@ -190,7 +190,7 @@ async fn fifty_clients_twenty_jobs_each_to_two_printers_arrive_whole() {
         net.addr
     );
     let d = start(&cfg).await;
-    let addrs = d.raw_addrs().to_vec();
+    let addrs = d.addrs().to_vec();
     let mut clients = Vec::new();
     for c in 0..50 {
         let addr = addrs[c % 2];
@@ -230,7 +230,7 @@ async fn a_printer_that_is_down_gets_its_jobs_in_order_when_it_comes_back() {
          [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"net\"\n"
     );
     let d = start(&cfg).await;
-    let addr = d.raw_addrs()[0];
+    let addr = d.addrs()[0];
     let jobs: Vec<Vec<u8>> = (0..5)
         .map(|i| plain_job(&format!("queued {i}"), 4))
         .collect();
@@ -274,7 +274,7 @@ async fn a_serial_printer_on_a_pty_gets_the_job() {
         let mut got = vec![0u8; n];
         master.read_exact(&mut got).map(|()| got)
     });
-    send(d.raw_addrs()[0], &job).await;
+    send(d.addrs()[0], &job).await;
     let got = tokio::task::spawn_blocking(move || reader.join().unwrap())
         .await
         .unwrap()
@@ -295,7 +295,7 @@ async fn a_usb_device_that_appears_later_gets_the_job_without_a_restart() {
     );
     let d = start(&cfg).await;
     let job = plain_job("usb", 10);
-    send(d.raw_addrs()[0], &job).await;
+    send(d.addrs()[0], &job).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(!dev.exists(), "the daemon never creates device nodes");
     // The device node appears (a FIFO standing in for /dev/usb/lp0).
@@ -310,5 +310,90 @@ async fn a_usb_device_that_appears_later_gets_the_job_without_a_restart() {
         .await
         .unwrap();
     assert_eq!(got, job);
+    d.shutdown(Duration::from_secs(5)).await;
+}
+
+/// An LPD client (RFC 1179): sends a job of a control file and the given data files,
+/// checking every acknowledgement; `cut_short` ends the connection inside the last file.
+async fn lpd_send(addr: SocketAddr, control: &[u8], data: &[&[u8]], cut_short: bool) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut acks = Vec::new();
+    let mut ack = |acks: &mut Vec<u8>, b: u8| acks.push(b);
+    s.write_all(b"\x02lp\n").await.unwrap();
+    ack(&mut acks, s.read_u8().await.unwrap());
+    s.write_all(format!("\x02{} cfA001desk\n", control.len()).as_bytes())
+        .await
+        .unwrap();
+    ack(&mut acks, s.read_u8().await.unwrap());
+    s.write_all(control).await.unwrap();
+    s.write_all(b"\0").await.unwrap();
+    ack(&mut acks, s.read_u8().await.unwrap());
+    for (i, d) in data.iter().enumerate() {
+        s.write_all(format!("\x03{} dfA{i:03}desk\n", d.len()).as_bytes())
+            .await
+            .unwrap();
+        ack(&mut acks, s.read_u8().await.unwrap());
+        if cut_short && i + 1 == data.len() {
+            s.write_all(&d[..d.len() / 2]).await.unwrap();
+            return acks; // dropped: the connection ends inside the file
+        }
+        s.write_all(d).await.unwrap();
+        s.write_all(b"\0").await.unwrap();
+        ack(&mut acks, s.read_u8().await.unwrap());
+    }
+    s.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest).await;
+    acks
+}
+
+fn lpd_config(dir: &Path) -> String {
+    format!(
+        "[[printer]]\nname = \"desk\"\nprofile = \"generic-80mm\"\ndevice = \"file://{}\"\n\n\
+         [[listen]]\nprotocol = \"lpd\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n",
+        dir.display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lpd_data_files_are_jobs_and_a_broken_transfer_prints_nothing() {
+    let dir = temp("lpd");
+    let d = start(&lpd_config(&dir)).await;
+    let addr = d.addrs()[0];
+    let control = b"Hdesk\nPsomeone\nJreceipt\nldfA000desk\nldfA001desk\n";
+    let (a, b) = (plain_job("lpd one", 3), plain_job("lpd two", 3));
+    let acks = lpd_send(addr, control, &[&a, &b], false).await;
+    assert_eq!(acks, vec![0; 7], "every step acknowledged with a zero byte");
+    wait_for("two jobs printed", || printed(&dir).len() == 2).await;
+    assert_eq!(printed(&dir), vec![a.clone(), b.clone()]);
+
+    // The connection ends inside the second data file: neither file prints.
+    let c = plain_job("lpd broken", 3);
+    lpd_send(addr, control, &[&a, &c], true).await;
+    // A job after it still prints.
+    let e = plain_job("lpd after", 2);
+    lpd_send(addr, control, &[&e], false).await;
+    wait_for("the later job printed", || printed(&dir).len() == 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(printed(&dir), vec![a, b, e]);
+    d.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lpd_refuses_a_file_over_the_size_limit_with_a_non_zero_ack() {
+    let dir = temp("lpd-limit");
+    let cfg = format!("[daemon]\nmax_job_bytes = 2048\n{}", lpd_config(&dir));
+    let d = start(&cfg).await;
+    let addr = d.addrs()[0];
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"\x02lp\n").await.unwrap();
+    assert_eq!(s.read_u8().await.unwrap(), 0);
+    s.write_all(b"\x03999999 dfA001desk\n").await.unwrap();
+    assert_ne!(s.read_u8().await.unwrap(), 0, "refused");
+    drop(s);
+    let ok = plain_job("small", 2);
+    lpd_send(addr, b"Hdesk\n", &[&ok], false).await;
+    wait_for("the small job printed", || printed(&dir).len() == 1).await;
+    assert_eq!(printed(&dir), vec![ok]);
     d.shutdown(Duration::from_secs(5)).await;
 }

@@ -49,9 +49,13 @@ struct Running {
 
 impl Running {
     fn start(config: &Path, cwd: &Path) -> Running {
-        let mut child = Command::new(bin())
-            .args(["run", "--config"])
-            .arg(config)
+        let mut cmd = Command::new(bin());
+        cmd.args(["run", "--config"]).arg(config);
+        Self::spawn(cmd, cwd)
+    }
+
+    fn spawn(mut cmd: Command, cwd: &Path) -> Running {
+        let mut child = cmd
             .current_dir(cwd)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -297,4 +301,114 @@ fn check_accepts_a_good_config_and_names_file_and_line_of_a_bad_one() {
     }
     // The device the bad config named was never touched.
     assert!(std::fs::metadata("/etc/passwd").unwrap().len() > 0);
+}
+
+#[test]
+fn lpd_user_and_job_names_never_reach_the_log() {
+    use std::io::Read;
+    let dir = temp("lpd-log");
+    let out = dir.join("out");
+    let cfg = dir.join("slipguard.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[printer]]\nname = \"desk\"\nprofile = \"epson-tm-t88v\"\ndevice = \"file://{}\"\n\n\
+             [[listen]]\nprotocol = \"lpd\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    let mut d = Running::start(&cfg, &dir);
+    let l = d.wait_line("listening on lpd ");
+    let addr = l.split("listening on lpd ").nth(1).unwrap();
+    let addr = addr.split_whitespace().next().unwrap().to_string();
+
+    // The control file names the patron as user and job (as circulation clients do).
+    let control = b"Hcirc-desk-3\nPCanaryfirst\nLCanaryfirst\nJCanarylast 21472000358610\nNcanary.person\nldfA001circ\n";
+    let data = canary_job();
+    let mut s = TcpStream::connect(&addr).unwrap();
+    let mut step = |s: &mut TcpStream, bytes: &[u8]| {
+        s.write_all(bytes).unwrap();
+        let mut b = [1u8; 1];
+        s.read_exact(&mut b).unwrap();
+        assert_eq!(b[0], 0, "acknowledged");
+    };
+    step(&mut s, b"\x02lp\n");
+    step(
+        &mut s,
+        format!("\x02{} cfA001circ\n", control.len()).as_bytes(),
+    );
+    step(&mut s, &[&control[..], b"\0"].concat());
+    step(
+        &mut s,
+        format!("\x03{} dfA001circ\n", data.len()).as_bytes(),
+    );
+    step(&mut s, &[&data[..], b"\0"].concat());
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let _ = s.read_to_end(&mut Vec::new());
+
+    wait_files(&out, 1);
+    d.wait_line("outcome=\"printed\"");
+    let (status, log) = d.stop();
+    assert!(status.success());
+    let all = log.join("\n");
+    assert!(all.contains("listener=\"lpd\""), "{all}");
+    for c in CANARIES {
+        assert!(!all.contains(c), "`{c}` in the log:\n{all}");
+    }
+    // Nor anywhere the daemon wrote.
+    for f in std::fs::read_dir(&out).unwrap() {
+        let bytes = std::fs::read(f.unwrap().path()).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for c in CANARIES {
+            assert!(!text.contains(c), "`{c}` in the printed job");
+        }
+    }
+}
+
+#[test]
+fn sockets_from_systemd_are_used_and_jobs_sent_before_the_start_wait_in_the_backlog() {
+    let dir = temp("activation");
+    let out = dir.join("out");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = dir.join("slipguard.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[printer]]\nname = \"desk\"\nprofile = \"generic-80mm\"\ndevice = \"file://{}\"\n\n\
+             [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:{port}\"\nprinter = \"desk\"\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    // systemd's own tool: it holds the socket, starts slipguard at the first connection
+    // and hands the socket over. slipguard could not bind the port itself while the tool
+    // holds it, so a printed job shows the handed-over socket was used.
+    let mut cmd = Command::new("systemd-socket-activate");
+    cmd.args(["-l", &format!("127.0.0.1:{port}")])
+        .arg(bin())
+        .args(["run", "--config"])
+        .arg(&cfg);
+    let mut d = Running::spawn(cmd, &dir);
+    let addr = format!("127.0.0.1:{port}");
+    let until = Instant::now() + PATIENCE;
+    while TcpStream::connect(&addr).is_err() {
+        assert!(
+            Instant::now() < until,
+            "systemd-socket-activate did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // That probe connection started the daemon; this job may arrive before it listens.
+    let job = b"\x1b@sent while the service was starting\n\x1dV\x00";
+    send(&addr, job);
+    let files = wait_files(&out, 1);
+    assert_eq!(std::fs::read(&files[0]).unwrap(), job);
+    d.wait_line(&format!("listening on raw 127.0.0.1:{port}"));
+    let (status, _) = d.stop();
+    assert!(status.success());
 }

@@ -7,6 +7,7 @@
 
 mod device;
 pub mod job;
+pub mod lpd;
 pub mod notify;
 pub mod printer;
 mod raw;
@@ -86,7 +87,7 @@ impl Tracker {
 
 /// A running daemon.
 pub struct Daemon {
-    raw_addrs: Vec<SocketAddr>,
+    addrs: Vec<SocketAddr>,
     stop_accepting: watch::Sender<bool>,
     give_up: watch::Sender<bool>,
     listeners: Vec<JoinHandle<()>>,
@@ -98,6 +99,16 @@ pub struct Daemon {
 impl Daemon {
     /// Load every printer's profile, bind every listener, start every worker.
     pub async fn start(cfg: &Config, profiles: &Profiles) -> anyhow::Result<Daemon> {
+        Self::start_with(cfg, profiles, Vec::new()).await
+    }
+
+    /// [`Daemon::start`], using sockets handed over by systemd (`LISTEN_FDS`) for the
+    /// listeners whose address they are bound to instead of binding those.
+    pub async fn start_with(
+        cfg: &Config,
+        profiles: &Profiles,
+        mut inherited: Vec<std::net::TcpListener>,
+    ) -> anyhow::Result<Daemon> {
         let shared = Arc::new(Shared {
             limits: cfg.limits.clone(),
             redactor: Redactor::new(cfg.redact.clone()),
@@ -128,7 +139,7 @@ impl Daemon {
                 stats,
             });
         }
-        let mut raw_addrs = Vec::new();
+        let mut addrs = Vec::new();
         let mut listeners = Vec::new();
         for l in &cfg.listeners {
             let route = routes
@@ -136,23 +147,35 @@ impl Daemon {
                 .find(|r| r.printer == l.printer)
                 .expect("checked at load")
                 .clone();
-            match &l.protocol {
-                Protocol::Raw { address } => {
-                    let tcp = tokio::net::TcpListener::bind(address)
-                        .await
-                        .with_context(|| format!("cannot listen on {address}"))?;
-                    raw_addrs.push(tcp.local_addr()?);
-                    listeners.push(tokio::spawn(raw::serve(
-                        tcp,
-                        route,
-                        shared.clone(),
-                        stop_rx.clone(),
-                    )));
+            let address = l.protocol.address();
+            let handed = inherited
+                .iter()
+                .position(|s| s.local_addr().is_ok_and(|a| a == address));
+            let tcp = match handed {
+                Some(i) => {
+                    let s = inherited.swap_remove(i);
+                    s.set_nonblocking(true)?;
+                    tokio::net::TcpListener::from_std(s)?
                 }
-            }
+                None => tokio::net::TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("cannot listen on {address}"))?,
+            };
+            addrs.push(tcp.local_addr()?);
+            let stop = stop_rx.clone();
+            listeners.push(match &l.protocol {
+                Protocol::Raw { .. } => tokio::spawn(raw::serve(tcp, route, shared.clone(), stop)),
+                Protocol::Lpd { .. } => tokio::spawn(lpd::serve(tcp, route, shared.clone(), stop)),
+            });
+        }
+        for s in inherited {
+            tracing::warn!(
+                address = ?s.local_addr().ok(),
+                "a socket from systemd matches no listener in the configuration; not used"
+            );
         }
         Ok(Daemon {
-            raw_addrs,
+            addrs,
             stop_accepting,
             give_up,
             listeners,
@@ -162,9 +185,9 @@ impl Daemon {
         })
     }
 
-    /// Where the raw listeners listen, in configuration order.
-    pub fn raw_addrs(&self) -> &[SocketAddr] {
-        &self.raw_addrs
+    /// Where the listeners listen, in configuration order.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
     }
 
     /// A printer's counters.

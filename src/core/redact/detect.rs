@@ -762,6 +762,15 @@ fn split_name_value(v: &str) -> Option<(usize, usize, Option<Span>)> {
         .char_indices()
         .find(|(_, c)| !(c.is_alphabetic() || matches!(c, ' ' | '\'' | '’' | '-' | '.' | ',')))
         .map_or(v.len(), |(i, _)| i);
+    // A name run straight into an e-mail address (`nguyen@…`): the whole address goes with
+    // it, or its shortened form would leave a new address behind (`N. M.@example.org`).
+    let end = if v[end..].starts_with('@') {
+        v[end..]
+            .find(char::is_whitespace)
+            .map_or(v.len(), |i| end + i)
+    } else {
+        end
+    };
     let mut name = &v[..end];
     let mut start = 0;
     // Honorifics.
