@@ -327,7 +327,7 @@ fn lpd_user_and_job_names_never_reach_the_log() {
     let control = b"Hcirc-desk-3\nPCanaryfirst\nLCanaryfirst\nJCanarylast 21472000358610\nNcanary.person\nldfA001circ\n";
     let data = canary_job();
     let mut s = TcpStream::connect(&addr).unwrap();
-    let mut step = |s: &mut TcpStream, bytes: &[u8]| {
+    let step = |s: &mut TcpStream, bytes: &[u8]| {
         s.write_all(bytes).unwrap();
         let mut b = [1u8; 1];
         s.read_exact(&mut b).unwrap();
