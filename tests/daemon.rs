@@ -318,7 +318,7 @@ async fn a_usb_device_that_appears_later_gets_the_job_without_a_restart() {
 async fn lpd_send(addr: SocketAddr, control: &[u8], data: &[&[u8]], cut_short: bool) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).await.unwrap();
     let mut acks = Vec::new();
-    let mut ack = |acks: &mut Vec<u8>, b: u8| acks.push(b);
+    let ack = |acks: &mut Vec<u8>, b: u8| acks.push(b);
     s.write_all(b"\x02lp\n").await.unwrap();
     ack(&mut acks, s.read_u8().await.unwrap());
     s.write_all(format!("\x02{} cfA001desk\n", control.len()).as_bytes())
