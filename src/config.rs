@@ -13,6 +13,9 @@ use toml::Spanned;
 /// Where the daemon and the tools look when no `--config` is given.
 pub const DEFAULT_PATH: &str = "/etc/slipguard/slipguard.toml";
 
+/// The runtime directory of the service (tmpfs under systemd).
+pub const DEFAULT_RUNTIME_DIR: &str = "/run/slipguard";
+
 /// The folder the embedded default configuration prints into (relative to the working
 /// directory).
 pub const DEFAULT_OUT_DIR: &str = "slipguard-out";
@@ -273,6 +276,9 @@ pub struct Config {
     pub listeners: Vec<ListenConf>,
     pub limits: Limits,
     pub redact: RedactConfig,
+    /// Where the control socket (and, later, the spool keys) live; `None`: chosen at start
+    /// (see [`Config::runtime_dir_or_default`]).
+    pub runtime_dir: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -288,7 +294,7 @@ struct RawConfig {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)] // state_dir, runtime_dir and retention are for the spool (checked for shape)
+#[allow(dead_code)] // state_dir and retention are for the spool (checked for shape)
 struct RawDaemon {
     state_dir: Option<String>,
     runtime_dir: Option<String>,
@@ -361,7 +367,40 @@ impl Config {
             }],
             limits: Limits::default(),
             redact: RedactConfig::default(),
+            runtime_dir: None,
         }
+    }
+
+    /// The runtime directory: the configured one; else the one systemd made for the service
+    /// (`$RUNTIME_DIRECTORY`); else `/run/slipguard` when running as root; else
+    /// `$XDG_RUNTIME_DIR/slipguard`; else `slipguard-UID` in the temporary directory.
+    pub fn runtime_dir_or_default(&self) -> PathBuf {
+        if let Some(d) = &self.runtime_dir {
+            return d.clone();
+        }
+        if let Some(d) = std::env::var_os("RUNTIME_DIRECTORY") {
+            // systemd may list several, separated by colons: the first is ours.
+            let d = d
+                .to_string_lossy()
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            if !d.is_empty() {
+                return PathBuf::from(d);
+            }
+        }
+        let uid = {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
+        };
+        if uid == 0 {
+            return PathBuf::from(DEFAULT_RUNTIME_DIR);
+        }
+        if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR") {
+            return PathBuf::from(d).join("slipguard");
+        }
+        std::env::temp_dir().join(format!("slipguard-{uid}"))
     }
 
     /// Parse and check configuration text; `origin` names it in errors.
@@ -437,8 +476,10 @@ impl Config {
         }
         let mut limits = Limits::default();
         let mut profile_dir = None;
+        let mut runtime_dir = None;
         if let Some(d) = raw.daemon {
             profile_dir = d.profile_dir.map(PathBuf::from);
+            runtime_dir = d.runtime_dir.map(PathBuf::from);
             let dur =
                 |v: &Option<Spanned<String>>, into: &mut Duration| -> Result<(), SourceError> {
                     if let Some(v) = v {
@@ -476,6 +517,7 @@ impl Config {
             listeners,
             limits,
             redact,
+            runtime_dir,
         })
     }
 

@@ -36,6 +36,16 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// The running daemon's printers: state, queued jobs, jobs printed and failed, values
+    /// redacted per kind since it started. Never slip content.
+    Status {
+        /// Configuration file (to find the runtime directory; default as for `run`).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The daemon's answer as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a configuration file and the printer profiles it names, without running.
     Check {
         /// Configuration file (default /etc/slipguard/slipguard.toml).
@@ -137,6 +147,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let profiles = profiles_for(cli.profile_dir.as_deref(), &cfg);
             slipguard::service::run(cfg, profiles)
+        }
+        Command::Status { config, json } => {
+            use slipguard::daemon::control;
+            let cfg = match Config::load(config.as_deref())? {
+                Some(c) => c,
+                None => Config::embedded(&std::env::current_dir()?),
+            };
+            let path = cfg.runtime_dir_or_default().join(control::SOCKET);
+            let answer = control::request(&path, "status")?;
+            if json {
+                return write_out(answer.as_bytes());
+            }
+            let st: control::Status = serde_json::from_str(&answer)
+                .with_context(|| format!("unexpected answer from {}", path.display()))?;
+            write_out(control::render(&st).as_bytes())
         }
         Command::Check { config } => {
             let path = config.unwrap_or_else(|| PathBuf::from(slipguard::config::DEFAULT_PATH));

@@ -55,7 +55,11 @@ async fn serve(cfg: Config, profiles: Profiles) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
-    let daemon = Daemon::start_with(&cfg, &profiles, inherited_sockets()).await?;
+    let mut daemon = Daemon::start_with(&cfg, &profiles, inherited_sockets()).await?;
+    let control = cfg
+        .runtime_dir_or_default()
+        .join(crate::daemon::control::SOCKET);
+    daemon.listen_control(&control)?;
     match &cfg.origin {
         Some(p) => eprintln!("slipguard: configuration {}", p.display()),
         None => eprintln!(
@@ -77,6 +81,7 @@ async fn serve(cfg: Config, profiles: Profiles) -> anyhow::Result<()> {
             printer.device
         );
     }
+    eprintln!("slipguard: control socket {}", control.display());
     notify::notify("READY=1");
     let watchdog = notify::watchdog_interval().map(|every| {
         tokio::spawn(async move {

@@ -161,9 +161,10 @@ fn the_service_prints_what_redact_makes_logs_no_patron_data_and_stops_on_sigterm
     std::fs::write(
         &cfg,
         format!(
-            "[[printer]]\nname = \"desk\"\nprofile = \"epson-tm-t88v\"\ndevice = \"file://{}\"\n\n\
+            "[daemon]\nruntime_dir = \"{run}\"\n\n[[printer]]\nname = \"desk\"\nprofile = \"epson-tm-t88v\"\ndevice = \"file://{}\"\n\n\
              [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n",
-            out.display()
+            out.display(),
+            run = dir.join("run").display()
         ),
     )
     .unwrap();
@@ -210,9 +211,10 @@ fn a_job_that_fails_closed_is_refused_and_logged_without_its_text() {
     std::fs::write(
         &cfg,
         format!(
-            "[[printer]]\nname = \"desk\"\nprofile = \"epson-tm-t88v\"\ndevice = \"file://{}\"\n\n\
+            "[daemon]\nruntime_dir = \"{run}\"\n\n[[printer]]\nname = \"desk\"\nprofile = \"epson-tm-t88v\"\ndevice = \"file://{}\"\n\n\
              [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n",
-            out.display()
+            out.display(),
+            run = dir.join("run").display()
         ),
     )
     .unwrap();
@@ -312,9 +314,10 @@ fn lpd_user_and_job_names_never_reach_the_log() {
     std::fs::write(
         &cfg,
         format!(
-            "[[printer]]\nname = \"desk\"\nprofile = \"epson-tm-t88v\"\ndevice = \"file://{}\"\n\n\
+            "[daemon]\nruntime_dir = \"{run}\"\n\n[[printer]]\nname = \"desk\"\nprofile = \"epson-tm-t88v\"\ndevice = \"file://{}\"\n\n\
              [[listen]]\nprotocol = \"lpd\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n",
-            out.display()
+            out.display(),
+            run = dir.join("run").display()
         ),
     )
     .unwrap();
@@ -379,9 +382,10 @@ fn sockets_from_systemd_are_used_and_jobs_sent_before_the_start_wait_in_the_back
     std::fs::write(
         &cfg,
         format!(
-            "[[printer]]\nname = \"desk\"\nprofile = \"generic-80mm\"\ndevice = \"file://{}\"\n\n\
+            "[daemon]\nruntime_dir = \"{run}\"\n\n[[printer]]\nname = \"desk\"\nprofile = \"generic-80mm\"\ndevice = \"file://{}\"\n\n\
              [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:{port}\"\nprinter = \"desk\"\n",
-            out.display()
+            out.display(),
+            run = dir.join("run").display()
         ),
     )
     .unwrap();
@@ -411,4 +415,91 @@ fn sockets_from_systemd_are_used_and_jobs_sent_before_the_start_wait_in_the_back
     d.wait_line(&format!("listening on raw 127.0.0.1:{port}"));
     let (status, _) = d.stop();
     assert!(status.success());
+}
+
+#[test]
+fn status_shows_printer_states_queues_and_counts_but_no_patron_data() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp("status");
+    let out = dir.join("out");
+    let run = dir.join("run");
+    // A network printer nobody listens on: offline.
+    let down = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let cfg = dir.join("slipguard.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[daemon]\nruntime_dir = \"{}\"\nstop_timeout = \"1s\"\n\n\
+             [[printer]]\nname = \"desk\"\nprofile = \"epson-tm-t88v\"\ndevice = \"file://{}\"\n\
+             [[printer]]\nname = \"annex\"\nprofile = \"generic-80mm\"\ndevice = \"tcp://{down}\"\n\n\
+             [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n\
+             [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"annex\"\n",
+            run.display(),
+            out.display()
+        ),
+    )
+    .unwrap();
+    let mut d = Running::start(&cfg, &dir);
+    let desk = d.raw_addr();
+    let annex = d.raw_addr();
+    d.wait_line("control socket");
+    let sock = run.join("control.sock");
+    let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "only the service's user may ask");
+
+    send(&desk, &canary_job());
+    send(&annex, &canary_job());
+    wait_files(&out, 1);
+    d.wait_line("printer unreachable");
+
+    let status = |json: bool| {
+        let mut c = Command::new(bin());
+        c.args(["status", "--config"]).arg(&cfg);
+        if json {
+            c.arg("--json");
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let v: serde_json::Value = serde_json::from_str(&status(true)).unwrap();
+    let p = |name: &str| {
+        v["printers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    // The file printer may still be marked busy for a moment after writing the file.
+    assert_eq!(p("desk")["printed"], 1);
+    assert_eq!(p("desk")["redacted"]["card"], 1);
+    assert_eq!(p("desk")["redacted"]["name"], 1);
+    assert_eq!(p("annex")["state"], "offline");
+    assert_eq!(p("annex")["queued"], 1);
+    assert!(p("annex")["offline_since"].as_u64().unwrap() > 1_700_000_000);
+    let text = status(false);
+    assert!(text.contains("annex: offline since"), "{text}");
+    assert!(text.contains("queued 1, printed 0"), "{text}");
+    for c in CANARIES {
+        assert!(
+            !text.contains(c) && !v.to_string().contains(c),
+            "`{c}` in status"
+        );
+    }
+    let (st, log) = d.stop();
+    assert!(st.success(), "{st}: {log:?}");
+    assert!(!sock.exists(), "the socket is removed on the way out");
+    // Without a daemon, status says what is wrong.
+    let o = Command::new(bin())
+        .args(["status", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot reach the daemon"));
 }

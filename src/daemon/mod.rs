@@ -5,6 +5,7 @@
 //! What it logs: one line per job (id, listener, printer, sizes, counts per kind, time,
 //! outcome) and printer state changes. Never slip text.
 
+pub mod control;
 mod device;
 pub mod job;
 pub mod lpd;
@@ -94,6 +95,8 @@ pub struct Daemon {
     workers: Vec<JoinHandle<()>>,
     routes: Vec<Route>,
     shared: Arc<Shared>,
+    view: Arc<control::View>,
+    control: Option<std::path::PathBuf>,
 }
 
 impl Daemon {
@@ -174,6 +177,22 @@ impl Daemon {
                 "a socket from systemd matches no listener in the configuration; not used"
             );
         }
+        let view = Arc::new(control::View {
+            started: Instant::now(),
+            printers: cfg
+                .printers
+                .iter()
+                .zip(&routes)
+                .map(|(p, r)| {
+                    (
+                        p.name.clone(),
+                        p.profile.clone(),
+                        p.device.to_string(),
+                        r.stats.clone(),
+                    )
+                })
+                .collect(),
+        });
         Ok(Daemon {
             addrs,
             stop_accepting,
@@ -182,7 +201,21 @@ impl Daemon {
             workers,
             routes,
             shared,
+            view,
+            control: None,
         })
+    }
+
+    /// Answer `slipguard status` on a Unix socket at `path` (mode 0600).
+    pub fn listen_control(&mut self, path: &std::path::Path) -> anyhow::Result<()> {
+        let l = control::bind(path)?;
+        self.listeners.push(tokio::spawn(control::serve(
+            l,
+            self.view.clone(),
+            self.stop_accepting.subscribe(),
+        )));
+        self.control = Some(path.to_path_buf());
+        Ok(())
     }
 
     /// Where the listeners listen, in configuration order.
@@ -207,11 +240,6 @@ impl Daemon {
             let _ = l.await;
         }
         let _ = tokio::time::timeout_at(until.into(), self.shared.tracker.wait_idle()).await;
-        let left: u64 = self
-            .routes
-            .iter()
-            .map(|r| r.stats.queued.load(Ordering::Relaxed))
-            .sum();
         let stats: Vec<Arc<Stats>> = self.routes.iter().map(|r| r.stats.clone()).collect();
         drop(self.routes); // the workers end once their queues are empty
         let mut workers = self.workers;
@@ -222,14 +250,19 @@ impl Daemon {
         })
         .await
         .is_ok();
+        // Jobs still queued now are given up (counted as failed by their workers).
+        let unprinted = stats.iter().map(|s| s.queued.load(Ordering::Relaxed)).sum();
         if !drained {
             let _ = self.give_up.send(true);
-            for w in workers {
+            // A handle awaited to completion above must not be awaited again.
+            for w in workers.into_iter().filter(|w| !w.is_finished()) {
                 let _ = tokio::time::timeout(Duration::from_millis(200), w).await;
             }
         }
-        let unprinted = stats.iter().map(|s| s.queued.load(Ordering::Relaxed)).sum();
-        if left > 0 || unprinted > 0 {
+        if let Some(p) = &self.control {
+            let _ = std::fs::remove_file(p);
+        }
+        if unprinted > 0 {
             tracing::warn!(unprinted, "stopped with jobs not printed");
         }
         unprinted

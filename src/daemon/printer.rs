@@ -21,7 +21,18 @@ pub struct Stats {
     pub queued: std::sync::atomic::AtomicU64,
     pub printed: std::sync::atomic::AtomicU64,
     pub failed: std::sync::atomic::AtomicU64,
+    /// Values redacted in printed jobs, by kind (indexed like `Kind::ALL`).
     pub redacted: [std::sync::atomic::AtomicU64; 7],
+    /// A job is being sent.
+    pub busy: std::sync::atomic::AtomicBool,
+    /// Unreachable since this time (seconds since 1970); 0 while reachable.
+    pub offline_since: std::sync::atomic::AtomicU64,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 pub(super) async fn worker(
@@ -35,6 +46,7 @@ pub(super) async fn worker(
     let mut offline_since: Option<Instant> = None;
     while let Some(job) = rx.recv().await {
         let mut backoff = FIRST_BACKOFF;
+        stats.busy.store(true, Ordering::Relaxed);
         loop {
             let sent = tokio::select! {
                 r = super::device::send(&conf.device, &job.id, &job.bytes, timeout) => r,
@@ -47,6 +59,7 @@ pub(super) async fn worker(
             };
             match sent {
                 Ok(()) => {
+                    stats.offline_since.store(0, Ordering::Relaxed);
                     if let Some(t) = offline_since.take() {
                         tracing::info!(
                             printer = %conf.name,
@@ -66,6 +79,9 @@ pub(super) async fn worker(
                 Err(e) => {
                     if offline_since.is_none() {
                         offline_since = Some(Instant::now());
+                        stats
+                            .offline_since
+                            .store(unix_now().max(1), Ordering::Relaxed);
                         tracing::warn!(
                             printer = %conf.name,
                             device = %device_kind(&conf.device),
@@ -87,6 +103,7 @@ pub(super) async fn worker(
                 }
             }
         }
+        stats.busy.store(false, Ordering::Relaxed);
     }
 }
 

@@ -1,0 +1,197 @@
+//! The control socket: a Unix socket in the runtime directory (mode 0600) that answers
+//! `slipguard status`. One request line, one JSON answer, then the connection closes. It
+//! reports counts and states only, never slip content.
+
+use super::printer::Stats;
+use crate::core::redact::Kind;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::net::UnixListener;
+use tokio::sync::watch;
+
+/// The name of the control socket in the runtime directory.
+pub const SOCKET: &str = "control.sock";
+
+/// What `status` answers.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Status {
+    pub uptime_s: u64,
+    pub printers: Vec<PrinterStatus>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PrinterStatus {
+    pub name: String,
+    pub profile: String,
+    pub device: String,
+    /// `ready`, `busy` or `offline`.
+    pub state: String,
+    /// Unreachable since (seconds since 1970), when offline.
+    pub offline_since: Option<u64>,
+    pub queued: u64,
+    pub printed: u64,
+    pub failed: u64,
+    /// Values redacted in printed jobs since start, by kind.
+    pub redacted: BTreeMap<String, u64>,
+}
+
+/// What the control socket reports on.
+pub(super) struct View {
+    pub started: Instant,
+    /// Name, profile, device, counters.
+    pub printers: Vec<(String, String, String, Arc<Stats>)>,
+}
+
+impl View {
+    fn status(&self) -> Status {
+        Status {
+            uptime_s: self.started.elapsed().as_secs(),
+            printers: self
+                .printers
+                .iter()
+                .map(|(name, profile, device, s)| {
+                    let off = s.offline_since.load(Ordering::Relaxed);
+                    let state = if off != 0 {
+                        "offline"
+                    } else if s.busy.load(Ordering::Relaxed) {
+                        "busy"
+                    } else {
+                        "ready"
+                    };
+                    PrinterStatus {
+                        name: name.clone(),
+                        profile: profile.clone(),
+                        device: device.clone(),
+                        state: state.into(),
+                        offline_since: (off != 0).then_some(off),
+                        queued: s.queued.load(Ordering::Relaxed),
+                        printed: s.printed.load(Ordering::Relaxed),
+                        failed: s.failed.load(Ordering::Relaxed),
+                        redacted: Kind::ALL
+                            .iter()
+                            .map(|k| {
+                                (
+                                    k.label().to_string(),
+                                    s.redacted[*k as usize].load(Ordering::Relaxed),
+                                )
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Bind the control socket at `path` (mode 0600). A socket left by a daemon that is gone is
+/// replaced; one that answers belongs to a running daemon and is an error.
+pub(super) fn bind(path: &Path) -> anyhow::Result<UnixListener> {
+    use anyhow::Context as _;
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = path.parent() {
+        if !dir.exists() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            anyhow::bail!(
+                "another slipguard is running with the control socket {}",
+                path.display()
+            );
+        }
+        std::fs::remove_file(path)
+            .with_context(|| format!("cannot remove the stale socket {}", path.display()))?;
+    }
+    let l = UnixListener::bind(path)
+        .with_context(|| format!("cannot create the control socket {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(l)
+}
+
+pub(super) async fn serve(l: UnixListener, view: Arc<View>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let conn = tokio::select! {
+            c = l.accept() => c,
+            _ = stop.changed() => return,
+        };
+        let Ok((stream, _)) = conn else { continue };
+        let view = view.clone();
+        tokio::spawn(async move {
+            let (r, mut w) = stream.into_split();
+            let mut line = String::new();
+            let mut r = tokio::io::BufReader::new(r);
+            let read =
+                tokio::time::timeout(std::time::Duration::from_secs(5), r.read_line(&mut line))
+                    .await;
+            if !matches!(read, Ok(Ok(_))) {
+                return;
+            }
+            let answer = match line.trim() {
+                "status" => serde_json::to_string(&view.status()).expect("serializable"),
+                other => serde_json::json!({
+                    "error": format!("unknown request `{}` (known: status)", other.chars().take(32).collect::<String>())
+                })
+                .to_string(),
+            };
+            let _ = w.write_all(format!("{answer}\n").as_bytes()).await;
+        });
+    }
+}
+
+/// Ask the daemon whose control socket is at `path` (blocking; for the command line).
+pub fn request(path: &Path, what: &str) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    let mut s = std::os::unix::net::UnixStream::connect(path).with_context(|| {
+        format!(
+            "cannot reach the daemon at {} (is `slipguard run` running with this configuration?)",
+            path.display()
+        )
+    })?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    s.write_all(format!("{what}\n").as_bytes())?;
+    let mut answer = String::new();
+    BufReader::new(s).read_line(&mut answer)?;
+    Ok(answer)
+}
+
+/// `status` as a table for people.
+pub fn render(st: &Status) -> String {
+    let mut out = format!("up {}s\n", st.uptime_s);
+    for p in &st.printers {
+        let state = match p.offline_since {
+            Some(t) => format!("offline since {t} (unix time)"),
+            None => p.state.clone(),
+        };
+        let redacted: Vec<String> = p
+            .redacted
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        out.push_str(&format!(
+            "{}: {} ({}, {})\n  queued {}, printed {}, failed {}; redacted: {}\n",
+            p.name,
+            state,
+            p.profile,
+            p.device,
+            p.queued,
+            p.printed,
+            p.failed,
+            if redacted.is_empty() {
+                "nothing yet".to_string()
+            } else {
+                redacted.join(", ")
+            }
+        ));
+    }
+    out
+}
