@@ -307,11 +307,11 @@ impl Detectors {
         }
 
         for m in self.labels.find_iter(joined) {
-            // Whole words only.
+            // Whole words only. A `*` is a masked letter or digit: a label glued to a masked
+            // value was glued to the value before it was masked.
             let jb = joined.as_bytes();
-            if m.start() > 0 && jb[m.start() - 1].is_ascii_alphanumeric()
-                || jb.get(m.end()).is_some_and(u8::is_ascii_alphanumeric)
-            {
+            let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'*';
+            if m.start() > 0 && word(&jb[m.start() - 1]) || jb.get(m.end()).is_some_and(word) {
                 continue;
             }
             let (li, end_in_line) = locate(m.end());
