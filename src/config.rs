@@ -214,6 +214,8 @@ pub enum Protocol {
     Raw { address: SocketAddr },
     /// RFC 1179 line printer daemon: each data file of a job is one job.
     Lpd { address: SocketAddr },
+    /// A drop folder: each complete file is one job.
+    Folder { path: PathBuf },
 }
 
 impl Protocol {
@@ -221,12 +223,15 @@ impl Protocol {
         match self {
             Protocol::Raw { .. } => "raw",
             Protocol::Lpd { .. } => "lpd",
+            Protocol::Folder { .. } => "folder",
         }
     }
 
-    pub fn address(&self) -> SocketAddr {
+    /// The socket address of a network listener.
+    pub fn address(&self) -> Option<SocketAddr> {
         match self {
-            Protocol::Raw { address } | Protocol::Lpd { address } => *address,
+            Protocol::Raw { address } | Protocol::Lpd { address } => Some(*address),
+            Protocol::Folder { .. } => None,
         }
     }
 }
@@ -457,10 +462,27 @@ impl Config {
                     }
                 }
                 "folder" => {
-                    return Err(err(
-                        l.protocol.span().start,
-                        "the `folder` listener is not available in this version".into(),
-                    ))
+                    let p = l.path.as_ref().ok_or_else(|| {
+                        err(
+                            l.protocol.span().start,
+                            "a folder listener needs `path = \"/DIR\"`".into(),
+                        )
+                    })?;
+                    if !p.get_ref().starts_with('/') {
+                        return Err(err(
+                            p.span().start,
+                            "the folder path must be absolute".into(),
+                        ));
+                    }
+                    if let Some(a) = &l.address {
+                        return Err(err(
+                            a.span().start,
+                            "`address` is for raw and lpd listeners".into(),
+                        ));
+                    }
+                    Protocol::Folder {
+                        path: PathBuf::from(p.get_ref()),
+                    }
                 }
                 p => {
                     return Err(err(

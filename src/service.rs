@@ -67,12 +67,17 @@ async fn serve(cfg: Config, profiles: Profiles) -> anyhow::Result<()> {
             crate::config::DEFAULT_PATH
         ),
     }
-    for (l, at) in cfg.listeners.iter().zip(daemon.addrs()) {
+    let mut addrs = daemon.addrs().iter();
+    for l in &cfg.listeners {
         let printer = cfg
             .printers
             .iter()
             .find(|p| p.name == l.printer)
             .expect("checked at load");
+        let at = match &l.protocol {
+            crate::config::Protocol::Folder { path } => path.display().to_string(),
+            _ => addrs.next().expect("bound").to_string(),
+        };
         eprintln!(
             "slipguard: listening on {} {at} for printer `{}` ({}), printing to {}",
             l.protocol.name(),

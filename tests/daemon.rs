@@ -397,3 +397,71 @@ async fn lpd_refuses_a_file_over_the_size_limit_with_a_non_zero_ack() {
     assert_eq!(printed(&dir), vec![ok]);
     d.shutdown(Duration::from_secs(5)).await;
 }
+
+fn folder_config(inbox: &Path, out: &Path, extra: &str) -> String {
+    format!(
+        "[daemon]\n{extra}\n[[printer]]\nname = \"desk\"\nprofile = \"generic-80mm\"\ndevice = \"file://{}\"\n\n\
+         [[listen]]\nprotocol = \"folder\"\npath = \"{}\"\nprinter = \"desk\"\n",
+        out.display(),
+        inbox.display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_file_prints_once_complete_and_is_deleted() {
+    use std::io::Write;
+    let dir = temp("folder");
+    let (inbox, out) = (dir.join("in"), dir.join("out"));
+    // A file dropped while the daemon was not running is taken at start.
+    std::fs::create_dir_all(&inbox).unwrap();
+    let early = plain_job("early", 2);
+    std::fs::write(inbox.join("early.prn"), &early).unwrap();
+    let d = start(&folder_config(&inbox, &out, "")).await;
+    wait_for("the early file printed", || printed(&out).len() == 1).await;
+    assert!(!inbox.join("early.prn").exists(), "deleted once taken");
+
+    // Written in two parts: nothing prints until the writer closes the file.
+    let job = plain_job("slow writer", 40);
+    let mut f = std::fs::File::create(inbox.join("slow.prn")).unwrap();
+    f.write_all(&job[..job.len() / 2]).unwrap();
+    f.flush().unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(printed(&out).len(), 1, "half a file is not a job");
+    f.write_all(&job[job.len() / 2..]).unwrap();
+    drop(f);
+    wait_for("the slow file printed", || printed(&out).len() == 2).await;
+
+    // Written under a dot-name, then renamed in.
+    let renamed = plain_job("renamed", 3);
+    std::fs::write(inbox.join(".incoming"), &renamed).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(inbox.join(".incoming").exists(), "dot-files are left alone");
+    std::fs::rename(inbox.join(".incoming"), inbox.join("renamed.prn")).unwrap();
+    wait_for("the renamed file printed", || printed(&out).len() == 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        printed(&out),
+        vec![early, job, renamed],
+        "each once, whole, in order"
+    );
+    d.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_cannot_be_taken_is_moved_aside_and_others_print() {
+    let dir = temp("folder-reject");
+    let (inbox, out) = (dir.join("in"), dir.join("out"));
+    let d = start(&folder_config(&inbox, &out, "max_job_bytes = 1024")).await;
+    let big = plain_job("too big", 100);
+    std::fs::write(inbox.join("big.prn"), &big).unwrap();
+    let ok = plain_job("fine", 2);
+    std::fs::write(inbox.join("fine.prn"), &ok).unwrap();
+    wait_for("the small file printed", || printed(&out).len() == 1).await;
+    wait_for("the big file moved aside", || {
+        inbox.join("rejected/big.prn").exists()
+    })
+    .await;
+    assert_eq!(std::fs::read(inbox.join("rejected/big.prn")).unwrap(), big);
+    assert_eq!(printed(&out), vec![ok]);
+    d.shutdown(Duration::from_secs(5)).await;
+}

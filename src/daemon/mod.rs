@@ -7,6 +7,7 @@
 
 pub mod control;
 mod device;
+pub mod folder;
 pub mod job;
 pub mod lpd;
 pub mod notify;
@@ -150,7 +151,13 @@ impl Daemon {
                 .find(|r| r.printer == l.printer)
                 .expect("checked at load")
                 .clone();
-            let address = l.protocol.address();
+            let stop = stop_rx.clone();
+            let Some(address) = l.protocol.address() else {
+                if let Protocol::Folder { path } = &l.protocol {
+                    listeners.push(folder::watch(path, route, shared.clone(), stop)?);
+                }
+                continue;
+            };
             let handed = inherited
                 .iter()
                 .position(|s| s.local_addr().is_ok_and(|a| a == address));
@@ -165,10 +172,10 @@ impl Daemon {
                     .with_context(|| format!("cannot listen on {address}"))?,
             };
             addrs.push(tcp.local_addr()?);
-            let stop = stop_rx.clone();
             listeners.push(match &l.protocol {
                 Protocol::Raw { .. } => tokio::spawn(raw::serve(tcp, route, shared.clone(), stop)),
                 Protocol::Lpd { .. } => tokio::spawn(lpd::serve(tcp, route, shared.clone(), stop)),
+                Protocol::Folder { .. } => unreachable!("folders have no address"),
             });
         }
         for s in inherited {
@@ -218,7 +225,7 @@ impl Daemon {
         Ok(())
     }
 
-    /// Where the listeners listen, in configuration order.
+    /// Where the network listeners listen, in configuration order (folders left out).
     pub fn addrs(&self) -> &[SocketAddr] {
         &self.addrs
     }
