@@ -248,6 +248,8 @@ pub struct ListenConf {
 pub struct Limits {
     /// Largest job accepted, in bytes.
     pub max_job_bytes: u64,
+    /// Largest segment (the bytes between cuts) accepted, in bytes.
+    pub max_segment_bytes: u64,
     /// A client that sends nothing for this long loses its connection (and the job).
     pub idle_timeout: Duration,
     /// Connections served at once per listener; more wait in the backlog.
@@ -262,6 +264,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_job_bytes: 16 << 20,
+            max_segment_bytes: 4 << 20,
             idle_timeout: Duration::from_secs(30),
             max_connections: 64,
             device_timeout: Duration::from_secs(30),
@@ -306,6 +309,7 @@ struct RawDaemon {
     retention: Option<String>,
     profile_dir: Option<String>,
     max_job_bytes: Option<Spanned<u64>>,
+    max_segment_bytes: Option<Spanned<u64>>,
     idle_timeout: Option<Spanned<String>>,
     max_connections: Option<Spanned<u64>>,
     device_timeout: Option<Spanned<String>>,
@@ -515,11 +519,16 @@ impl Config {
             dur(&d.idle_timeout, &mut limits.idle_timeout)?;
             dur(&d.device_timeout, &mut limits.device_timeout)?;
             dur(&d.stop_timeout, &mut limits.stop_timeout)?;
-            if let Some(v) = d.max_job_bytes {
-                if *v.get_ref() == 0 {
-                    return Err(err(v.span().start, "must be more than zero".into()));
+            for (v, into) in [
+                (d.max_job_bytes, &mut limits.max_job_bytes),
+                (d.max_segment_bytes, &mut limits.max_segment_bytes),
+            ] {
+                if let Some(v) = v {
+                    if *v.get_ref() == 0 {
+                        return Err(err(v.span().start, "must be more than zero".into()));
+                    }
+                    *into = v.into_inner();
                 }
-                limits.max_job_bytes = v.into_inner();
             }
             if let Some(v) = d.max_connections {
                 if *v.get_ref() == 0 {

@@ -465,3 +465,24 @@ async fn a_file_that_cannot_be_taken_is_moved_aside_and_others_print() {
     assert_eq!(printed(&out), vec![ok]);
     d.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_with_a_segment_over_the_limit_is_refused_while_others_print() {
+    let dir = temp("segment-limit");
+    let d = start(&file_printer(&dir, "max_segment_bytes = 1024")).await;
+    let addr = d.addrs()[0];
+    // Two small segments are fine; one long one is not.
+    let mut fine = plain_job("first cut", 10);
+    fine.extend(plain_job("second cut", 10));
+    let long = plain_job("one long segment", 60);
+    assert!(long.len() > 1024 && fine.len() > 1024);
+    send(addr, &long).await;
+    send(addr, &fine).await;
+    wait_for("the job of small segments printed", || {
+        printed(&dir).len() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(printed(&dir), vec![fine]);
+    d.shutdown(Duration::from_secs(5)).await;
+}

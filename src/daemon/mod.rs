@@ -283,7 +283,22 @@ async fn accept(bytes: Vec<u8>, listener: &'static str, route: &Route, shared: &
     let id = shared.ids.next();
     let bytes_in = bytes.len();
     let (s, profile) = (shared.clone(), route.profile.clone());
-    let result = tokio::task::spawn_blocking(move || s.redactor.job(&profile, &bytes)).await;
+    let max_segment = shared.limits.max_segment_bytes;
+    let result = tokio::task::spawn_blocking(move || {
+        let (segments, report) = s.redactor.segments(&profile, &bytes);
+        let mut out = Vec::with_capacity(bytes.len());
+        for seg in segments {
+            if seg.end - seg.start > max_segment {
+                return Err(format!(
+                    "segment {}-{} is larger than max_segment_bytes ({max_segment} bytes)",
+                    seg.start, seg.end
+                ));
+            }
+            out.extend(seg.output.map_err(|b| format!("fails closed: {b}"))?);
+        }
+        Ok((out, report))
+    })
+    .await;
     match result {
         Ok(Ok((out, report))) => {
             route.stats.queued.fetch_add(1, Ordering::Relaxed);
@@ -308,7 +323,7 @@ async fn accept(bytes: Vec<u8>, listener: &'static str, route: &Route, shared: &
                 printer = %route.printer,
                 bytes_in,
                 outcome = "refused",
-                "job not printed (fails closed): {blocked}"
+                "job not printed: {blocked}"
             );
         }
         Err(e) => tracing::error!(job = %id, "redaction task failed: {e}"),
