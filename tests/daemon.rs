@@ -472,8 +472,8 @@ async fn a_job_with_a_segment_over_the_limit_is_refused_while_others_print() {
     let d = start(&file_printer(&dir, "max_segment_bytes = 1024")).await;
     let addr = d.addrs()[0];
     // Two small segments are fine; one long one is not.
-    let mut fine = plain_job("first cut", 10);
-    fine.extend(plain_job("second cut", 10));
+    let mut fine = plain_job("first cut", 20);
+    fine.extend(plain_job("second cut", 20));
     let long = plain_job("one long segment", 60);
     assert!(long.len() > 1024 && fine.len() > 1024);
     send(addr, &long).await;
