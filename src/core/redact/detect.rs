@@ -764,7 +764,9 @@ fn split_name_value(v: &str) -> Option<(usize, usize, Option<Span>)> {
         .map_or(v.len(), |(i, _)| i);
     // A name run straight into an e-mail address (`nguyen@…`): the whole address goes with
     // it, or its shortened form would leave a new address behind (`N. M.@example.org`).
-    let end = if v[end..].starts_with('@') {
+    let end = if v[end..].starts_with('@')
+        && v[end + 1..].starts_with(|c: char| c.is_ascii_alphanumeric())
+    {
         v[end..]
             .find(char::is_whitespace)
             .map_or(v.len(), |i| end + i)
