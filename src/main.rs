@@ -145,8 +145,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(c) => c,
                 None => Config::embedded(&std::env::current_dir()?),
             };
-            let profiles = profiles_for(cli.profile_dir.as_deref(), &cfg);
-            slipguard::service::run(cfg, profiles)
+            slipguard::service::run(cfg, cli.profile_dir)
         }
         Command::Status { config, json } => {
             use slipguard::daemon::control;

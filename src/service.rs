@@ -1,12 +1,16 @@
 //! `slipguard run`: the process around the daemon. Logging to stderr (journald picks it up
 //! under systemd), the tokio runtime, systemd notifications, and signals: SIGTERM and SIGINT
-//! stop accepting and drain within the stop timeout, then the process exits 0.
+//! stop accepting and drain within the stop timeout, then the process exits 0. SIGHUP, and a
+//! change to the configuration file or the profile directory, reload: a configuration that
+//! does not load is refused with its error and the running one stays.
 
 use crate::config::Config;
 use crate::daemon::{notify, Daemon};
 use crate::profiles::Profiles;
 use anyhow::Context as _;
+use std::path::{Path, PathBuf};
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
 
 /// Log lines go to stderr; `SLIPGUARD_LOG` (as `info`, `debug`, `slipguard=debug`) sets how
 /// much. Set once per process.
@@ -21,15 +25,21 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// Run the daemon until SIGTERM or SIGINT.
-pub fn run(cfg: Config, profiles: Profiles) -> anyhow::Result<()> {
+/// The profile search path: `--profile-dir`, else the configuration's `profile_dir`.
+fn profiles_for(cli_dir: Option<&Path>, cfg: &Config) -> Profiles {
+    Profiles::new(cli_dir.or(cfg.profile_dir.as_deref()))
+}
+
+/// Run the daemon until SIGTERM or SIGINT. `profile_dir`: `--profile-dir`, which wins over
+/// the configuration's.
+pub fn run(cfg: Config, profile_dir: Option<PathBuf>) -> anyhow::Result<()> {
     init_logging();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("slipguard")
         .build()
         .context("cannot start the runtime")?;
-    rt.block_on(serve(cfg, profiles))?;
+    rt.block_on(serve(cfg, profile_dir))?;
     // A device write stuck on a printer that stopped reading must not hold up the exit.
     rt.shutdown_background();
     Ok(())
@@ -51,10 +61,102 @@ fn inherited_sockets() -> Vec<std::net::TcpListener> {
     out
 }
 
-async fn serve(cfg: Config, profiles: Profiles) -> anyhow::Result<()> {
+/// Watch the configuration file and the profile directory; every relevant event is a
+/// message on the returned channel. (Editors replace files by renaming: the file's
+/// directory is watched, and events for other files in it are ignored.)
+fn watch_files(
+    cfg: &Config,
+    profile_dir: Option<&Path>,
+) -> (
+    Option<::notify::RecommendedWatcher>,
+    mpsc::UnboundedReceiver<()>,
+) {
+    use ::notify::Watcher as _;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let config = cfg.origin.clone();
+    let profiles = profile_dir
+        .map(Path::to_path_buf)
+        .or(cfg.profile_dir.clone());
+    if config.is_none() && profiles.is_none() {
+        return (None, rx);
+    }
+    let (c, p) = (config.clone(), profiles.clone());
+    let watcher = ::notify::recommended_watcher(move |res: ::notify::Result<::notify::Event>| {
+        let Ok(ev) = res else { return };
+        if matches!(ev.kind, ::notify::EventKind::Access(_)) {
+            return;
+        }
+        let relevant = ev.paths.iter().any(|x| {
+            c.as_deref()
+                .is_some_and(|c| x == c || x.file_name() == c.file_name())
+                || p.as_deref().is_some_and(|p| x.starts_with(p))
+        });
+        if relevant {
+            let _ = tx.send(());
+        }
+    });
+    let mut watcher = match watcher {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the configuration for changes; SIGHUP reloads");
+            return (None, rx);
+        }
+    };
+    let dirs = [
+        config
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf),
+        profiles,
+    ];
+    for d in dirs.into_iter().flatten() {
+        let d = if d.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            d
+        };
+        if let Err(e) = watcher.watch(&d, ::notify::RecursiveMode::NonRecursive) {
+            tracing::warn!(dir = %d.display(), error = %e, "cannot watch for changes; SIGHUP reloads");
+        }
+    }
+    (Some(watcher), rx)
+}
+
+/// Load the configuration again and apply it; on any error the running one stays.
+async fn reload(daemon: &mut Daemon, current: &mut Config, profile_dir: Option<&Path>, why: &str) {
+    let Some(path) = current.origin.clone() else {
+        tracing::info!("{why}: running the embedded default; there is no file to reload");
+        return;
+    };
+    let cfg = match Config::load(Some(&path)) {
+        Ok(Some(c)) => c,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!("{why}: configuration not reloaded, the running one stays: {e:#}");
+            return;
+        }
+    };
+    let profiles = profiles_for(profile_dir, &cfg);
+    match daemon.reload(&cfg, &profiles).await {
+        Ok(()) => {
+            tracing::info!(
+                printers = cfg.printers.len(),
+                listeners = cfg.listeners.len(),
+                "{why}: configuration reloaded"
+            );
+            *current = cfg;
+        }
+        Err(e) => {
+            tracing::error!("{why}: configuration not reloaded, the running one stays: {e:#}")
+        }
+    }
+}
+
+async fn serve(cfg: Config, profile_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
+    let profiles = profiles_for(profile_dir.as_deref(), &cfg);
     let mut daemon = Daemon::start_with(&cfg, &profiles, inherited_sockets()).await?;
     let control = cfg
         .runtime_dir_or_default()
@@ -67,7 +169,7 @@ async fn serve(cfg: Config, profiles: Profiles) -> anyhow::Result<()> {
             crate::config::DEFAULT_PATH
         ),
     }
-    let mut addrs = daemon.addrs().iter();
+    let mut addrs = daemon.addrs().into_iter();
     for l in &cfg.listeners {
         let printer = cfg
             .printers
@@ -97,13 +199,19 @@ async fn serve(cfg: Config, profiles: Profiles) -> anyhow::Result<()> {
             }
         })
     });
+    let (_watcher, mut changes) = watch_files(&cfg, profile_dir.as_deref());
+    let mut current = cfg;
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = hup.recv() => tracing::warn!(
-                "SIGHUP: reloading is not available in this version; restart to apply changes"
-            ),
+            _ = hup.recv() => reload(&mut daemon, &mut current, profile_dir.as_deref(), "SIGHUP").await,
+            Some(()) = changes.recv() => {
+                // Let a burst of changes (an editor saving, a deployment) settle first.
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                while changes.try_recv().is_ok() {}
+                reload(&mut daemon, &mut current, profile_dir.as_deref(), "file changed").await;
+            }
         }
     }
     tracing::info!("stopping: no new jobs; finishing the ones in flight");
@@ -111,7 +219,7 @@ async fn serve(cfg: Config, profiles: Profiles) -> anyhow::Result<()> {
     if let Some(w) = watchdog {
         w.abort();
     }
-    let unprinted = daemon.shutdown(cfg.limits.stop_timeout).await;
+    let unprinted = daemon.shutdown(current.limits.stop_timeout).await;
     tracing::info!(unprinted, "stopped");
     Ok(())
 }

@@ -486,3 +486,77 @@ async fn a_job_with_a_segment_over_the_limit_is_refused_while_others_print() {
     assert_eq!(printed(&dir), vec![fine]);
     d.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_adds_and_removes_listeners_and_refuses_what_it_cannot_apply() {
+    let dir = temp("reload-inproc");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    };
+    let (p1, p2) = (free(), free());
+    let cfg = |listeners: &[(SocketAddr, &str)], profile: &str| {
+        let mut t = format!(
+            "[[printer]]\nname = \"a\"\nprofile = \"{profile}\"\ndevice = \"file://{}\"\n\
+             [[printer]]\nname = \"b\"\nprofile = \"generic-80mm\"\ndevice = \"file://{}\"\n",
+            a.display(),
+            b.display()
+        );
+        for (addr, printer) in listeners {
+            t.push_str(&format!(
+                "[[listen]]\nprotocol = \"raw\"\naddress = \"{addr}\"\nprinter = \"{printer}\"\n"
+            ));
+        }
+        config(&t)
+    };
+    let profiles = Profiles::builtin_only();
+    let mut d = Daemon::start(&cfg(&[(p1, "a")], "generic-80mm"), &profiles)
+        .await
+        .unwrap();
+    send(p1, &plain_job("one", 1)).await;
+    wait_for("printer a", || printed(&a).len() == 1).await;
+
+    // A second listener for printer b; the first one stays.
+    d.reload(&cfg(&[(p1, "a"), (p2, "b")], "generic-80mm"), &profiles)
+        .await
+        .unwrap();
+    send(p2, &plain_job("two", 1)).await;
+    send(p1, &plain_job("three", 1)).await;
+    wait_for("printer b", || printed(&b).len() == 1).await;
+    wait_for("printer a again", || printed(&a).len() == 2).await;
+
+    // A profile that does not exist: refused, nothing changes.
+    let e = d
+        .reload(&cfg(&[(p2, "b")], "no-such-printer"), &profiles)
+        .await
+        .unwrap_err();
+    assert!(format!("{e:#}").contains("no-such-printer"), "{e:#}");
+    send(p1, &plain_job("four", 1)).await;
+    wait_for("the first listener still there", || printed(&a).len() == 3).await;
+
+    // An address something else holds: refused, nothing changes.
+    let squatter = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = squatter.local_addr().unwrap();
+    assert!(d
+        .reload(&cfg(&[(p1, "a"), (taken, "b")], "generic-80mm"), &profiles)
+        .await
+        .is_err());
+    send(p2, &plain_job("five", 1)).await;
+    wait_for("the second listener still there", || printed(&b).len() == 2).await;
+
+    // Moving the first listener to printer b: its jobs go there from now on.
+    d.reload(&cfg(&[(p1, "b")], "generic-80mm"), &profiles)
+        .await
+        .unwrap();
+    send(p1, &plain_job("six", 1)).await;
+    wait_for("moved listener prints on b", || printed(&b).len() == 3).await;
+    assert!(
+        TcpStream::connect(p2).await.is_err(),
+        "the removed listener no longer accepts"
+    );
+    assert_eq!(printed(&a).len(), 3);
+    d.shutdown(Duration::from_secs(5)).await;
+}

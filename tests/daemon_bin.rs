@@ -503,3 +503,64 @@ fn status_shows_printer_states_queues_and_counts_but_no_patron_data() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot reach the daemon"));
 }
+
+#[test]
+fn config_changes_reload_and_a_bad_config_keeps_the_running_one() {
+    let dir = temp("reload");
+    let (out1, out2) = (dir.join("out1"), dir.join("out2"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = dir.join("slipguard.toml");
+    let write = |out: &Path| {
+        // Written beside and renamed over, as editors and deployment tools do.
+        let tmp = dir.join(".slipguard.toml.tmp");
+        std::fs::write(
+            &tmp,
+            format!(
+                "[daemon]\nruntime_dir = \"{}\"\n\n\
+                 [[printer]]\nname = \"desk\"\nprofile = \"generic-80mm\"\ndevice = \"file://{}\"\n\n\
+                 [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:{port}\"\nprinter = \"desk\"\n",
+                dir.join("run").display(),
+                out.display()
+            ),
+        )
+        .unwrap();
+        std::fs::rename(&tmp, &cfg).unwrap();
+    };
+    write(&out1);
+    let mut d = Running::start(&cfg, &dir);
+    let addr = d.raw_addr();
+    send(&addr, b"\x1b@first\n\x1dV\x00");
+    wait_files(&out1, 1);
+
+    // The printer now writes elsewhere: picked up without a restart, same listener.
+    write(&out2);
+    d.wait_line("file changed: configuration reloaded");
+    send(&addr, b"\x1b@second\n\x1dV\x00");
+    wait_files(&out2, 1);
+
+    // A broken file is refused with file and line; the running configuration stays.
+    std::fs::write(&cfg, "[[printer]]\nname = \"desk\"\nprofile = 12\n").unwrap();
+    let line = d.wait_line("configuration not reloaded");
+    assert!(line.contains("slipguard.toml:3:"), "{line}");
+    send(&addr, b"\x1b@third\n\x1dV\x00");
+    wait_files(&out2, 2);
+
+    // SIGHUP reloads too.
+    write(&out1);
+    d.wait_line("configuration reloaded");
+    let ok = Command::new("kill")
+        .args(["-HUP", &d.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    d.wait_line("SIGHUP: configuration reloaded");
+    send(&addr, b"\x1b@fourth\n\x1dV\x00");
+    wait_files(&out1, 2);
+    let (status, _) = d.stop();
+    assert!(status.success());
+}

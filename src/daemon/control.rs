@@ -44,8 +44,8 @@ pub struct PrinterStatus {
 /// What the control socket reports on.
 pub(super) struct View {
     pub started: Instant,
-    /// Name, profile, device, counters.
-    pub printers: Vec<(String, String, String, Arc<Stats>)>,
+    /// Name, profile, device, counters (replaced on reload).
+    pub printers: std::sync::RwLock<Vec<(String, String, String, Arc<Stats>)>>,
 }
 
 impl View {
@@ -54,6 +54,8 @@ impl View {
             uptime_s: self.started.elapsed().as_secs(),
             printers: self
                 .printers
+                .read()
+                .expect("not poisoned")
                 .iter()
                 .map(|(name, profile, device, s)| {
                     let off = s.offline_since.load(Ordering::Relaxed);

@@ -97,7 +97,7 @@ fn ignored(path: &Path) -> bool {
 }
 
 async fn take(path: &Path, dir: &Path, route: &Route, shared: &Arc<Shared>) {
-    let max = shared.limits.max_job_bytes;
+    let max = shared.limits().max_job_bytes;
     let p = path.to_path_buf();
     let read = tokio::task::spawn_blocking(move || -> std::io::Result<Option<Vec<u8>>> {
         let meta = match std::fs::metadata(&p) {

@@ -24,7 +24,7 @@ pub(super) async fn serve(
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let limit = Arc::new(Semaphore::new(shared.limits.max_connections));
+    let limit = Arc::new(Semaphore::new(shared.limits().max_connections));
     loop {
         let permit = tokio::select! {
             p = limit.clone().acquire_owned() => p.expect("semaphore is never closed"),
@@ -45,7 +45,8 @@ pub(super) async fn serve(
         let (route, sh) = (route.clone(), shared.clone());
         shared.tracker.spawn(async move {
             let mut stream = tokio::io::BufReader::new(stream);
-            let (idle, max) = (sh.limits.idle_timeout, sh.limits.max_job_bytes);
+            let limits = sh.limits();
+            let (idle, max) = (limits.idle_timeout, limits.max_job_bytes);
             match session(&mut stream, max, idle).await {
                 Ok(files) => {
                     for f in files {

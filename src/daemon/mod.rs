@@ -14,7 +14,7 @@ pub mod notify;
 pub mod printer;
 mod raw;
 
-use crate::config::{Config, Limits, Protocol};
+use crate::config::{Config, Limits, ListenConf, PrinterConf, Protocol};
 use crate::core::profile::Profile;
 use crate::core::redact::Redactor;
 use crate::profiles::Profiles;
@@ -23,26 +23,65 @@ use job::{Ids, Job};
 use printer::Stats;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
-/// What every listener and worker shares.
+/// What every listener and worker shares. The limits and the redactor are replaced when the
+/// configuration is reloaded; a job uses those in force when it arrived.
 pub(crate) struct Shared {
-    limits: Limits,
-    redactor: Redactor,
+    limits: RwLock<Limits>,
+    redactor: RwLock<Arc<Redactor>>,
     ids: Ids,
     tracker: Tracker,
 }
 
-/// Where a listener's jobs go.
+impl Shared {
+    fn limits(&self) -> Limits {
+        self.limits.read().expect("not poisoned").clone()
+    }
+
+    fn redactor(&self) -> Arc<Redactor> {
+        self.redactor.read().expect("not poisoned").clone()
+    }
+}
+
+/// Where a listener's jobs go: one per printer, shared by its listeners.
 #[derive(Clone)]
 pub(crate) struct Route {
     printer: String,
-    profile: Arc<Profile>,
+    profile: Arc<RwLock<Arc<Profile>>>,
     queue: mpsc::UnboundedSender<Job>,
     stats: Arc<Stats>,
+}
+
+impl Route {
+    fn profile(&self) -> Arc<Profile> {
+        self.profile.read().expect("not poisoned").clone()
+    }
+}
+
+/// A running printer worker.
+struct PrinterEntry {
+    route: Route,
+    conf: watch::Sender<PrinterConf>,
+    worker: JoinHandle<()>,
+}
+
+/// A running listener.
+struct ListenerEntry {
+    conf: ListenConf,
+    addr: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+/// A listener made ready before a configuration is applied (so a reload that cannot bind
+/// changes nothing).
+enum Ready {
+    Tcp(tokio::net::TcpListener),
+    Folder,
 }
 
 /// Counts tasks in flight (client connections), to wait for them when stopping.
@@ -89,15 +128,14 @@ impl Tracker {
 
 /// A running daemon.
 pub struct Daemon {
-    addrs: Vec<SocketAddr>,
-    stop_accepting: watch::Sender<bool>,
+    printers: Vec<PrinterEntry>,
+    listeners: Vec<ListenerEntry>,
+    /// Workers of printers a reload removed, finishing their queues.
+    retired: Vec<JoinHandle<()>>,
     give_up: watch::Sender<bool>,
-    listeners: Vec<JoinHandle<()>>,
-    workers: Vec<JoinHandle<()>>,
-    routes: Vec<Route>,
     shared: Arc<Shared>,
     view: Arc<control::View>,
-    control: Option<std::path::PathBuf>,
+    control: Option<(std::path::PathBuf, watch::Sender<bool>, JoinHandle<()>)>,
 }
 
 impl Daemon {
@@ -111,51 +149,60 @@ impl Daemon {
     pub async fn start_with(
         cfg: &Config,
         profiles: &Profiles,
-        mut inherited: Vec<std::net::TcpListener>,
+        inherited: Vec<std::net::TcpListener>,
     ) -> anyhow::Result<Daemon> {
-        let shared = Arc::new(Shared {
-            limits: cfg.limits.clone(),
-            redactor: Redactor::new(cfg.redact.clone()),
-            ids: Ids::new(),
-            tracker: Tracker::default(),
-        });
-        let (stop_accepting, stop_rx) = watch::channel(false);
-        let (give_up, give_up_rx) = watch::channel(false);
-        let mut routes = Vec::new();
-        let mut workers = Vec::new();
+        let mut d = Daemon {
+            printers: Vec::new(),
+            listeners: Vec::new(),
+            retired: Vec::new(),
+            give_up: watch::channel(false).0,
+            shared: Arc::new(Shared {
+                limits: RwLock::new(cfg.limits.clone()),
+                redactor: RwLock::new(Arc::new(Redactor::new(cfg.redact.clone()))),
+                ids: Ids::new(),
+                tracker: Tracker::default(),
+            }),
+            view: Arc::new(control::View {
+                started: Instant::now(),
+                printers: RwLock::new(Vec::new()),
+            }),
+            control: None,
+        };
+        d.apply(cfg, profiles, inherited).await?;
+        Ok(d)
+    }
+
+    /// Apply a new configuration without a restart: unchanged listeners keep their sockets
+    /// and connections, printers keep their queues (a changed device or profile applies from
+    /// the next job), new ones start, removed ones stop (a removed printer finishes its
+    /// queue). A configuration that cannot be applied (a profile that does not load, an
+    /// address that cannot be bound) changes nothing and is returned as the error.
+    pub async fn reload(&mut self, cfg: &Config, profiles: &Profiles) -> anyhow::Result<()> {
+        self.apply(cfg, profiles, Vec::new()).await
+    }
+
+    async fn apply(
+        &mut self,
+        cfg: &Config,
+        profiles: &Profiles,
+        mut inherited: Vec<std::net::TcpListener>,
+    ) -> anyhow::Result<()> {
+        // Everything that can fail, first.
+        let mut loaded = Vec::new();
         for p in &cfg.printers {
             let profile = profiles
                 .load(&p.profile)
                 .with_context(|| format!("printer `{}`", p.name))?;
-            let (tx, rx) = mpsc::unbounded_channel();
-            let stats = Arc::new(Stats::default());
-            workers.push(tokio::spawn(printer::worker(
-                p.clone(),
-                rx,
-                shared.clone(),
-                stats.clone(),
-                give_up_rx.clone(),
-            )));
-            routes.push(Route {
-                printer: p.name.clone(),
-                profile: Arc::new(profile),
-                queue: tx,
-                stats,
-            });
+            loaded.push(Arc::new(profile));
         }
-        let mut addrs = Vec::new();
-        let mut listeners = Vec::new();
+        let mut ready = Vec::new();
         for l in &cfg.listeners {
-            let route = routes
-                .iter()
-                .find(|r| r.printer == l.printer)
-                .expect("checked at load")
-                .clone();
-            let stop = stop_rx.clone();
+            if self.listeners.iter().any(|e| e.conf == *l) {
+                ready.push(None);
+                continue;
+            }
             let Some(address) = l.protocol.address() else {
-                if let Protocol::Folder { path } = &l.protocol {
-                    listeners.push(folder::watch(path, route, shared.clone(), stop)?);
-                }
+                ready.push(Some(Ready::Folder));
                 continue;
             };
             let handed = inherited
@@ -167,16 +214,18 @@ impl Daemon {
                     s.set_nonblocking(true)?;
                     tokio::net::TcpListener::from_std(s)?
                 }
-                None => tokio::net::TcpListener::bind(address)
-                    .await
-                    .with_context(|| format!("cannot listen on {address}"))?,
+                None => match tokio::net::TcpListener::bind(address).await {
+                    Ok(t) => t,
+                    // The address may be held by a listener this configuration removes or
+                    // changes: it is bound again once that one has stopped.
+                    Err(_) if self.listeners.iter().any(|e| e.addr == Some(address)) => {
+                        ready.push(None);
+                        continue;
+                    }
+                    Err(e) => return Err(e).with_context(|| format!("cannot listen on {address}")),
+                },
             };
-            addrs.push(tcp.local_addr()?);
-            listeners.push(match &l.protocol {
-                Protocol::Raw { .. } => tokio::spawn(raw::serve(tcp, route, shared.clone(), stop)),
-                Protocol::Lpd { .. } => tokio::spawn(lpd::serve(tcp, route, shared.clone(), stop)),
-                Protocol::Folder { .. } => unreachable!("folders have no address"),
-            });
+            ready.push(Some(Ready::Tcp(tcp)));
         }
         for s in inherited {
             tracing::warn!(
@@ -184,72 +233,162 @@ impl Daemon {
                 "a socket from systemd matches no listener in the configuration; not used"
             );
         }
-        let view = Arc::new(control::View {
-            started: Instant::now(),
-            printers: cfg
+
+        // Then the change.
+        *self.shared.limits.write().expect("not poisoned") = cfg.limits.clone();
+        *self.shared.redactor.write().expect("not poisoned") =
+            Arc::new(Redactor::new(cfg.redact.clone()));
+        let mut printers = Vec::new();
+        for (p, profile) in cfg.printers.iter().zip(loaded) {
+            let entry = match self.printers.iter().position(|e| e.route.printer == p.name) {
+                Some(i) => {
+                    let e = self.printers.swap_remove(i);
+                    *e.route.profile.write().expect("not poisoned") = profile;
+                    e.conf.send_replace(p.clone());
+                    e
+                }
+                None => {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    let stats = Arc::new(Stats::default());
+                    let (conf, conf_rx) = watch::channel(p.clone());
+                    let worker = tokio::spawn(printer::worker(
+                        conf_rx,
+                        rx,
+                        self.shared.clone(),
+                        stats.clone(),
+                        self.give_up.subscribe(),
+                    ));
+                    PrinterEntry {
+                        route: Route {
+                            printer: p.name.clone(),
+                            profile: Arc::new(RwLock::new(profile)),
+                            queue: tx,
+                            stats,
+                        },
+                        conf,
+                        worker,
+                    }
+                }
+            };
+            printers.push(entry);
+        }
+        // Printers no longer configured finish their queues once their listeners stop.
+        for gone in std::mem::replace(&mut self.printers, printers) {
+            tracing::info!(printer = %gone.route.printer, "printer removed from the configuration");
+            self.retired.push(gone.worker);
+        }
+        // Listeners no longer configured (or changed) stop; their connections finish.
+        let (keep, stop): (Vec<_>, Vec<_>) = std::mem::take(&mut self.listeners)
+            .into_iter()
+            .partition(|e| cfg.listeners.contains(&e.conf));
+        for e in stop {
+            let _ = e.stop.send(true);
+            let _ = e.task.await;
+        }
+        let mut listeners = Vec::new();
+        let mut keep = keep;
+        for (l, r) in cfg.listeners.iter().zip(ready) {
+            if let Some(i) = keep.iter().position(|e| e.conf == *l) {
+                listeners.push(keep.swap_remove(i));
+                continue;
+            }
+            let route = self
                 .printers
                 .iter()
-                .zip(&routes)
-                .map(|(p, r)| {
-                    (
-                        p.name.clone(),
-                        p.profile.clone(),
-                        p.device.to_string(),
-                        r.stats.clone(),
-                    )
-                })
-                .collect(),
-        });
-        Ok(Daemon {
-            addrs,
-            stop_accepting,
-            give_up,
-            listeners,
-            workers,
-            routes,
-            shared,
-            view,
-            control: None,
-        })
+                .find(|e| e.route.printer == l.printer)
+                .expect("checked at load")
+                .route
+                .clone();
+            let (stop, stop_rx) = watch::channel(false);
+            let sh = self.shared.clone();
+            let (addr, task) = match (r, &l.protocol) {
+                (Some(Ready::Folder), Protocol::Folder { path }) => {
+                    (None, folder::watch(path, route, sh, stop_rx)?)
+                }
+                (tcp, proto) => {
+                    let tcp = match tcp {
+                        Some(Ready::Tcp(t)) => t,
+                        _ => {
+                            let a = proto.address().expect("a network listener");
+                            tokio::net::TcpListener::bind(a)
+                                .await
+                                .with_context(|| format!("cannot listen on {a}"))?
+                        }
+                    };
+                    let addr = tcp.local_addr()?;
+                    let task = match proto {
+                        Protocol::Lpd { .. } => tokio::spawn(lpd::serve(tcp, route, sh, stop_rx)),
+                        _ => tokio::spawn(raw::serve(tcp, route, sh, stop_rx)),
+                    };
+                    (Some(addr), task)
+                }
+            };
+            listeners.push(ListenerEntry {
+                conf: l.clone(),
+                addr,
+                stop,
+                task,
+            });
+        }
+        self.listeners = listeners;
+        *self.view.printers.write().expect("not poisoned") = cfg
+            .printers
+            .iter()
+            .zip(&self.printers)
+            .map(|(p, e)| {
+                (
+                    p.name.clone(),
+                    p.profile.clone(),
+                    p.device.to_string(),
+                    e.route.stats.clone(),
+                )
+            })
+            .collect();
+        Ok(())
     }
 
     /// Answer `slipguard status` on a Unix socket at `path` (mode 0600).
     pub fn listen_control(&mut self, path: &std::path::Path) -> anyhow::Result<()> {
         let l = control::bind(path)?;
-        self.listeners.push(tokio::spawn(control::serve(
-            l,
-            self.view.clone(),
-            self.stop_accepting.subscribe(),
-        )));
-        self.control = Some(path.to_path_buf());
+        let (stop, rx) = watch::channel(false);
+        let task = tokio::spawn(control::serve(l, self.view.clone(), rx));
+        self.control = Some((path.to_path_buf(), stop, task));
         Ok(())
     }
 
     /// Where the network listeners listen, in configuration order (folders left out).
-    pub fn addrs(&self) -> &[SocketAddr] {
-        &self.addrs
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.listeners.iter().filter_map(|e| e.addr).collect()
     }
 
     /// A printer's counters.
     pub fn stats(&self, printer: &str) -> Option<Arc<Stats>> {
-        self.routes
+        self.printers
             .iter()
-            .find(|r| r.printer == printer)
-            .map(|r| r.stats.clone())
+            .find(|e| e.route.printer == printer)
+            .map(|e| e.route.stats.clone())
     }
 
     /// Stop accepting, let the jobs in flight finish and the queues drain within `deadline`,
     /// then give up on what is left (counted and logged). Returns the jobs left unprinted.
     pub async fn shutdown(self, deadline: Duration) -> u64 {
         let until = Instant::now() + deadline;
-        let _ = self.stop_accepting.send(true);
+        for l in &self.listeners {
+            let _ = l.stop.send(true);
+        }
         for l in self.listeners {
-            let _ = l.await;
+            let _ = l.task.await;
         }
         let _ = tokio::time::timeout_at(until.into(), self.shared.tracker.wait_idle()).await;
-        let stats: Vec<Arc<Stats>> = self.routes.iter().map(|r| r.stats.clone()).collect();
-        drop(self.routes); // the workers end once their queues are empty
-        let mut workers = self.workers;
+        let stats: Vec<Arc<Stats>> = self
+            .printers
+            .iter()
+            .map(|e| e.route.stats.clone())
+            .collect();
+        let mut workers = self.retired;
+        for e in self.printers {
+            workers.push(e.worker); // it ends once its queue is empty (the route is dropped)
+        }
         let drained = tokio::time::timeout_at(until.into(), async {
             for w in workers.iter_mut() {
                 let _ = w.await;
@@ -266,7 +405,9 @@ impl Daemon {
                 let _ = tokio::time::timeout(Duration::from_millis(200), w).await;
             }
         }
-        if let Some(p) = &self.control {
+        if let Some((p, stop, task)) = self.control {
+            let _ = stop.send(true);
+            let _ = task.await;
             let _ = std::fs::remove_file(p);
         }
         if unprinted > 0 {
@@ -282,10 +423,10 @@ async fn accept(bytes: Vec<u8>, listener: &'static str, route: &Route, shared: &
     let accepted = Instant::now();
     let id = shared.ids.next();
     let bytes_in = bytes.len();
-    let (s, profile) = (shared.clone(), route.profile.clone());
-    let max_segment = shared.limits.max_segment_bytes;
+    let (redactor, profile) = (shared.redactor(), route.profile());
+    let max_segment = shared.limits().max_segment_bytes;
     let result = tokio::task::spawn_blocking(move || {
-        let (segments, report) = s.redactor.segments(&profile, &bytes);
+        let (segments, report) = redactor.segments(&profile, &bytes);
         let mut out = Vec::with_capacity(bytes.len());
         for seg in segments {
             if seg.end - seg.start > max_segment {

@@ -36,18 +36,20 @@ fn unix_now() -> u64 {
 }
 
 pub(super) async fn worker(
-    conf: PrinterConf,
+    confs: watch::Receiver<PrinterConf>,
     mut rx: mpsc::UnboundedReceiver<Job>,
     shared: Arc<Shared>,
     stats: Arc<Stats>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let timeout = shared.limits.device_timeout;
     let mut offline_since: Option<Instant> = None;
     while let Some(job) = rx.recv().await {
         let mut backoff = FIRST_BACKOFF;
         stats.busy.store(true, Ordering::Relaxed);
         loop {
+            // A reload applies from the next attempt.
+            let conf = confs.borrow().clone();
+            let timeout = shared.limits().device_timeout;
             let sent = tokio::select! {
                 r = super::device::send(&conf.device, &job.id, &job.bytes, timeout) => r,
                 _ = stopped(&mut stop) => {

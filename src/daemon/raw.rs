@@ -15,7 +15,7 @@ pub(super) async fn serve(
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let limit = Arc::new(Semaphore::new(shared.limits.max_connections));
+    let limit = Arc::new(Semaphore::new(shared.limits().max_connections));
     loop {
         // Past the connection limit, new clients wait in the kernel's backlog.
         let permit = tokio::select! {
@@ -57,7 +57,7 @@ pub(super) async fn serve(
 
 /// Read until the client's EOF, within the limits.
 async fn read_job(s: &mut TcpStream, shared: &Shared) -> Result<Vec<u8>, String> {
-    let limits = &shared.limits;
+    let limits = &shared.limits();
     let mut job = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
