@@ -41,11 +41,14 @@ pub struct PrinterStatus {
     pub redacted: BTreeMap<String, u64>,
 }
 
+/// A printer as the control socket shows it: name, profile, device, counters.
+pub(super) type PrinterRow = (String, String, String, Arc<Stats>);
+
 /// What the control socket reports on.
 pub(super) struct View {
     pub started: Instant,
     /// Name, profile, device, counters (replaced on reload).
-    pub printers: std::sync::RwLock<Vec<(String, String, String, Arc<Stats>)>>,
+    pub printers: std::sync::RwLock<Vec<PrinterRow>>,
 }
 
 impl View {
