@@ -757,22 +757,23 @@ fn split_name_value(v: &str) -> Option<(usize, usize, Option<Span>)> {
     if !first.is_alphabetic() {
         return None;
     }
-    // The name runs while characters are letters, spaces, apostrophes, hyphens, periods, commas.
-    let end = v
-        .char_indices()
-        .find(|(_, c)| !(c.is_alphabetic() || matches!(c, ' ' | '\'' | '’' | '-' | '.' | ',')))
-        .map_or(v.len(), |(i, _)| i);
-    // A name run straight into an e-mail address (`nguyen@…`): the whole address goes with
-    // it, or its shortened form would leave a new address behind (`N. M.@example.org`).
-    let end = if v[end..].starts_with('@')
-        && v[end + 1..].starts_with(|c: char| c.is_ascii_alphanumeric())
-    {
-        v[end..]
-            .find(char::is_whitespace)
-            .map_or(v.len(), |i| end + i)
-    } else {
-        end
-    };
+    // The name runs while characters are letters, spaces, apostrophes, hyphens, periods,
+    // commas. A name run straight into an e-mail address (`nguyen@…`) takes the whole
+    // address with it, or its shortened form would leave a new address behind
+    // (`N. M.@example.org`); the run goes on after it.
+    let name_char = |c: char| c.is_alphabetic() || matches!(c, ' ' | '\'' | '’' | '-' | '.' | ',');
+    let mut end = 0;
+    while end < v.len() {
+        let rest = &v[end..];
+        let c = rest.chars().next().expect("not at the end");
+        if name_char(c) {
+            end += c.len_utf8();
+        } else if c == '@' && rest[1..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            end += rest.find(char::is_whitespace).unwrap_or(rest.len());
+        } else {
+            break;
+        }
+    }
     let mut name = &v[..end];
     let mut start = 0;
     // Honorifics.
