@@ -560,3 +560,75 @@ async fn reload_adds_and_removes_listeners_and_refuses_what_it_cannot_apply() {
     assert_eq!(printed(&a).len(), 3);
     d.shutdown(Duration::from_secs(5)).await;
 }
+
+/// A network printer that answers status queries: after each job it sends `0x12` (online)
+/// for every `DLE EOT n` and `0x00` (paper present) for every `GS r n` it received.
+async fn answering_printer() -> (SocketAddr, Arc<Mutex<Vec<Vec<u8>>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let jobs = Arc::new(Mutex::new(Vec::new()));
+    let j = jobs.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut b = Vec::new();
+            if s.read_to_end(&mut b).await.is_err() {
+                continue;
+            }
+            let mut answer = Vec::new();
+            for w in b.windows(2) {
+                match w {
+                    [0x10, 0x04] => answer.push(0x12),
+                    [0x1d, b'r'] => answer.push(0x00),
+                    _ => {}
+                }
+            }
+            let _ = s.write_all(&answer).await;
+            j.lock().unwrap().push(b);
+        }
+    });
+    (addr, jobs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_queries_reach_the_printer_and_its_answers_come_back_to_the_client() {
+    let (paddr, jobs) = answering_printer().await;
+    let cfg = format!(
+        "[[printer]]\nname = \"net\"\nprofile = \"epson-tm-t88v\"\ndevice = \"tcp://{paddr}\"\n\
+         [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"net\"\n"
+    );
+    let d = start(&cfg).await;
+    let mut c = TcpStream::connect(d.addrs()[0]).await.unwrap();
+    // A real-time query, before any data: answered at once.
+    c.write_all(b"\x10\x04\x01").await.unwrap();
+    assert_eq!(answer(&mut c).await, 0x12);
+    // Data, then a query answered in order: what came before prints now.
+    c.write_all(b"\x1b@first part\n\x1dr\x01").await.unwrap();
+    assert_eq!(answer(&mut c).await, 0x00);
+    // The rest, and the end of the job.
+    c.write_all(b"second part\n\x1dV\x00").await.unwrap();
+    c.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    let _ = c.read_to_end(&mut rest).await;
+    wait_for("three deliveries", || jobs.lock().unwrap().len() == 3).await;
+    assert_eq!(
+        *jobs.lock().unwrap(),
+        vec![
+            b"\x10\x04\x01".to_vec(),
+            b"\x1b@first part\n\x1dr\x01".to_vec(),
+            b"second part\n\x1dV\x00".to_vec()
+        ],
+        "the query once, then the job in two parts, every byte once"
+    );
+    d.shutdown(Duration::from_secs(5)).await;
+}
+
+/// One byte the daemon sends back, within the test's patience.
+async fn answer(c: &mut TcpStream) -> u8 {
+    let mut byte = [0u8; 1];
+    tokio::time::timeout(PATIENCE, c.read_exact(&mut byte))
+        .await
+        .expect("an answer")
+        .unwrap();
+    byte[0]
+}

@@ -6,7 +6,7 @@
 //! its own queue, never the daemon: the worker leaves it behind when the daemon stops.
 
 use crate::config::{Device, Flow, Parity};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,12 +16,17 @@ use tokio::net::TcpStream;
 /// serial port gets it per write. A USB or file write has no deadline here: it is never
 /// abandoned while its thread may still print (that would print the job twice); the
 /// worker stops waiting for it only when the daemon stops.
+///
+/// Returns what the printer sent back (status bytes), as far as the device can tell: a
+/// network printer's answer on the connection, a serial printer's answer within a moment
+/// after the job when `want_reply`; nothing for files and USB devices.
 pub async fn send(
     device: &Device,
     job_id: &str,
     bytes: &[u8],
     timeout: Duration,
-) -> io::Result<()> {
+    want_reply: bool,
+) -> io::Result<Vec<u8>> {
     match device {
         Device::Tcp { host, port } => {
             let attempt = async {
@@ -29,10 +34,18 @@ pub async fn send(
                 s.write_all(bytes).await?;
                 s.shutdown().await?;
                 // The printer closes its side once it has taken the whole job; only then
-                // may the next job start. (What it says meanwhile is status, not asked for.)
-                let mut sink = [0u8; 512];
-                while s.read(&mut sink).await? > 0 {}
-                Ok(())
+                // may the next job start. What it says meanwhile is its answer.
+                let mut reply = Vec::new();
+                let mut buf = [0u8; 512];
+                loop {
+                    let n = s.read(&mut buf).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    let room = MAX_REPLY - reply.len();
+                    reply.extend_from_slice(&buf[..n.min(room)]);
+                }
+                Ok(reply)
             };
             match tokio::time::timeout(timeout, attempt).await {
                 Ok(r) => r,
@@ -44,11 +57,11 @@ pub async fn send(
         }
         Device::File { dir } => {
             let (dir, id, bytes) = (dir.clone(), job_id.to_string(), bytes.to_vec());
-            blocking(move || write_file(&dir, &id, &bytes)).await
+            blocking(move || write_file(&dir, &id, &bytes).map(|()| Vec::new())).await
         }
         Device::Usb { path } => {
             let (path, bytes) = (path.clone(), bytes.to_vec());
-            blocking(move || write_usb(&path, &bytes)).await
+            blocking(move || write_usb(&path, &bytes).map(|()| Vec::new())).await
         }
         Device::Serial {
             path,
@@ -58,12 +71,16 @@ pub async fn send(
         } => {
             let (path, bytes) = (path.clone(), bytes.to_vec());
             let (baud, flow, parity) = (*baud, *flow, *parity);
-            blocking(move || write_serial(&path, baud, flow, parity, timeout, &bytes)).await
+            blocking(move || write_serial(&path, baud, flow, parity, timeout, &bytes, want_reply))
+                .await
         }
     }
 }
 
-async fn blocking(f: impl FnOnce() -> io::Result<()> + Send + 'static) -> io::Result<()> {
+/// The most status bytes kept from one answer.
+const MAX_REPLY: usize = 4096;
+
+async fn blocking(f: impl FnOnce() -> io::Result<Vec<u8>> + Send + 'static) -> io::Result<Vec<u8>> {
     tokio::task::spawn_blocking(f)
         .await
         .unwrap_or_else(|e| Err(io::Error::other(format!("device thread failed: {e}"))))
@@ -96,7 +113,8 @@ fn write_serial(
     parity: Parity,
     timeout: Duration,
     bytes: &[u8],
-) -> io::Result<()> {
+    want_reply: bool,
+) -> io::Result<Vec<u8>> {
     let path = path
         .to_str()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "device path is not UTF-8"))?;
@@ -115,5 +133,20 @@ fn write_serial(
         .open()
         .map_err(io::Error::from)?;
     port.write_all(bytes)?;
-    port.flush()
+    port.flush()?;
+    let mut reply = Vec::new();
+    if want_reply {
+        // A status answer comes within a moment; a silent printer gives none.
+        port.set_timeout(Duration::from_millis(300))?;
+        let mut buf = [0u8; 256];
+        while reply.len() < MAX_REPLY {
+            match port.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => reply.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => break,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(reply)
 }

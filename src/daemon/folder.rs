@@ -129,7 +129,7 @@ async fn take(path: &Path, dir: &Path, route: &Route, shared: &Arc<Shared>) {
             let _ = std::fs::remove_file(path);
         }
         Ok(Some(bytes)) => {
-            super::accept(bytes, "folder", route, shared).await;
+            super::accept(bytes, "folder", route, shared, None).await;
             if let Err(e) = std::fs::remove_file(path) {
                 tracing::warn!(folder = %dir.display(), error = %e, "cannot delete a file taken as a job");
             }

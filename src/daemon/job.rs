@@ -5,8 +5,19 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+/// Print a job, or only ask the printer (a real-time status query).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobKind {
+    Print,
+    /// Sent once, as it came (a status query holds no text); never counted as a job.
+    Query,
+}
+
 /// An accepted, redacted job.
 pub struct Job {
+    pub kind: JobKind,
+    /// Where the printer's answer goes (the client that asked), when one is wanted.
+    pub reply: Option<tokio::sync::oneshot::Sender<Vec<u8>>>,
     /// Unique within this daemon's run: start time and a counter (`1764412345-000007`).
     pub id: String,
     /// The listener kind it came from (`raw`, …).
@@ -23,6 +34,7 @@ pub struct Job {
 impl fmt::Debug for Job {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Job")
+            .field("kind", &self.kind)
             .field("id", &self.id)
             .field("listener", &self.listener)
             .field("bytes_in", &self.bytes_in)

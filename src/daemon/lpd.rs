@@ -50,7 +50,7 @@ pub(super) async fn serve(
             match session(&mut stream, max, idle).await {
                 Ok(files) => {
                     for f in files {
-                        super::accept(f, "lpd", &route, &sh).await;
+                        super::accept(f, "lpd", &route, &sh, None).await;
                     }
                 }
                 Err(why) => tracing::warn!(

@@ -417,9 +417,35 @@ impl Daemon {
     }
 }
 
+/// Pass a real-time status query to the printer at once (ahead of nothing: the printer's
+/// worker takes it between jobs) and return its answer; none when the printer is off.
+async fn query(bytes: Vec<u8>, route: &Route, shared: &Arc<Shared>) -> Vec<u8> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job = Job {
+        kind: job::JobKind::Query,
+        reply: Some(tx),
+        id: shared.ids.next(),
+        listener: "raw",
+        bytes_in: bytes.len(),
+        bytes,
+        report: Default::default(),
+        accepted: Instant::now(),
+    };
+    if route.queue.send(job).is_err() {
+        return Vec::new();
+    }
+    rx.await.unwrap_or_default()
+}
+
 /// Redact a complete job and queue it for its printer; a job that fails closed is refused
 /// with a log line that says why (offsets and command names, never text).
-async fn accept(bytes: Vec<u8>, listener: &'static str, route: &Route, shared: &Arc<Shared>) {
+async fn accept(
+    bytes: Vec<u8>,
+    listener: &'static str,
+    route: &Route,
+    shared: &Arc<Shared>,
+    reply: Option<tokio::sync::oneshot::Sender<Vec<u8>>>,
+) {
     let accepted = Instant::now();
     let id = shared.ids.next();
     let bytes_in = bytes.len();
@@ -444,6 +470,8 @@ async fn accept(bytes: Vec<u8>, listener: &'static str, route: &Route, shared: &
         Ok(Ok((out, report))) => {
             route.stats.queued.fetch_add(1, Ordering::Relaxed);
             let job = Job {
+                kind: job::JobKind::Print,
+                reply,
                 id,
                 listener,
                 bytes_in,

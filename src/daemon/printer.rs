@@ -2,7 +2,7 @@
 //! that cannot be delivered stays at the head of the queue and is tried again from its
 //! start, with capped exponential backoff, until it prints or the daemon stops.
 
-use super::job::Job;
+use super::job::{Job, JobKind};
 use super::Shared;
 use crate::config::{Device, PrinterConf};
 use crate::core::redact::Kind;
@@ -43,7 +43,19 @@ pub(super) async fn worker(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut offline_since: Option<Instant> = None;
-    while let Some(job) = rx.recv().await {
+    while let Some(mut job) = rx.recv().await {
+        if job.kind == JobKind::Query {
+            // One try, at once: a client waiting for a status answer gets the printer's
+            // answer or none, as from a printer that is off.
+            let conf = confs.borrow().clone();
+            let timeout = shared.limits().device_timeout.min(Duration::from_secs(5));
+            let answer =
+                super::device::send(&conf.device, &job.id, &job.bytes, timeout, true).await;
+            if let (Ok(bytes), Some(reply)) = (answer, job.reply.take()) {
+                let _ = reply.send(bytes);
+            }
+            continue;
+        }
         let mut backoff = FIRST_BACKOFF;
         stats.busy.store(true, Ordering::Relaxed);
         loop {
@@ -51,7 +63,7 @@ pub(super) async fn worker(
             let conf = confs.borrow().clone();
             let timeout = shared.limits().device_timeout;
             let sent = tokio::select! {
-                r = super::device::send(&conf.device, &job.id, &job.bytes, timeout) => r,
+                r = super::device::send(&conf.device, &job.id, &job.bytes, timeout, job.reply.is_some()) => r,
                 _ = stopped(&mut stop) => {
                     stats.queued.fetch_sub(1, Ordering::Relaxed);
                     stats.failed.fetch_add(1, Ordering::Relaxed);
@@ -60,7 +72,10 @@ pub(super) async fn worker(
                 }
             };
             match sent {
-                Ok(()) => {
+                Ok(answer) => {
+                    if let Some(reply) = job.reply.take() {
+                        let _ = reply.send(answer);
+                    }
                     stats.offline_since.store(0, Ordering::Relaxed);
                     if let Some(t) = offline_since.take() {
                         tracing::info!(

@@ -1,13 +1,20 @@
 //! The raw listener (AppSocket/JetDirect, port 9100): one connection is one job, complete
 //! when the client closes its side. A connection that breaks first (reset, idle timeout,
-//! over the size limit) is discarded whole: nothing of it is printed.
+//! over the size limit) is discarded: nothing of it is printed.
+//!
+//! The back-channel (DESIGN §5): a real-time status query (`DLE EOT`, `DLE ENQ`; Star
+//! `ENQ`, `EOT`) goes to the printer as soon as it is free, and its answer comes back on
+//! this connection. A query answered in order with the data (`GS I`, `GS r`, …) ends a
+//! segment: what came before it (the query included) is printed then, and the printer's
+//! answer comes back, so a client that waits for it does not wait forever.
 
 use super::{Route, Shared};
+use crate::core::tokenize::{QueryKind, TokenKind, Tokenizer};
 use std::io;
 use std::sync::Arc;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{oneshot, watch, Semaphore};
 
 pub(super) async fn serve(
     listener: TcpListener,
@@ -39,14 +46,12 @@ pub(super) async fn serve(
             let mut stream = stream;
             // The connection stays open until the job is queued: a client that sends jobs
             // one after another gets them printed in that order.
-            match read_job(&mut stream, &sh).await {
-                Ok(bytes) if bytes.is_empty() => {} // a port probe
-                Ok(bytes) => super::accept(bytes, "raw", &route, &sh).await,
-                Err(why) => tracing::warn!(
+            if let Err(why) = session(&mut stream, &route, &sh).await {
+                tracing::warn!(
                     listener = "raw",
                     printer = %route.printer,
-                    "job discarded, nothing printed: {why}"
-                ),
+                    "job discarded, nothing more printed: {why}"
+                );
             }
             drop(stream);
             drop(permit);
@@ -55,10 +60,17 @@ pub(super) async fn serve(
     }
 }
 
-/// Read until the client's EOF, within the limits.
-async fn read_job(s: &mut TcpStream, shared: &Shared) -> Result<Vec<u8>, String> {
-    let limits = &shared.limits();
-    let mut job = Vec::new();
+/// One connection: read until the client's EOF within the limits, answering queries on
+/// the way; then queue what is left as the job.
+async fn session(s: &mut TcpStream, route: &Route, shared: &Arc<Shared>) -> Result<(), String> {
+    let limits = shared.limits();
+    let profile = route.profile();
+    let mut tokens = Tokenizer::new(profile.dialect, profile.tokenizer_options());
+    let mut job: Vec<u8> = Vec::new();
+    // Bytes before this offset went to the printer already (ended by an ordered query).
+    let mut sent = 0usize;
+    // Bytes of real-time queries taken out of `job` so far.
+    let mut removed = 0usize;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match tokio::time::timeout(limits.idle_timeout, s.read(&mut buf)).await {
@@ -75,7 +87,10 @@ async fn read_job(s: &mut TcpStream, shared: &Shared) -> Result<Vec<u8>, String>
             Ok(Ok(n)) => n,
         };
         if n == 0 {
-            return Ok(job);
+            if job.len() > sent {
+                super::accept(job.split_off(sent), "raw", route, shared, None).await;
+            }
+            return Ok(());
         }
         if (job.len() + n) as u64 > limits.max_job_bytes {
             return Err(format!(
@@ -84,5 +99,41 @@ async fn read_job(s: &mut TcpStream, shared: &Shared) -> Result<Vec<u8>, String>
             ));
         }
         job.extend_from_slice(&buf[..n]);
+        let mut queries = Vec::new();
+        tokens.feed(&buf[..n], &mut |t| {
+            if let TokenKind::Query { kind, .. } = t.kind {
+                queries.push((kind, t.offset as usize, (t.offset + t.len) as usize));
+            }
+        });
+        for (kind, start, end) in queries {
+            // Offsets count every byte received; real-time queries are taken out of `job`.
+            let (start, end) = (start - removed, end - removed);
+            let answer = match kind {
+                QueryKind::RealTime => {
+                    // Delivered now, so not again with the job.
+                    let q: Vec<u8> = job.drain(start..end).collect();
+                    removed += q.len();
+                    super::query(q, route, shared).await
+                }
+                QueryKind::Ordered => {
+                    let part = job[sent..end].to_vec();
+                    sent = end;
+                    let (tx, rx) = oneshot::channel();
+                    super::accept(part, "raw", route, shared, Some(tx)).await;
+                    // A printer that is off answers nothing; the part stays queued.
+                    let wait = limits.device_timeout;
+                    tokio::time::timeout(wait, rx)
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                        .unwrap_or_default()
+                }
+            };
+            if !answer.is_empty() {
+                s.write_all(&answer)
+                    .await
+                    .map_err(|e| format!("cannot answer the client: {e}"))?;
+            }
+        }
     }
 }
