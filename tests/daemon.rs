@@ -237,7 +237,7 @@ async fn a_printer_that_is_down_gets_its_jobs_in_order_when_it_comes_back() {
     for j in &jobs {
         send(addr, j).await;
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let stats = d.stats("net").unwrap();
     assert_eq!(
         stats.queued.load(std::sync::atomic::Ordering::Relaxed),
@@ -631,4 +631,32 @@ async fn answer(c: &mut TcpStream) -> u8 {
         .expect("an answer")
         .unwrap();
     byte[0]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_client_loses_its_job_at_the_idle_timeout_while_others_print() {
+    let dir = temp("idle");
+    let d = start(&file_printer(&dir, "idle_timeout = \"300ms\"")).await;
+    let addr = d.addrs()[0];
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"\x1b@half a job from a client that went quiet")
+        .await
+        .unwrap();
+    let ok = plain_job("meanwhile", 2);
+    send(addr, &ok).await;
+    wait_for("the other client's job printed", || {
+        printed(&dir).len() == 1
+    })
+    .await;
+    // The daemon closes the quiet connection.
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(PATIENCE, slow.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the idle connection was closed");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        printed(&dir),
+        vec![ok],
+        "nothing of the quiet client's job printed"
+    );
+    d.shutdown(Duration::from_secs(5)).await;
 }

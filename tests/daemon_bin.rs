@@ -564,3 +564,64 @@ fn config_changes_reload_and_a_bad_config_keeps_the_running_one() {
     let (status, _) = d.stop();
     assert!(status.success());
 }
+
+#[test]
+fn systemd_hears_ready_watchdog_and_stopping_and_sigterm_ends_a_stalled_job_in_time() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = temp("notify");
+    // A printer that takes the connection and never reads or answers (paper out).
+    let stalled = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let paddr = stalled.local_addr().unwrap();
+    let cfg = dir.join("slipguard.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[daemon]\nruntime_dir = \"{}\"\nstop_timeout = \"1s\"\n\n\
+             [[printer]]\nname = \"desk\"\nprofile = \"generic-80mm\"\ndevice = \"tcp://{paddr}\"\n\n\
+             [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n",
+            dir.join("run").display()
+        ),
+    )
+    .unwrap();
+    let sock_path = dir.join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.args(["run", "--config"])
+        .arg(&cfg)
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "200000");
+    let mut d = Running::spawn(cmd, &dir);
+    let mut heard = Vec::new();
+    let mut next = || {
+        let mut buf = [0u8; 256];
+        let n = sock.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    heard.push(next());
+    assert_eq!(heard[0], "READY=1");
+    heard.push(next());
+    assert_eq!(heard[1], "WATCHDOG=1", "the watchdog is fed");
+    let addr = d.raw_addr();
+    send(&addr, b"\x1b@a job the printer never takes\n\x1dV\x00");
+    let (_conn, _) = stalled.accept().unwrap(); // the daemon is sending
+    let t = Instant::now();
+    let (status, log) = d.stop();
+    assert!(status.success(), "{status}: {log:?}");
+    assert!(
+        t.elapsed() < Duration::from_secs(8),
+        "stopped within the stop timeout (1 s) and some slack, took {:?}",
+        t.elapsed()
+    );
+    let rest: Vec<String> = std::iter::from_fn(|| {
+        let mut buf = [0u8; 256];
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        sock.recv(&mut buf)
+            .ok()
+            .map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+    })
+    .collect();
+    assert!(rest.iter().any(|m| m == "STOPPING=1"), "{rest:?}");
+    assert!(log.join("\n").contains("job not printed"), "{log:?}");
+}
