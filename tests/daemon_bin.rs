@@ -593,7 +593,7 @@ fn systemd_hears_ready_watchdog_and_stopping_and_sigterm_ends_a_stalled_job_in_t
         .env("WATCHDOG_USEC", "200000");
     let mut d = Running::spawn(cmd, &dir);
     let mut heard = Vec::new();
-    let mut next = || {
+    let next = || {
         let mut buf = [0u8; 256];
         let n = sock.recv(&mut buf).expect("a notification");
         String::from_utf8_lossy(&buf[..n]).into_owned()
