@@ -660,3 +660,25 @@ async fn a_silent_client_loses_its_job_at_the_idle_timeout_while_others_print() 
     );
     d.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_connection_limit_clients_wait_their_turn() {
+    let dir = temp("connections");
+    let d = start(&file_printer(&dir, "max_connections = 1")).await;
+    let addr = d.addrs()[0];
+    // The first client holds the only slot.
+    let mut first = TcpStream::connect(addr).await.unwrap();
+    first.write_all(b"\x1b@first, still sending").await.unwrap();
+    // The second is accepted by the kernel but not served yet.
+    let second = plain_job("second", 2);
+    let waiting = tokio::spawn(async move { send(addr, &second).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(printed(&dir).is_empty(), "one connection at a time");
+    first.write_all(b"\n\x1dV\x00").await.unwrap();
+    first.shutdown().await.unwrap();
+    let _ = first.read_to_end(&mut Vec::new()).await;
+    waiting.await.unwrap();
+    wait_for("both jobs printed", || printed(&dir).len() == 2).await;
+    assert_eq!(printed(&dir)[1], plain_job("second", 2));
+    d.shutdown(Duration::from_secs(5)).await;
+}
