@@ -306,6 +306,8 @@ impl Detectors {
             }
         }
 
+        // Where labels stand (in `joined`): a name's words are not masked inside them.
+        let mut label_at: Vec<(usize, usize)> = Vec::new();
         for m in self.labels.find_iter(joined) {
             // Whole words only. A `*` is a masked letter or digit: a label glued to a masked
             // value was glued to the value before it was masked.
@@ -314,6 +316,7 @@ impl Detectors {
             if m.start() > 0 && word(&jb[m.start() - 1]) || jb.get(m.end()).is_some_and(word) {
                 continue;
             }
+            label_at.push((m.start(), m.end()));
             let (li, end_in_line) = locate(m.end());
             let text = lines[li];
             let (kind, phrase) = self.label_info[m.pattern().as_usize()];
@@ -582,7 +585,9 @@ impl Detectors {
             for w in &words {
                 for at in memchr::memmem::find_iter(lower.as_bytes(), w.as_bytes()) {
                     let end = at + w.len();
-                    if whole_word(joined, at, end) {
+                    // Not inside a label: a patron called "To" leaves "Checked out to" be.
+                    let in_label = label_at.iter().any(|&(s, e)| at < e && s < end);
+                    if whole_word(joined, at, end) && !in_label {
                         let (li, a) = locate(at);
                         hits.push((li, a, a + w.len()));
                     }
