@@ -515,7 +515,7 @@ impl Detectors {
             .iter()
             .enumerate()
             .map(|(li, t)| {
-                if !t.bytes().any(|b| b.is_ascii_digit()) || !has_street_word(t) {
+                if !may_be_street(t) || !has_street_word(t) {
                     return None;
                 }
                 // A house number must not run on from a word, masked (`*`) or not: masking
@@ -966,6 +966,27 @@ const STREET_WORDS: &[&str] = &[
     "trl",
     "way",
 ];
+
+/// A cheap test a line passes before the street pattern runs: a house number, perhaps a
+/// letter (`12B`), then a space and a letter (`1201 Main St`, `12 N. Main St`).
+fn may_be_street(line: &str) -> bool {
+    let b = line.as_bytes();
+    let mut i = 0;
+    while let Some(d) = b[i..].iter().position(u8::is_ascii_digit) {
+        let mut j = i + d;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        if j < b.len() && b[j].is_ascii_alphabetic() {
+            j += 1;
+        }
+        if b.get(j) == Some(&b' ') && b.get(j + 1).is_some_and(|c| !c.is_ascii_whitespace()) {
+            return true;
+        }
+        i = j.max(i + d + 1);
+    }
+    false
+}
 
 fn has_street_word(line: &str) -> bool {
     let mut buf = [0u8; 9];
