@@ -433,9 +433,21 @@ impl Detectors {
                 }
             }
         }
-        for m in self.phone.find_iter(joined) {
-            let before = joined[..m.start()].chars().next_back();
-            let after = joined[m.end()..].chars().next();
+        // Phone numbers are looked for with the values found so far blanked out: digits that
+        // belong to a name or card next to a number are not part of it (once masked they
+        // would not be, and redacting again must find the same number).
+        let blanked = if f.is_empty() {
+            std::borrow::Cow::Borrowed(joined)
+        } else {
+            let mut b = joined.as_bytes().to_vec();
+            for x in &f {
+                b[starts[x.line] + x.start..starts[x.line] + x.end].fill(0x01);
+            }
+            std::borrow::Cow::Owned(String::from_utf8(b).expect("whole characters blanked"))
+        };
+        for m in self.phone.find_iter(&blanked) {
+            let before = blanked[..m.start()].chars().next_back();
+            let after = blanked[m.end()..].chars().next();
             if before.is_some_and(|c| c.is_ascii_digit())
                 || after.is_some_and(|c| c.is_ascii_digit())
             {
