@@ -127,13 +127,18 @@ impl Action {
     }
 }
 
-/// Is `out` (an action's output for `value`) something other than `value` itself?
+/// Is `out` (an action's output for `value`) something other than `value` itself? A value
+/// that is the output and a period (`OKON M.`: a redacted name at the end of a sentence) is
+/// the output too.
 pub fn changed(value: &[char], out: &[Out]) -> bool {
-    out.len() != value.len()
-        || out.iter().enumerate().any(|(k, o)| match o {
-            Out::Keep(j) => value[*j] != value[k],
-            Out::Ascii(b) => value[k] != char::from(*b),
-        })
+    let same = |value: &[char]| {
+        out.len() == value.len()
+            && out.iter().enumerate().all(|(k, o)| match o {
+                Out::Keep(j) => value.get(*j) == Some(&value[k]),
+                Out::Ascii(b) => value[k] == char::from(*b),
+            })
+    };
+    !(same(value) || value.last() == Some(&'.') && same(&value[..value.len() - 1]))
 }
 
 impl fmt::Display for Action {
