@@ -447,12 +447,20 @@ impl Redactor {
             if action::changed(&value, &out) {
                 let first = line.text[..f.start].chars().count();
                 let chars = &line.chars[first..first + value.len()];
-                // Pad when the value is followed by a gap and more text (a column), so
-                // columns stay.
+                // A shorter output is padded: with spaces when a gap and more text follow (a
+                // column), so columns stay; with `*` when a letter or digit follows directly,
+                // so the word it sits in keeps its length (and reads the same way again).
                 let mut after = line.text[f.end..].chars();
-                let follows = after.next().is_some_and(char::is_whitespace)
-                    && after.any(|c| !c.is_whitespace());
-                char_edits(job, chars, &value, &out, follows, &mut edits);
+                let next = after.next();
+                let pad = if next.is_some_and(char::is_alphanumeric) {
+                    Some(b'*')
+                } else if next.is_some_and(char::is_whitespace) && after.any(|c| !c.is_whitespace())
+                {
+                    Some(b' ')
+                } else {
+                    None
+                };
+                char_edits(job, chars, &value, &out, pad, &mut edits);
                 known.push((f.line, f.start, f.end));
             }
         }
@@ -637,14 +645,14 @@ impl Edits {
 }
 
 /// Byte edits that print an action's output `out` over a value's characters (`value`,
-/// printed from the job bytes `chars`). `follows`: more text follows after a gap, so a
-/// shorter output is padded with spaces.
+/// printed from the job bytes `chars`). `pad`: a shorter output is padded with it to the
+/// value's length.
 fn char_edits(
     job: &[u8],
     chars: &[CharSrc],
     value: &[char],
     out: &[Out],
-    follows: bool,
+    pad: Option<u8>,
     edits: &mut Edits,
 ) {
     let n = value.len();
@@ -673,8 +681,7 @@ fn char_edits(
         let at = edits.buf.len();
         match out.get(k) {
             Some(o) => write(&mut edits.buf, o, k),
-            None if follows => edits.buf.push(b' '),
-            None => {}
+            None => edits.buf.extend(pad),
         }
         if last {
             for o in out.iter().skip(n) {
