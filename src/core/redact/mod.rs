@@ -590,6 +590,10 @@ struct QrState {
 
 /// The first character the decoder could not read.
 fn undecodable(lines: &Lines) -> Option<u64> {
+    // Most segments have none: one search over all the text first.
+    let mut buf = [0u8; 4];
+    let mark = '\u{FFFD}'.encode_utf8(&mut buf).as_bytes();
+    memchr::memmem::find(lines.all_text().as_bytes(), mark)?;
     lines.iter().find_map(|l| {
         l.text
             .chars()

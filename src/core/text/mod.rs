@@ -454,6 +454,11 @@ impl Lines {
         (0..self.len()).filter_map(|i| self.get(i))
     }
 
+    /// The text of every line, back to back (no separators).
+    pub fn all_text(&self) -> &str {
+        &self.text
+    }
+
     /// An empty collector that reuses these lines' buffers.
     pub fn recycle(self) -> LineCollector {
         let mut c = LineCollector {
