@@ -903,6 +903,11 @@ fn trimmed_span(text: &str, blank: impl Fn(char) -> bool + Copy) -> Piece<'_> {
 
 /// Is `text[a..b]` a whole word (letters, with apostrophes or hyphens inside)?
 fn whole_word(text: &str, a: usize, b: usize) -> bool {
+    // Between two digits it is part of a number or code, not a word.
+    let digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit());
+    if digit(text[..a].chars().next_back()) && digit(text[b..].chars().next()) {
+        return false;
+    }
     let mut before = text[..a].chars().rev();
     let letter = |c: char| c.is_alphabetic();
     let joins = |c: char| matches!(c, '\'' | '’' | '-');

@@ -447,19 +447,12 @@ impl Redactor {
             if action::changed(&value, &out) {
                 let first = line.text[..f.start].chars().count();
                 let chars = &line.chars[first..first + value.len()];
-                // A shorter output is padded: with spaces when a gap and more text follow (a
-                // column), so columns stay; with `*` when a letter or digit follows directly,
-                // so the word it sits in keeps its length (and reads the same way again).
+                // A shorter output is padded with spaces when a gap and more text follow (a
+                // column), so columns stay.
                 let mut after = line.text[f.end..].chars();
-                let next = after.next();
-                let pad = if next.is_some_and(char::is_alphanumeric) {
-                    Some(b'*')
-                } else if next.is_some_and(char::is_whitespace) && after.any(|c| !c.is_whitespace())
-                {
-                    Some(b' ')
-                } else {
-                    None
-                };
+                let follows = after.next().is_some_and(char::is_whitespace)
+                    && after.any(|c| !c.is_whitespace());
+                let pad = follows.then_some(b' ');
                 char_edits(job, chars, &value, &out, pad, &mut edits);
                 known.push((f.line, f.start, f.end));
             }
