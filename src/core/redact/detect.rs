@@ -311,9 +311,10 @@ impl Detectors {
         for m in self.labels.find_iter(joined) {
             // Whole words only. A `*` is a masked letter or digit: a label glued to a masked
             // value was glued to the value before it was masked.
-            let jb = joined.as_bytes();
-            let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'*';
-            if m.start() > 0 && word(&jb[m.start() - 1]) || jb.get(m.end()).is_some_and(word) {
+            let word = |c: char| c.is_alphanumeric() || c == '*';
+            if joined[..m.start()].chars().next_back().is_some_and(word)
+                || joined[m.end()..].chars().next().is_some_and(word)
+            {
                 continue;
             }
             label_at.push((m.start(), m.end()));
