@@ -1028,8 +1028,13 @@ fn resolve_overlaps(mut f: Vec<Finding>) -> Vec<Finding> {
     for x in f {
         if let Some(last) = out.last_mut() {
             if last.line == x.line && x.start < last.end {
-                // Overlap: widen to cover both (the earlier kind stays).
+                // Overlap: widen to cover both. The earlier kind stays, unless the later one
+                // is a card: a card number keeps its last digits when masked, and so still
+                // reads as the patron's card when the output is redacted again.
                 last.end = last.end.max(x.end);
+                if x.kind == Kind::Card && last.kind != Kind::Card && last.rule.is_none() {
+                    last.kind = Kind::Card;
+                }
                 continue;
             }
         }
