@@ -186,7 +186,8 @@ fn words(value: &[char]) -> impl Iterator<Item = (usize, usize)> + Clone + '_ {
     })
 }
 
-/// `Okonkwo, Marisol` / `Marisol Okonkwo` / `OKON M` → `OKON M`.
+/// `Okonkwo, Marisol` / `Marisol Okonkwo` / `OKON M` → `OKON M`; the prefix takes letters
+/// only.
 fn surname_prefix(value: &[char], n: usize, out: &mut Vec<Out>) {
     let comma = value.iter().position(|&c| c == ',');
     let all = words(value);
@@ -208,7 +209,9 @@ fn surname_prefix(value: &[char], n: usize, out: &mut Vec<Out>) {
         }
     };
     if let Some((s, len)) = surname {
-        for i in s..s + len.min(n) {
+        // Letters only: `Ngu-Nguyen` → `NGUN`, `O'Brien` → `OBRI` (a hyphen kept at the end
+        // of the prefix would read as part of another name when redacted again).
+        for i in (s..s + len).filter(|&i| value[i].is_alphanumeric()).take(n) {
             out.push(upper(value, i));
         }
     }
@@ -306,6 +309,8 @@ mod tests {
             "OKON M"
         );
         assert_eq!(show(&Action::SurnamePrefix(4), "OKON M"), "OKON M");
+        assert_eq!(show(&Action::SurnamePrefix(4), "Ann Ngu-Nguyen"), "NGUN A");
+        assert_eq!(show(&Action::SurnamePrefix(4), "O'Brien, Seamus"), "OBRI S");
         assert_eq!(show(&Action::SurnamePrefix(4), "Ødegård, Ana"), "ØDEG A");
         assert_eq!(
             show(&Action::SurnamePrefix(4), "Łukasz Wiśniewski"),
