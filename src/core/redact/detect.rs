@@ -164,7 +164,8 @@ pub(super) struct Detectors {
     name_line: Regex,
     /// A card number masked by an earlier run (`**********8610`).
     masked_card: Regex,
-    /// A name line as an earlier run left it: initials (`M. O.`) or a surname prefix (`OKON M`).
+    /// A name line as an earlier run left it: initials (`M. O.`, in the case the letters had)
+    /// or a surname prefix (`OKON M`).
     redacted_name: Regex,
     /// A line of one to four capitalised words and nothing else.
     name_words: Regex,
@@ -222,7 +223,7 @@ impl Detectors {
             name_line: build(
                 r"^[ \t]*(?P<n>\p{Lu}[\p{L}'’.]*(?:[ -]\p{L}[\p{L}'’.]*){0,2},[ \t]*\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*)?)[ \t]*$",
             ),
-            redacted_name: build(r"^(?:\p{Lu}\.(?:[ \t]+\p{Lu}\.){0,3}|\p{Lu}{2,8}[ \t]+\p{Lu})$"),
+            redacted_name: build(r"^(?:\p{L}\.(?:[ \t]+\p{L}\.){0,7}|\p{Lu}{2,8}[ \t]+\p{Lu})$"),
             masked_card: build(r"\*(?:[ -]?\*){5,}[ -]?[0-9]{1,6}"),
             name_words: build(r"^\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*){0,3}$"),
             library: build(LIBRARY_CONTEXT),
@@ -640,10 +641,11 @@ impl Detectors {
         // decides the same way.
         let redacted_line = |t: &str| {
             let t = t.trim();
-            // Only capitals, periods and spaces: checked before the pattern.
+            // Only letters, periods and spaces: checked before the pattern. (Initials keep
+            // the case of the letters they came from: `T. i. n. M.`.)
             !t.is_empty()
                 && t.chars()
-                    .all(|c| c.is_uppercase() || matches!(c, '.' | ' ' | '\t'))
+                    .all(|c| c.is_alphabetic() || matches!(c, '.' | ' ' | '\t'))
                 && self.redacted_name.is_match(t)
         };
         let first_patron = f
