@@ -369,7 +369,11 @@ impl Detectors {
             match kind {
                 Kind::Name => {
                     if let Some((na, nb, card)) = split_name_value(v) {
-                        push(&mut f, li, a + na, a + nb, Kind::Name);
+                        // "Patron: Maple Ridge Public Library" names a place, not a person:
+                        // its words must not spread over the library's own lines.
+                        if !has_place_word(&v[na..nb]) {
+                            push(&mut f, li, a + na, a + nb, Kind::Name);
+                        }
                         if let Some((ca, cb)) = card {
                             push(&mut f, li, a + ca, a + cb, Kind::Card);
                         }
@@ -880,6 +884,13 @@ fn card_token(v: &str) -> Option<(usize, usize)> {
     let t = &v[..end];
     ((5..=20).contains(&t.len()) && t.bytes().any(|c| c.is_ascii_digit() || c == b'*'))
         .then_some((0, end))
+}
+
+/// Does `text` hold the word "library" (any case)? No person is called that; other place
+/// words are surnames too (Street, Branch, City).
+fn has_place_word(text: &str) -> bool {
+    text.split(|c: char| !c.is_alphabetic())
+        .any(|w| w.eq_ignore_ascii_case("library") || w.eq_ignore_ascii_case("libraries"))
 }
 
 /// A piece of a line: its text and where it starts.
