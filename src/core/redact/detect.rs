@@ -307,7 +307,8 @@ impl Detectors {
             }
         }
 
-        // Where labels stand (in `joined`): a name's words are not masked inside them.
+        // Where labels (and place names after a name label) stand, in `joined`: a name's
+        // words are not masked inside them.
         let mut label_at: Vec<(usize, usize)> = Vec::new();
         for m in self.labels.find_iter(joined) {
             // Whole words only. A `*` is a masked letter or digit: a label glued to a masked
@@ -371,7 +372,10 @@ impl Detectors {
                     if let Some((na, nb, card)) = split_name_value(v) {
                         // "Patron: Maple Ridge Public Library" names a place, not a person:
                         // its words must not spread over the library's own lines.
-                        if !has_place_word(&v[na..nb]) {
+                        if has_place_word(&v[na..nb]) {
+                            // Nor are other names' words masked inside it.
+                            label_at.push((starts[li] + a + na, starts[li] + a + nb));
+                        } else {
                             push(&mut f, li, a + na, a + nb, Kind::Name);
                         }
                         if let Some((ca, cb)) = card {
