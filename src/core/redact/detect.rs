@@ -201,7 +201,7 @@ impl Detectors {
             .map(|(l, k)| (*k, PHRASE_LABELS.contains(&l.as_str())))
             .collect();
         let types: String = cfg.card_type_digits.iter().collect();
-        let card = format!(r"[{types}](?:[ -]?[0-9]){{13}}");
+        let card = format!(r"[{types}](?:[ -]?[0-9]){{{}}}", CARD_DIGITS - 1);
         let build = |p: &str| {
             RegexBuilder::new(p)
                 .size_limit(1 << 24)
@@ -224,7 +224,7 @@ impl Detectors {
                 r"^[ \t]*(?P<n>\p{Lu}[\p{L}'’.]*(?:[ -]\p{L}[\p{L}'’.]*){0,2},[ \t]*\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*)?)[ \t]*$",
             ),
             redacted_name: build(r"^(?:\p{L}\.(?:[ \t]+\p{L}\.){0,7}|\p{Lu}{2,8}[ \t]+\p{Lu})$"),
-            masked_card: build(r"\*(?:[ -]?\*){5,}[ -]?[0-9]{1,6}"),
+            masked_card: build(r"\*(?:[ -]?\*){5,}(?:[ -]?[0-9]){1,6}"),
             name_words: build(r"^\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*){0,3}$"),
             library: build(LIBRARY_CONTEXT),
             card_types: cfg.card_type_digits.clone(),
@@ -426,6 +426,15 @@ impl Detectors {
                     .get(m.end())
                     .is_some_and(u8::is_ascii_digit)
                 {
+                    continue;
+                }
+                // As long as the card numbers found by their shape: a masked phone number
+                // and a few digits (`***-****-55902`) is not one.
+                let n = m
+                    .as_str()
+                    .bytes()
+                    .filter(|b| *b == b'*' || b.is_ascii_digit());
+                if n.count() != CARD_DIGITS {
                     continue;
                 }
                 let (li, a) = locate(m.start());
@@ -738,7 +747,9 @@ impl Detectors {
     /// A run of digits that is a patron card number: 14 digits, a card type digit first, a
     /// valid check digit.
     pub(super) fn is_card_run(&self, run: &str) -> bool {
-        run.len() == 14 && self.card_types.iter().any(|&t| run.starts_with(t)) && luhn_valid(run)
+        run.len() == CARD_DIGITS
+            && self.card_types.iter().any(|&t| run.starts_with(t))
+            && luhn_valid(run)
     }
 
     /// Does this text (a barcode or 2-D code payload) carry patron data: a card number, or
@@ -967,6 +978,9 @@ fn lower_same_len(text: &str) -> String {
     }
     String::from_utf8(bytes).expect("whole characters replaced by characters of equal length")
 }
+
+/// Digits in a patron card number found by its shape (a Codabar library card).
+const CARD_DIGITS: usize = 14;
 
 /// Street-type words that end a street address (cheap check before the full pattern);
 /// sorted, for binary search.
