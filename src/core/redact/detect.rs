@@ -171,6 +171,8 @@ pub(super) struct Detectors {
     name_words: Regex,
     library: Regex,
     card_types: Vec<char>,
+    /// How many digits a masked card number keeps (`keep-last:N` of the card actions).
+    card_kept_digits: Vec<usize>,
 }
 
 impl Detectors {
@@ -228,6 +230,13 @@ impl Detectors {
             name_words: build(r"^\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*){0,3}$"),
             library: build(LIBRARY_CONTEXT),
             card_types: cfg.card_type_digits.clone(),
+            card_kept_digits: std::iter::once(&cfg.actions)
+                .chain(cfg.policies.iter().map(|p| &p.actions))
+                .filter_map(|a| match a.card {
+                    Action::KeepLast(n) => Some(n),
+                    _ => None,
+                })
+                .collect(),
         }
     }
 
@@ -428,13 +437,10 @@ impl Detectors {
                 {
                     continue;
                 }
-                // As long as the card numbers found by their shape: a masked phone number
+                // Ending in as many digits as the card action keeps: a masked phone number
                 // and a few digits (`***-****-55902`) is not one.
-                let n = m
-                    .as_str()
-                    .bytes()
-                    .filter(|b| *b == b'*' || b.is_ascii_digit());
-                if n.count() != CARD_DIGITS {
+                let kept = m.as_str().bytes().filter(u8::is_ascii_digit).count();
+                if !self.card_kept_digits.contains(&kept) {
                     continue;
                 }
                 let (li, a) = locate(m.start());
