@@ -1065,13 +1065,28 @@ fn resolve_overlaps(mut f: Vec<Finding>) -> Vec<Finding> {
     for x in f {
         if let Some(last) = out.last_mut() {
             if last.line == x.line && x.start < last.end {
-                // Overlap: widen to cover both. The earlier kind stays, unless the later one
-                // is a card: a card number keeps its last digits when masked, and so still
-                // reads as the patron's card when the output is redacted again.
-                last.end = last.end.max(x.end);
                 if x.kind == Kind::Card && last.kind != Kind::Card && last.rule.is_none() {
-                    last.kind = Kind::Card;
+                    // A card number inside another value (a phone field that runs into
+                    // it) is written as a card, the rest around it as before: masked, the
+                    // card keeps its last digits and reads as the patron's card when the
+                    // output is redacted again.
+                    let outer = *last;
+                    if x.start > outer.start {
+                        last.end = x.start;
+                    } else {
+                        out.pop();
+                    }
+                    out.push(x);
+                    if outer.end > x.end {
+                        out.push(Finding {
+                            start: x.end,
+                            ..outer
+                        });
+                    }
+                    continue;
                 }
+                // Overlap: widen to cover both (the earlier kind stays).
+                last.end = last.end.max(x.end);
                 continue;
             }
         }
