@@ -211,7 +211,7 @@ fn surname_prefix(value: &[char], n: usize, out: &mut Vec<Out>) {
     if let Some((s, len)) = surname {
         // Letters only: `Ngu-Nguyen` → `NGUN`, `O'Brien` → `OBRI` (a hyphen kept at the end
         // of the prefix would read as part of another name when redacted again).
-        for i in (s..s + len).filter(|&i| value[i].is_alphanumeric()).take(n) {
+        for i in (s..s + len).filter(|&i| value[i].is_alphabetic()).take(n) {
             out.push(upper(value, i));
         }
     }
