@@ -760,3 +760,28 @@ fn declared_lengths_are_counted_not_buffered() {
         std::mem::size_of::<Tokenizer>()
     );
 }
+
+/// A command with a bad parameter ends at that byte whatever follows it, also at the end of
+/// the input (redaction may remove the text after it: the command must read the same).
+#[test]
+fn malformed_commands_end_at_the_offending_byte_even_at_the_end() {
+    for (d, bytes) in [
+        (EscPos, &[0x10, 0x04, 9][..]),
+        (EscPos, &[0x1B, b'c', b'9']),
+        (EscPos, &[0x1B, b'*', 5]),
+        (EscPos, &[0x1B, b'*', b'r']),
+        (EscPos, &[0x1B, b'&', 3, b'B', b'A']),
+        (EscPos, &[0x1D, b'V', 7]),
+        (EscPos, &[0x1D, b'k', 7]),
+        (EscPos, &[0x1D, b'D', 0x30, 0x99]),
+        (EscPos, &[0x1C, b'g', 9]),
+    ] {
+        let toks = tokenize(d, bytes);
+        assert_eq!(toks.len(), 1, "{d} {bytes:02x?}: {toks:?}");
+        assert_eq!(
+            (toks[0].len, toks[0].kind.label()),
+            (bytes.len() as u64, "malformed"),
+            "{d} {bytes:02x?}: {toks:?}"
+        );
+    }
+}

@@ -149,13 +149,20 @@ fn esc(h: &[u8], opts: &Options) -> Class {
         b'p' => len(5, "ESC p", Op::Drawer),
         b'W' => len(10, "ESC W", Op::Other),
         b'*' => {
+            // The mode byte decides: a bad one ends the command there, whatever follows.
+            need!(h, 3);
+            let per_column = match h[2] {
+                0 | 1 => 1,
+                32 | 33 => 3,
+                _ => return malformed(3, "ESC *"),
+            };
             need!(h, 5);
-            let n = n16(h[3], h[4]);
-            match h[2] {
-                0 | 1 => data(5 + n, "ESC *", DataKind::Image, 5),
-                32 | 33 => data(5 + 3 * n, "ESC *", DataKind::Image, 5),
-                _ => malformed(3, "ESC *"),
-            }
+            data(
+                5 + per_column * n16(h[3], h[4]),
+                "ESC *",
+                DataKind::Image,
+                5,
+            )
         }
         b'&' => {
             need!(h, 5);
