@@ -273,15 +273,23 @@ impl Detectors {
         // Does a line read as the library's (its phone, its address)? The patron's name and
         // card on the line are left out of the question: they are printed differently once
         // masked, and redacting the output again must come to the same answer.
-        let library = |f: &[Finding], li: usize| -> bool {
+        // `mentions`: other places the name's words stand (line, start, end), left out too.
+        let library = |f: &[Finding], mentions: &[(usize, usize, usize)], li: usize| -> bool {
             let mut spans = f
                 .iter()
                 .filter(|x| x.line == li && matches!(x.kind, Kind::Name | Kind::Card))
+                .map(|x| (x.start, x.end))
+                .chain(
+                    mentions
+                        .iter()
+                        .filter(|m| m.0 == li)
+                        .map(|&(_, a, b)| (a, b)),
+                )
                 .peekable();
             if spans.peek().is_none() {
                 return self.library.is_match(lines[li]);
             }
-            let spans: Vec<(usize, usize)> = spans.map(|x| (x.start, x.end)).collect();
+            let spans: Vec<(usize, usize)> = spans.collect();
             let rest: String = lines[li]
                 .char_indices()
                 .map(|(i, c)| {
@@ -450,43 +458,6 @@ impl Detectors {
                 }
             }
         }
-        if joined.contains('@') {
-            for m in self.email.find_iter(joined) {
-                let (li, a) = locate(m.start());
-                if !library(&f, li) {
-                    push(&mut f, li, a, a + m.len(), Kind::Email);
-                }
-            }
-        }
-        // Phone numbers are looked for with the values found so far blanked out: digits that
-        // belong to a name or card next to a number are not part of it (once masked they
-        // would not be, and redacting again must find the same number).
-        let blanked = if f.is_empty() {
-            std::borrow::Cow::Borrowed(joined)
-        } else {
-            let mut b = joined.as_bytes().to_vec();
-            for x in &f {
-                b[starts[x.line] + x.start..starts[x.line] + x.end].fill(0x01);
-            }
-            std::borrow::Cow::Owned(String::from_utf8(b).expect("whole characters blanked"))
-        };
-        for m in self.phone.find_iter(&blanked) {
-            let before = blanked[..m.start()].chars().next_back();
-            let after = blanked[m.end()..].chars().next();
-            if before.is_some_and(|c| c.is_ascii_digit())
-                || after.is_some_and(|c| c.is_ascii_digit())
-            {
-                continue;
-            }
-            if m.as_str().bytes().filter(u8::is_ascii_digit).count() < 7 {
-                continue;
-            }
-            let (li, a) = locate(m.start());
-            if !library(&f, li) {
-                push(&mut f, li, a, a + m.len(), Kind::Phone);
-            }
-        }
-
         // Structure: names on their own line next to a card line, cards in brackets under a
         // name, street addresses just below the patron's name or card.
         let has = |f: &[Finding], line: usize, kind: Kind| {
@@ -561,14 +532,14 @@ impl Detectors {
                     .street
                     .find_iter(t)
                     .find(|m| !t[..m.start()].ends_with('*'))?;
-                (!library(&f, li)).then(|| (m.start(), t.trim_end().len().max(m.end())))
+                (!library(&f, &[], li)).then(|| (m.start(), t.trim_end().len().max(m.end())))
             })
             .collect();
         for (pos, &li) in texty.iter().enumerate() {
             let Some(&next) = texty.get(pos + 1) else {
                 continue;
             };
-            if street[next].is_some() && !has(&f, li, Kind::Name) && !library(&f, li) {
+            if street[next].is_some() && !has(&f, li, Kind::Name) && !library(&f, &[], li) {
                 let t = lines[li];
                 let mixed_case = t.chars().any(|c| c.is_lowercase());
                 if mixed_case
@@ -651,6 +622,46 @@ impl Detectors {
                 }
             } else {
                 partial.extend_from_slice(group);
+            }
+        }
+
+        // E-mail addresses and phone numbers, now that the name's words are known: a
+        // library word that is one of them ("Branch") does not make a line the library's,
+        // as it would not once masked.
+        if joined.contains('@') {
+            for m in self.email.find_iter(joined) {
+                let (li, a) = locate(m.start());
+                if !library(&f, &partial, li) {
+                    push(&mut f, li, a, a + m.len(), Kind::Email);
+                }
+            }
+        }
+        // Phone numbers are looked for with the values found so far blanked out: digits that
+        // belong to a name or card next to a number are not part of it (once masked they
+        // would not be, and redacting again must find the same number).
+        let blanked = if f.is_empty() {
+            std::borrow::Cow::Borrowed(joined)
+        } else {
+            let mut b = joined.as_bytes().to_vec();
+            for x in &f {
+                b[starts[x.line] + x.start..starts[x.line] + x.end].fill(0x01);
+            }
+            std::borrow::Cow::Owned(String::from_utf8(b).expect("whole characters blanked"))
+        };
+        for m in self.phone.find_iter(&blanked) {
+            let before = blanked[..m.start()].chars().next_back();
+            let after = blanked[m.end()..].chars().next();
+            if before.is_some_and(|c| c.is_ascii_digit())
+                || after.is_some_and(|c| c.is_ascii_digit())
+            {
+                continue;
+            }
+            if m.as_str().bytes().filter(u8::is_ascii_digit).count() < 7 {
+                continue;
+            }
+            let (li, a) = locate(m.start());
+            if !library(&f, &partial, li) {
+                push(&mut f, li, a, a + m.len(), Kind::Phone);
             }
         }
 
