@@ -120,6 +120,9 @@ pub enum Reason {
     Image { at: u64 },
     /// User-defined glyphs, which can make text print as anything.
     Glyphs { at: u64 },
+    /// The rewritten text would change how a command next to it reads (text that followed
+    /// an incomplete command prefix, for example).
+    Rewrite { at: u64 },
 }
 
 impl fmt::Display for Reason {
@@ -140,6 +143,10 @@ impl fmt::Display for Reason {
             ),
             Reason::Image { at } => write!(f, "image at byte {at} (images = \"block\")"),
             Reason::Glyphs { at } => write!(f, "user-defined characters at byte {at}"),
+            Reason::Rewrite { at } => write!(
+                f,
+                "redacting the text would change the commands of the segment at byte {at}"
+            ),
         }
     }
 }
@@ -232,9 +239,20 @@ impl Redactor {
         let mut qr = QrState::default();
         let mut tokens: Vec<Token> = Vec::new();
         let mut collector = LineCollector::new();
+        // Reads what is printed so far, to check each rewritten segment against.
+        let mut printed = Tokenizer::new(profile.dialect, profile.tokenizer_options());
         let mut close = |tokens: &mut Vec<Token>| {
             let n = out.len() + 1;
-            let (s, r) = self.segment(profile, job, tokens, &mut dec, &mut qr, n, &mut collector);
+            let (s, r) = self.segment(
+                profile,
+                job,
+                tokens,
+                &mut dec,
+                &mut qr,
+                n,
+                &mut collector,
+                &mut printed,
+            );
             report.add(&r);
             out.push(s);
             tokens.clear();
@@ -279,6 +297,7 @@ impl Redactor {
         qr: &mut QrState,
         number: usize,
         collector: &mut LineCollector,
+        printed: &mut Tokenizer,
     ) -> (Segment, Report) {
         let start = seg.first().map_or(0, |t| t.offset);
         let end = seg.last().map_or(0, |t| t.offset + t.len);
@@ -345,7 +364,16 @@ impl Redactor {
                 Err(blocked(reason))
             }
             None if !self.cfg.enabled => Ok(job[start as usize..end as usize].to_vec()),
-            None => Ok(self.rewrite(profile, job, seg, &lines, &symbols, qr, &mut report)),
+            None => {
+                let out = self.rewrite(profile, job, seg, &lines, &symbols, qr, &mut report);
+                match commands_kept(job, seg, &out, printed) {
+                    true => Ok(out),
+                    false => {
+                        report.blocked = 1;
+                        Err(blocked(Reason::Rewrite { at: start }))
+                    }
+                }
+            }
         };
         *collector = lines.recycle();
         (Segment { start, end, output }, report)
@@ -570,6 +598,52 @@ impl Redactor {
         out.push(b'\n');
         out
     }
+}
+
+/// Does the rewritten segment `out` hold the same commands as the original, in the same
+/// order (barcodes and 2-D codes aside: those with patron data became text), ending where a
+/// command ends? Rewriting changes only text, but text next to an incomplete or unknown
+/// command prefix could join it. `printed` reads what was printed before; it takes `out`
+/// only when the answer is yes.
+fn commands_kept(job: &[u8], seg: &[Token], out: &[u8], printed: &mut Tokenizer) -> bool {
+    // Line feeds come with the text lines that replace symbols: commands are compared.
+    let keep = |k: &TokenKind| match k {
+        TokenKind::Text | TokenKind::Control(_) => false,
+        TokenKind::Data { kind, .. } => !matches!(
+            kind,
+            DataKind::Barcode | DataKind::Code2dStore | DataKind::Code2dPrint
+        ),
+        _ => true,
+    };
+    let before: Vec<(TokenKind, &[u8])> = seg
+        .iter()
+        .filter(|t| keep(&t.kind))
+        .map(|t| (t.kind, &job[t.range_in(0)]))
+        .collect();
+    let mut t = printed.clone();
+    let base = t.position();
+    let mut after: Vec<(TokenKind, std::ops::Range<usize>)> = Vec::with_capacity(before.len());
+    let mut ended_inside = false;
+    t.feed(out, &mut |x: Token| {
+        if x.offset < base {
+            ended_inside = true; // a token begun before this segment: not where it ended
+        }
+        if keep(&x.kind) {
+            let s = x.offset.saturating_sub(base) as usize;
+            after.push((x.kind, s..s + x.len as usize));
+        }
+    });
+    // Nothing may be left open at the end of the segment.
+    t.clone().finish(&mut |_| ended_inside = true);
+    let same = !ended_inside
+        && before.len() == after.len()
+        && before.iter().zip(&after).all(|((k1, b1), (k2, r2))| {
+            k1.label() == k2.label() && out.get(r2.clone()) == Some(*b1)
+        });
+    if same {
+        *printed = t;
+    }
+    same
 }
 
 /// Whether the last 2-D code stored was patron data (then its print command prints this
