@@ -132,11 +132,6 @@ fn write_out(bytes: &[u8]) -> anyhow::Result<()> {
     }
 }
 
-/// The profile search path: `--profile-dir`, else the configuration's `profile_dir`.
-fn profiles_for(cli_dir: Option<&Path>, cfg: &Config) -> Profiles {
-    Profiles::new(cli_dir.or(cfg.profile_dir.as_deref()))
-}
-
 fn run(cli: Cli) -> anyhow::Result<()> {
     let profiles = Profiles::new(cli.profile_dir.as_deref());
     match cli.command {
@@ -165,7 +160,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check { config } => {
             let path = config.unwrap_or_else(|| PathBuf::from(slipguard::config::DEFAULT_PATH));
             let cfg = Config::load(Some(&path))?.expect("a path was given");
-            let profiles = profiles_for(cli.profile_dir.as_deref(), &cfg);
+            let profiles = slipguard::service::profiles_for(cli.profile_dir.as_deref(), &cfg);
             for p in &cfg.printers {
                 profiles
                     .load(&p.profile)
@@ -234,10 +229,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             output,
         } => {
             let cfg = Config::load(config.as_deref())?.unwrap_or_default();
-            let profiles = match (&cli.profile_dir, &cfg.profile_dir) {
-                (None, Some(dir)) => Profiles::new(Some(dir)),
-                _ => profiles,
-            };
+            let profiles = slipguard::service::profiles_for(cli.profile_dir.as_deref(), &cfg);
             let name = profile
                 .or_else(|| cfg.printers.first().map(|p| p.profile.clone()))
                 .unwrap_or_else(|| DEFAULT_PROFILE.to_string());

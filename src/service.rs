@@ -26,7 +26,7 @@ pub fn init_logging() {
 }
 
 /// The profile search path: `--profile-dir`, else the configuration's `profile_dir`.
-fn profiles_for(cli_dir: Option<&Path>, cfg: &Config) -> Profiles {
+pub fn profiles_for(cli_dir: Option<&Path>, cfg: &Config) -> Profiles {
     Profiles::new(cli_dir.or(cfg.profile_dir.as_deref()))
 }
 

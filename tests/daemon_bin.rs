@@ -32,6 +32,25 @@ const CANARIES: &[&str] = &[
     "canary.person",
 ];
 
+/// A configuration in `dir` for one printer, "desk" (TM-T88V, a file printer writing to
+/// `dir/out`), with one listener of `protocol` on a free loopback port. Returns the file
+/// and the output folder.
+fn desk_config(dir: &Path, protocol: &str) -> (PathBuf, PathBuf) {
+    let (cfg, out) = (dir.join("slipguard.toml"), dir.join("out"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "[daemon]\nruntime_dir = \"{}\"\n\n\
+             [[printer]]\nname = \"desk\"\nprofile = \"epson-tm-t88v\"\ndevice = \"file://{}\"\n\n\
+             [[listen]]\nprotocol = \"{protocol}\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n",
+            dir.join("run").display(),
+            out.display()
+        ),
+    )
+    .unwrap();
+    (cfg, out)
+}
+
 fn canary_job() -> Vec<u8> {
     let mut j = b"\x1b@Elmwood Library\nCheckout receipt\n".to_vec();
     j.extend(b"Checked out to: Canaryfirst Canarylast\n");
@@ -156,18 +175,7 @@ fn wait_files(dir: &Path, n: usize) -> Vec<PathBuf> {
 #[test]
 fn the_service_prints_what_redact_makes_logs_no_patron_data_and_stops_on_sigterm() {
     let dir = temp("service");
-    let out = dir.join("out");
-    let cfg = dir.join("slipguard.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[daemon]\nruntime_dir = \"{run}\"\n\n[[printer]]\nname = \"desk\"\nprofile = \"epson-tm-t88v\"\ndevice = \"file://{}\"\n\n\
-             [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n",
-            out.display(),
-            run = dir.join("run").display()
-        ),
-    )
-    .unwrap();
+    let (cfg, out) = desk_config(&dir, "raw");
     let job = canary_job();
     std::fs::write(dir.join("job.bin"), &job).unwrap();
 
@@ -206,18 +214,7 @@ fn the_service_prints_what_redact_makes_logs_no_patron_data_and_stops_on_sigterm
 #[test]
 fn a_job_that_fails_closed_is_refused_and_logged_without_its_text() {
     let dir = temp("refused");
-    let out = dir.join("out");
-    let cfg = dir.join("slipguard.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[daemon]\nruntime_dir = \"{run}\"\n\n[[printer]]\nname = \"desk\"\nprofile = \"epson-tm-t88v\"\ndevice = \"file://{}\"\n\n\
-             [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n",
-            out.display(),
-            run = dir.join("run").display()
-        ),
-    )
-    .unwrap();
+    let (cfg, out) = desk_config(&dir, "raw");
     let mut d = Running::start(&cfg, &dir);
     let addr = d.raw_addr();
     // A name, then a command whose declared length runs past the end of the job.
@@ -309,18 +306,7 @@ fn check_accepts_a_good_config_and_names_file_and_line_of_a_bad_one() {
 fn lpd_user_and_job_names_never_reach_the_log() {
     use std::io::Read;
     let dir = temp("lpd-log");
-    let out = dir.join("out");
-    let cfg = dir.join("slipguard.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[daemon]\nruntime_dir = \"{run}\"\n\n[[printer]]\nname = \"desk\"\nprofile = \"epson-tm-t88v\"\ndevice = \"file://{}\"\n\n\
-             [[listen]]\nprotocol = \"lpd\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n",
-            out.display(),
-            run = dir.join("run").display()
-        ),
-    )
-    .unwrap();
+    let (cfg, out) = desk_config(&dir, "lpd");
     let mut d = Running::start(&cfg, &dir);
     let l = d.wait_line("listening on lpd ");
     let addr = l.split("listening on lpd ").nth(1).unwrap();

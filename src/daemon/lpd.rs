@@ -9,7 +9,7 @@ use super::{Route, Shared};
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
 /// The acknowledgement byte for "accepted", and one for "refused".
 const ACK: u8 = 0;
@@ -22,32 +22,15 @@ pub(super) async fn serve(
     listener: TcpListener,
     route: Route,
     shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let limit = Arc::new(Semaphore::new(shared.limits().max_connections));
-    loop {
-        let permit = tokio::select! {
-            p = limit.clone().acquire_owned() => p.expect("semaphore is never closed"),
-            _ = stop.changed() => return,
-        };
-        let conn = tokio::select! {
-            c = listener.accept() => c,
-            _ = stop.changed() => return,
-        };
-        let (stream, _) = match conn {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "lpd listener: accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let (route, sh) = (route.clone(), shared.clone());
-        shared.tracker.spawn(async move {
+    let sh = shared.clone();
+    super::accept_loop(listener, "lpd", shared, stop, move |stream| {
+        let (route, sh) = (route.clone(), sh.clone());
+        async move {
             let mut stream = tokio::io::BufReader::new(stream);
             let limits = sh.limits();
-            let (idle, max) = (limits.idle_timeout, limits.max_job_bytes);
-            match session(&mut stream, max, idle).await {
+            match session(&mut stream, limits.max_job_bytes, limits.idle_timeout).await {
                 Ok(files) => {
                     for f in files {
                         super::accept(f, "lpd", &route, &sh, None).await;
@@ -59,10 +42,9 @@ pub(super) async fn serve(
                     "job discarded, nothing printed: {why}"
                 ),
             }
-            drop(stream);
-            drop(permit);
-        });
-    }
+        }
+    })
+    .await
 }
 
 /// One connection: the data files of a job received whole, in order (empty when the

@@ -417,6 +417,45 @@ impl Daemon {
     }
 }
 
+/// The accept loop of a network listener: at most `max_connections` clients at once (more
+/// wait in the kernel's backlog), each served by `serve` as a tracked task that holds its
+/// place until it ends. Returns when the daemon stops accepting.
+async fn accept_loop<F, Fut>(
+    listener: tokio::net::TcpListener,
+    kind: &'static str,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    serve: F,
+) where
+    F: Fn(tokio::net::TcpStream) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let limit = Arc::new(tokio::sync::Semaphore::new(shared.limits().max_connections));
+    loop {
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => p.expect("semaphore is never closed"),
+            _ = stop.changed() => return,
+        };
+        let conn = tokio::select! {
+            c = listener.accept() => c,
+            _ = stop.changed() => return,
+        };
+        let (stream, _) = match conn {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, listener = kind, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let task = serve(stream);
+        shared.tracker.spawn(async move {
+            task.await;
+            drop(permit);
+        });
+    }
+}
+
 /// Pass a real-time status query to the printer at once (ahead of nothing: the printer's
 /// worker takes it between jobs) and return its answer; none when the printer is off.
 async fn query(bytes: Vec<u8>, route: &Route, shared: &Arc<Shared>) -> Vec<u8> {

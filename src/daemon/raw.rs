@@ -14,36 +14,18 @@ use std::io;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, watch, Semaphore};
+use tokio::sync::{oneshot, watch};
 
 pub(super) async fn serve(
     listener: TcpListener,
     route: Route,
     shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let limit = Arc::new(Semaphore::new(shared.limits().max_connections));
-    loop {
-        // Past the connection limit, new clients wait in the kernel's backlog.
-        let permit = tokio::select! {
-            p = limit.clone().acquire_owned() => p.expect("semaphore is never closed"),
-            _ = stop.changed() => return,
-        };
-        let conn = tokio::select! {
-            c = listener.accept() => c,
-            _ = stop.changed() => return,
-        };
-        let (stream, _) = match conn {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "raw listener: accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let (route, sh) = (route.clone(), shared.clone());
-        let task = async move {
-            let mut stream = stream;
+    let sh = shared.clone();
+    super::accept_loop(listener, "raw", shared, stop, move |mut stream| {
+        let (route, sh) = (route.clone(), sh.clone());
+        async move {
             // The connection stays open until the job is queued: a client that sends jobs
             // one after another gets them printed in that order.
             if let Err(why) = session(&mut stream, &route, &sh).await {
@@ -53,11 +35,9 @@ pub(super) async fn serve(
                     "job discarded, nothing more printed: {why}"
                 );
             }
-            drop(stream);
-            drop(permit);
-        };
-        shared.tracker.spawn(task);
-    }
+        }
+    })
+    .await
 }
 
 /// One connection: read until the client's EOF within the limits, answering queries on

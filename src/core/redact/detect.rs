@@ -639,15 +639,7 @@ impl Detectors {
         // Phone numbers are looked for with the values found so far blanked out: digits that
         // belong to a name or card next to a number are not part of it (once masked they
         // would not be, and redacting again must find the same number).
-        let blanked = if f.is_empty() {
-            std::borrow::Cow::Borrowed(joined)
-        } else {
-            let mut b = joined.as_bytes().to_vec();
-            for x in &f {
-                b[starts[x.line] + x.start..starts[x.line] + x.end].fill(0x01);
-            }
-            std::borrow::Cow::Owned(String::from_utf8(b).expect("whole characters blanked"))
-        };
+        let blanked = blank(joined, starts, &f);
         for m in self.phone.find_iter(&blanked) {
             let before = blanked[..m.start()].chars().next_back();
             let after = blanked[m.end()..].chars().next();
@@ -1104,6 +1096,24 @@ fn resolve_overlaps(mut f: Vec<Finding>) -> Vec<Finding> {
         out.push(x);
     }
     out
+}
+
+/// `joined` (the segment's lines, which start at `starts`) with the characters of `found`
+/// replaced by a control character, byte for byte: neither a word character nor a space
+/// nor a digit, so no pattern matches across a blanked value.
+pub(super) fn blank<'a>(
+    joined: &'a str,
+    starts: &[usize],
+    found: &[Finding],
+) -> std::borrow::Cow<'a, str> {
+    if found.is_empty() {
+        return std::borrow::Cow::Borrowed(joined);
+    }
+    let mut b = joined.as_bytes().to_vec();
+    for x in found {
+        b[starts[x.line] + x.start..starts[x.line] + x.end].fill(0x01);
+    }
+    std::borrow::Cow::Owned(String::from_utf8(b).expect("whole characters replaced by ASCII"))
 }
 
 /// `lines` joined by line feeds, and where each line starts: one text per segment, so each

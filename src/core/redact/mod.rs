@@ -540,14 +540,7 @@ impl Redactor {
         if self.cfg.policies.is_empty() {
             return &self.cfg.actions;
         }
-        let mut blanked = text.as_bytes().to_vec();
-        for f in found {
-            let at = starts[f.line];
-            // A control character: neither a word character nor a space, so no pattern
-            // matches across it.
-            blanked[at + f.start..at + f.end].fill(0x01);
-        }
-        let blanked = String::from_utf8(blanked).expect("whole characters replaced by ASCII");
+        let blanked = detect::blank(text, starts, found);
         self.cfg
             .policies
             .iter()
