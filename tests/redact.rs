@@ -364,3 +364,17 @@ fn redacting_twice_changes_nothing() {
         assert_ne!(once, job, "{kind}: nothing redacted");
     }
 }
+
+#[test]
+fn a_job_that_ends_in_text_without_a_line_feed_prints() {
+    // Text still open at the end of the job is not an open command: it prints, redacted.
+    let (out, text) = redact(b"Due: 2026-12-01\nChecked out to: Marisol Canary");
+    assert_eq!(text, ["Due: 2026-12-01", "Checked out to: M. C."]);
+    assert!(!String::from_utf8_lossy(&out).contains("Canary"));
+    // A command left open at the end still fails closed.
+    let p = profile("generic-80mm");
+    let e = Redactor::new(RedactConfig::default())
+        .job(&p, b"Checked out to: Marisol Canary\x1bE")
+        .unwrap_err();
+    assert!(!e.to_string().contains("Canary"), "{e}");
+}

@@ -608,31 +608,28 @@ fn commands_kept(job: &[u8], seg: &[Token], out: &[u8], printed: &mut Tokenizer)
         ),
         _ => true,
     };
-    let before: Vec<(TokenKind, &[u8])> = seg
-        .iter()
-        .filter(|t| keep(&t.kind))
-        .map(|t| (t.kind, &job[t.range_in(0)]))
-        .collect();
+    let mut before = seg.iter().filter(|t| keep(&t.kind));
     let mut t = printed.clone();
     let base = t.position();
-    let mut after: Vec<(TokenKind, std::ops::Range<usize>)> = Vec::with_capacity(before.len());
-    let mut ended_inside = false;
+    let mut same = true;
     t.feed(out, &mut |x: Token| {
+        if !same {
+            return;
+        }
         if x.offset < base {
-            ended_inside = true; // a token begun before this segment: not where it ended
+            same = false; // a token begun before this segment: not where it ended
+            return;
         }
         if keep(&x.kind) {
-            let s = x.offset.saturating_sub(base) as usize;
-            after.push((x.kind, s..s + x.len as usize));
+            let s = (x.offset - base) as usize;
+            same = before.next().is_some_and(|b| {
+                b.kind.label() == x.kind.label()
+                    && out.get(s..s + x.len as usize) == Some(&job[b.range_in(0)])
+            });
         }
     });
-    // Nothing may be left open at the end of the segment.
-    t.clone().finish(&mut |_| ended_inside = true);
-    let same = !ended_inside
-        && before.len() == after.len()
-        && before.iter().zip(&after).all(|((k1, b1), (k2, r2))| {
-            k1.label() == k2.label() && out.get(r2.clone()) == Some(*b1)
-        });
+    // No command may be left open at the end of the segment, nor one left out.
+    same &= !t.in_command() && before.next().is_none();
     if same {
         *printed = t;
     }

@@ -426,6 +426,11 @@ impl Tokenizer {
         matches!(self.state, State::Ground)
     }
 
+    /// True when a command is open: fed in part, not yet emitted.
+    pub fn in_command(&self) -> bool {
+        !matches!(self.state, State::Ground | State::Text { .. })
+    }
+
     /// Tokenize the next chunk; `emit` receives every token this chunk completes.
     pub fn feed(&mut self, input: &[u8], emit: &mut impl FnMut(Token)) {
         let base = self.pos;
