@@ -7,9 +7,9 @@
 
 use super::action::{changed, Action};
 use super::config::RedactConfig;
+use super::labels::Labels;
 use super::Kind;
 use crate::core::luhn::valid as luhn_valid;
-use aho_corasick::{AhoCorasick, MatchKind};
 use regex::{Regex, RegexBuilder};
 
 /// A detected patron value: bytes `start..end` of line `line`'s text (on character
@@ -152,11 +152,10 @@ const PLACE_WORDS: &[&str] = &[
 
 pub(super) struct Detectors {
     /// Every label (ASCII, case-insensitive, longest match first).
-    labels: AhoCorasick,
+    labels: Labels,
 
     /// By label pattern: its kind, and whether it reads as a phrase (no colon needed).
     label_info: Vec<(Kind, bool)>,
-    card: Regex,
     bracketed: Regex,
     email: Regex,
     phone: Regex,
@@ -193,17 +192,11 @@ impl Detectors {
         add(EMAIL_LABELS, &cfg.labels.email, Kind::Email);
         add(ADDRESS_LABELS, &cfg.labels.address, Kind::Address);
         add(BIRTH_LABELS, &cfg.labels.birthdate, Kind::Birthdate);
-        let labels = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(label_kinds.iter().map(|(l, _)| l))
-            .expect("label automaton");
+        let labels = Labels::new(&label_kinds.iter().map(|(l, _)| l).collect::<Vec<_>>());
         let label_info = label_kinds
             .iter()
             .map(|(l, k)| (*k, PHRASE_LABELS.contains(&l.as_str())))
             .collect();
-        let types: String = cfg.card_type_digits.iter().collect();
-        let card = format!(r"[{types}](?:[ -]?[0-9]){{{}}}", CARD_DIGITS - 1);
         let build = |p: &str| {
             RegexBuilder::new(p)
                 .size_limit(1 << 24)
@@ -213,7 +206,6 @@ impl Detectors {
         Detectors {
             labels,
             label_info,
-            card: build(&card),
             bracketed: build(r"^\s*\(\s*(?P<c>[0-9A-Za-z][0-9A-Za-z -]{3,18}[0-9A-Za-z])\s*\)\s*$"),
             email: build(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
             phone: build(
@@ -328,21 +320,13 @@ impl Detectors {
         // words are not masked inside them.
         let mut label_at: Vec<(usize, usize)> = Vec::new();
         for m in self.labels.find_iter(joined) {
-            // Whole words only. A `*` is a masked letter or digit: a label glued to a masked
-            // value was glued to the value before it was masked.
-            let word = |c: char| c.is_alphanumeric() || c == '*';
-            if joined[..m.start()].chars().next_back().is_some_and(word)
-                || joined[m.end()..].chars().next().is_some_and(word)
-            {
-                continue;
-            }
-            label_at.push((m.start(), m.end()));
-            let (li, end_in_line) = locate(m.end());
+            label_at.push((m.start, m.end));
+            let (li, end_in_line) = locate(m.end);
             let text = lines[li];
-            let (kind, phrase) = self.label_info[m.pattern().as_usize()];
+            let (kind, phrase) = self.label_info[m.label];
             // A label starts its line or a column; elsewhere only a contact label directly
             // followed by a colon counts ("Notify by phone: …").
-            let before = &text[..end_in_line - m.len()];
+            let before = &text[..end_in_line - (m.end - m.start)];
             let at_start = before.trim().is_empty()
                 || before.ends_with("  ")
                 || before.ends_with('\t')
@@ -414,9 +398,21 @@ impl Detectors {
         for x in f.iter_mut() {
             x.labelled = true;
         }
-        for m in self.card.find_iter(joined) {
-            let before = joined[..m.start()].chars().next_back();
-            let after = joined[m.end()..].chars().next();
+        // Digits per line: the number patterns run only on lines with enough of them.
+        let digits: Vec<usize> = lines
+            .iter()
+            .map(|l| l.bytes().filter(u8::is_ascii_digit).count())
+            .collect();
+        let cards = (0..lines.len())
+            .filter(|&li| digits[li] >= CARD_DIGITS)
+            .flat_map(|li| {
+                self.card_shapes(lines[li])
+                    .map(move |(a, b)| (starts[li] + a, starts[li] + b))
+            });
+        for (ms, me) in cards {
+            let m = &joined[ms..me];
+            let before = joined[..ms].chars().next_back();
+            let after = joined[me..].chars().next();
             // Part of a longer number? (Letters may touch it: Codabar start/stop characters,
             // or a number glued to a name.)
             if before.is_some_and(|c| c.is_ascii_digit() || c == '*')
@@ -424,8 +420,8 @@ impl Detectors {
             {
                 continue;
             }
-            let digits: String = m.as_str().chars().filter(char::is_ascii_digit).collect();
-            let (li, a) = locate(m.start());
+            let digits: String = m.chars().filter(char::is_ascii_digit).collect();
+            let (li, a) = locate(ms);
             let text = lines[li];
             let b = a + m.len();
             let bracketed =
@@ -475,10 +471,10 @@ impl Detectors {
             if (pos == 0 || by_card) && !has(&f, li, Kind::Name) && self.name_line.is_match(text) {
                 // The pattern's name is the line without its blanks.
                 let m = trimmed_span(text, |c| matches!(c, ' ' | '\t'));
-                let lower = m.text.to_lowercase();
-                if !PLACE_WORDS
-                    .iter()
-                    .any(|w| lower.split(|c: char| !c.is_alphabetic()).any(|x| x == *w))
+                if !m
+                    .text
+                    .split(|c: char| !c.is_alphabetic())
+                    .any(is_place_word)
                 {
                     push(&mut f, li, m.start, m.end(), Kind::Name);
                 }
@@ -545,15 +541,10 @@ impl Detectors {
                 if mixed_case
                     && self.name_words.is_match(t.trim())
                     && t.split_whitespace().count() >= 2
+                    && !t.split_whitespace().any(is_place_word)
                 {
-                    let lower = t.to_lowercase();
-                    if !PLACE_WORDS
-                        .iter()
-                        .any(|w| lower.split_whitespace().any(|x| x == *w))
-                    {
-                        let a = t.len() - t.trim_start().len();
-                        push(&mut f, li, a, t.trim_end().len(), Kind::Name);
-                    }
+                    let a = t.len() - t.trim_start().len();
+                    push(&mut f, li, a, t.trim_end().len(), Kind::Name);
                 }
             }
         }
@@ -640,18 +631,27 @@ impl Detectors {
         // belong to a name or card next to a number are not part of it (once masked they
         // would not be, and redacting again must find the same number).
         let blanked = blank(joined, starts, &f);
-        for m in self.phone.find_iter(&blanked) {
-            let before = blanked[..m.start()].chars().next_back();
-            let after = blanked[m.end()..].chars().next();
+        let phones = (0..lines.len())
+            .filter(|&li| digits[li] >= 7)
+            .flat_map(|li| {
+                let line = &blanked[starts[li]..starts[li] + lines[li].len()];
+                self.phone
+                    .find_iter(line)
+                    .map(move |m| (starts[li] + m.start(), starts[li] + m.end()))
+            });
+        for (ms, me) in phones {
+            let m = &blanked[ms..me];
+            let before = blanked[..ms].chars().next_back();
+            let after = blanked[me..].chars().next();
             if before.is_some_and(|c| c.is_ascii_digit())
                 || after.is_some_and(|c| c.is_ascii_digit())
             {
                 continue;
             }
-            if m.as_str().bytes().filter(u8::is_ascii_digit).count() < 7 {
+            if m.bytes().filter(u8::is_ascii_digit).count() < 7 {
                 continue;
             }
-            let (li, a) = locate(m.start());
+            let (li, a) = locate(ms);
             if !library(&f, &partial, li) {
                 push(&mut f, li, a, a + m.len(), Kind::Phone);
             }
@@ -679,12 +679,15 @@ impl Detectors {
             .filter(|x| matches!(x.kind, Kind::Name | Kind::Card) && !x.placeholder)
             .map(|x| x.line)
             .min();
-        let first_marker = f
+        let first_found = f
             .iter()
             .filter(|x| matches!(x.kind, Kind::Name | Kind::Card))
             .map(|x| x.line)
-            .chain((0..lines.len()).filter(|&li| redacted_line(lines[li])))
             .min();
+        // (Only lines above the first found value can come first.)
+        let first_marker = (0..first_found.unwrap_or(lines.len()))
+            .find(|&li| redacted_line(lines[li]))
+            .or(first_found);
         if let Some(first_line) = first_patron {
             for (li, s) in street.iter().enumerate() {
                 if let Some((a, b)) = *s {
@@ -751,6 +754,36 @@ impl Detectors {
             });
         }
         resolve_overlaps(f)
+    }
+
+    /// Where `line` has the shape of a card number: a card type digit, then 13 more digits,
+    /// each perhaps after one space or dash. Non-overlapping, leftmost first.
+    fn card_shapes<'a>(&'a self, line: &'a str) -> impl Iterator<Item = (usize, usize)> + 'a {
+        let b = line.as_bytes();
+        let mut i = 0;
+        std::iter::from_fn(move || {
+            while i < b.len() {
+                let start = i;
+                i += 1;
+                if !self.card_types.contains(&(b[start] as char)) {
+                    continue;
+                }
+                let (mut j, mut n) = (start + 1, 1);
+                while n < CARD_DIGITS {
+                    match b.get(j) {
+                        Some(c) if c.is_ascii_digit() => j += 1,
+                        Some(b' ' | b'-') if b.get(j + 1).is_some_and(u8::is_ascii_digit) => j += 2,
+                        _ => break,
+                    }
+                    n += 1;
+                }
+                if n == CARD_DIGITS {
+                    i = j;
+                    return Some((start, j));
+                }
+            }
+            None
+        })
     }
 
     /// A run of digits that is a patron card number: 14 digits, a card type digit first, a
@@ -908,6 +941,16 @@ fn card_token(v: &str) -> Option<(usize, usize)> {
     let t = &v[..end];
     ((5..=20).contains(&t.len()) && t.bytes().any(|c| c.is_ascii_digit() || c == b'*'))
         .then_some((0, end))
+}
+
+/// Is `word` one of [`PLACE_WORDS`], in any case?
+fn is_place_word(word: &str) -> bool {
+    if word.is_ascii() {
+        PLACE_WORDS.iter().any(|w| w.eq_ignore_ascii_case(word))
+    } else {
+        let lower = word.to_lowercase();
+        PLACE_WORDS.contains(&lower.as_str())
+    }
 }
 
 /// Does `text` hold the word "library" (any case)? No person is called that; other place
@@ -1127,4 +1170,28 @@ pub(super) fn join(lines: &[&str]) -> (String, Vec<usize>) {
         joined.push('\n');
     }
     (joined, starts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::LazyLock;
+
+    static DETECTORS: LazyLock<Detectors> =
+        LazyLock::new(|| Detectors::new(&RedactConfig::default()));
+    static CARD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(&format!(r"[2](?:[ -]?[0-9]){{{}}}", CARD_DIGITS - 1)).unwrap()
+    });
+
+    proptest! {
+        /// The card scanner finds what the pattern it replaced found.
+        #[test]
+        fn card_shapes_match_the_pattern(line in "[0-9 2x-]{0,40}") {
+            let want: Vec<(usize, usize)> =
+                CARD.find_iter(&line).map(|m| (m.start(), m.end())).collect();
+            let got: Vec<(usize, usize)> = DETECTORS.card_shapes(&line).collect();
+            prop_assert_eq!(got, want);
+        }
+    }
 }

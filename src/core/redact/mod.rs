@@ -13,6 +13,7 @@
 pub mod action;
 pub mod config;
 mod detect;
+mod labels;
 
 use crate::core::profile::Profile;
 use crate::core::symbol;
