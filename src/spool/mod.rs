@@ -15,9 +15,33 @@
 //!   refuses a key directory inside the state directory.
 //!
 //! Every file is written to a temporary name, fsynced and renamed (then the directory is
-//! fsynced), so a crash leaves either the old file or the new one. Layouts (versioned) are in
-//! `format.rs`: only the format version, record kind, epoch id, entry id and nonce are in the
-//! clear; the metadata (times, printer, listener, counts, state) is inside the ciphertext.
+//! fsynced), so a crash leaves either the old file or the new one.
+//!
+//! # Formats (version 1)
+//! Only the format version, record kind, epoch id, entry id and nonce are in the clear; the
+//! metadata (times, printer, listener, counts, state) is inside the ciphertext.
+//!
+//! A sealed record (`.sg` and `.st`), integers big-endian:
+//!
+//! ```text
+//! offset len  field
+//!      0   4  magic "SGSP"
+//!      4   1  format version (1)
+//!      5   1  record kind: 1 = entry, 2 = state
+//!      6   2  reserved, zero
+//!      8   8  epoch id (u64: the unix second the epoch key's range starts)
+//!     16   8  entry id (u64)
+//!     24  12  nonce (random per seal, from the OS RNG)
+//!     36   …  ChaCha20-Poly1305 ciphertext of the payload, then its 16-byte tag
+//! ```
+//!
+//! Bytes 0..24 are the AEAD's associated data, so a header moved onto another record (or a
+//! state record onto another entry) fails authentication. Entry payload: the metadata's
+//! length (u32), the metadata as JSON, then the slip bytes. State payload: one byte
+//! (1 queued, 2 printing, 3 printed, 4 failed).
+//!
+//! A key file (`.key`, 56 bytes): magic `"SGKY"`, version (1), 3 reserved zero bytes, epoch
+//! start (u64, also the file name), epoch end (u64, exclusive), then the 32-byte key.
 //!
 //! # Keys and epochs
 //! Time is cut into epochs of a quarter of the retention window. The first entry stored in
@@ -529,7 +553,10 @@ impl Spool {
                 self.spool_dir.join(id.entry_file()),
                 e,
             )),
-            Err(LoadFail::Keyless) => Err(self.discard_unreadable(id, "its key is gone".into())),
+            // Its key is in memory, so the header's epoch was changed.
+            Err(LoadFail::Keyless) => {
+                Err(self.discard_unreadable(id, "record names an unknown epoch".into()))
+            }
             Err(LoadFail::Corrupt(reason)) => Err(self.discard_unreadable(id, reason)),
         }
     }

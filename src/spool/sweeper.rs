@@ -16,8 +16,8 @@ fn lock(spool: &Mutex<Spool>) -> MutexGuard<'_, Spool> {
 /// [`Spool::sweep`] and hands a non-empty report to `on_sweep` (the daemon drops expired jobs
 /// from its queues and counts them). With nothing stored it sleeps until a `put` wakes it.
 ///
-/// The deadline is wall-clock time turned into a tokio instant by the spool's [`Clock`]
-/// (crate::spool::Clock); on waking, the sweep runs at no earlier than that deadline, so it
+/// The deadline is wall-clock time turned into a tokio instant by the spool's
+/// [`Clock`](super::Clock); on waking, the sweep runs at no earlier than that deadline, so it
 /// always makes progress even if the wall clock lags the monotonic one.
 pub async fn run_sweeper<F>(
     spool: Arc<Mutex<Spool>>,
