@@ -10,6 +10,7 @@
 //!     2-D codes.
 //! * [`profiles`] — finds profile files (site directory, system directory, built-in copies).
 //! * [`inspect`], [`preview`], [`sample`] — the offline commands; `main.rs` is the CLI.
+//! * [`spool`] — the encrypted spool: sealed entries, epoch keys, retention sweeper.
 //! * `fuzzing` — invariants shared by the fuzz targets and the corpus replay test.
 #![forbid(unsafe_code)]
 
@@ -23,3 +24,4 @@ pub mod preview;
 pub mod profiles;
 pub mod sample;
 pub mod service;
+pub mod spool;

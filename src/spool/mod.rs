@@ -1,0 +1,999 @@
+//! The encrypted spool (DESIGN §6): every accepted job's redacted bytes, sealed, kept only
+//! for the retention window, then made unreadable by destroying the key.
+//!
+//! This module owns the spool's files and keys and nothing else: it never sees a job's
+//! original bytes, LPD user or job names, or a printer. The daemon asks it to store a job
+//! before printing, tells it how printing went, and runs [`run_sweeper`] beside it.
+//!
+//! # Files
+//! * `state_dir/spool/<id>.sg` — an entry: its metadata ([`Meta`]) and redacted slip bytes,
+//!   sealed together with ChaCha20-Poly1305. Mode 0600, directory 0700.
+//! * `state_dir/spool/<id>.st` — the entry's current [`State`], sealed separately so a state
+//!   change rewrites one byte of payload instead of the whole slip. Absent while queued.
+//! * `runtime_dir/keys/<epoch>.key` — an epoch key (mode 0600, directory 0700). The runtime
+//!   directory is a tmpfs (`/run/slipguard`), so keys never reach persistent disk; [`Spool::open`]
+//!   refuses a key directory inside the state directory.
+//!
+//! Every file is written to a temporary name, fsynced and renamed (then the directory is
+//! fsynced), so a crash leaves either the old file or the new one.
+//!
+//! # Formats (version 1)
+//! Only the format version, record kind, epoch id, entry id and nonce are in the clear; the
+//! metadata (times, printer, listener, counts, state) is inside the ciphertext.
+//!
+//! A sealed record (`.sg` and `.st`), integers big-endian:
+//!
+//! ```text
+//! offset len  field
+//!      0   4  magic "SGSP"
+//!      4   1  format version (1)
+//!      5   1  record kind: 1 = entry, 2 = state
+//!      6   2  reserved, zero
+//!      8   8  epoch id (u64: the unix second the epoch key's range starts)
+//!     16   8  entry id (u64)
+//!     24  12  nonce (random per seal, from the OS RNG)
+//!     36   …  ChaCha20-Poly1305 ciphertext of the payload, then its 16-byte tag
+//! ```
+//!
+//! Bytes 0..24 are the AEAD's associated data, so a header moved onto another record (or a
+//! state record onto another entry) fails authentication. Entry payload: the metadata's
+//! length (u32), the metadata as JSON, then the slip bytes. State payload: one byte
+//! (1 queued, 2 printing, 3 printed, 4 failed).
+//!
+//! A key file (`.key`, 56 bytes): magic `"SGKY"`, version (1), 3 reserved zero bytes, epoch
+//! start (u64, also the file name), epoch end (u64, exclusive), then the 32-byte key.
+//!
+//! # Keys and epochs
+//! Time is cut into epochs of a quarter of the retention window. The first entry stored in
+//! an epoch creates its key (256 bits from the OS RNG) and key file; later entries of the
+//! epoch reuse it, so a busy desk makes about five keys per window, not one per job. A key
+//! is destroyed — zeroized in memory (it is held in [`zeroize::Zeroizing`]) and its file
+//! removed — once its epoch's range is over **and** no live entry uses it. So a key outlives
+//! its last entry by at most one epoch, and a copy of a sealed entry taken at any time
+//! becomes undecryptable when its window (plus at most an epoch) has passed. Nothing relies
+//! on overwriting files: on SSDs and journaling file systems old blocks may survive, but they
+//! hold ciphertext whose key no longer exists anywhere.
+//!
+//! # Retention
+//! An entry expires `retention` after it was stored; the expiry is kept as wall-clock unix
+//! seconds inside the entry, so it survives restarts (a shorter `retention` at a later start
+//! applies to old entries too; a longer one does not extend them). At its expiry
+//! [`Spool::sweep`] unlinks the entry and its state record and reports it if it never printed
+//! (the daemon counts those as expired and drops them from its queues). [`run_sweeper`] sleeps
+//! until the next expiry or key end and is woken when a new deadline comes earlier: there is
+//! no polling loop.
+//!
+//! [`Spool::open`] cleans up before the daemon serves: an entry whose key is gone (after a
+//! reboot the tmpfs is empty), that fails authentication, or whose window has passed is
+//! deleted, leftover temporary files are removed, and keys no entry needs are destroyed. The
+//! entries still waiting to print come back in creation order.
+//!
+//! # Use from the daemon
+//! The store is synchronous (small files, fsync on write); share it as
+//! `Arc<std::sync::Mutex<Spool>>`, never hold the lock across an `.await`, and call it from a
+//! blocking-tolerant place (it writes and fsyncs one file per call). Times come from a
+//! [`Clock`], which tests run on tokio's paused clock.
+//!
+//! Errors name the operation and the file (an id or a path), never content; a store that
+//! cannot write (disk full, read-only) returns [`SpoolError::Io`] from that call, is unchanged
+//! by it, and works again once the cause is gone. Log lines carry ids, counts and paths only.
+
+mod clock;
+mod error;
+mod files;
+mod format;
+mod retention;
+mod sweeper;
+
+pub use clock::Clock;
+pub use error::SpoolError;
+pub use retention::{Retention, RetentionError};
+pub use sweeper::run_sweeper;
+
+use format::{EpochKey, FormatError, Header, RecordKind, SecretKey};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use tokio::sync::Notify;
+use tracing::{debug, info, warn};
+use zeroize::Zeroizing;
+
+/// A spool entry's id: unique in this spool, increasing in creation order. Its upper bits are
+/// the creation time, so ids stay increasing across restarts. Shown as 16 hex digits (the
+/// file name).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EntryId(u64);
+
+impl EntryId {
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+
+    fn entry_file(self) -> String {
+        format!("{self}.sg")
+    }
+
+    fn state_file(self) -> String {
+        format!("{self}.st")
+    }
+}
+
+impl fmt::Display for EntryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl fmt::Debug for EntryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EntryId({self})")
+    }
+}
+
+impl FromStr for EntryId {
+    type Err = String;
+
+    /// Parses the 16-hex-digit form shown by `Display` (what `spool list` prints).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!(
+                "not a spool entry id: {s:?} (16 hex digits expected)"
+            ));
+        }
+        u64::from_str_radix(s, 16)
+            .map(EntryId)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Where an entry is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Stored, waiting for its printer.
+    Queued,
+    /// Being sent to the printer.
+    Printing,
+    /// The printer took it; kept for `reprint` until the window ends.
+    Printed,
+    /// Printing failed; it waits to be retried while its window lasts.
+    Failed,
+    /// Its window ended before it printed; set by the spool when it is removed.
+    Expired,
+}
+
+impl State {
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Queued => "queued",
+            State::Printing => "printing",
+            State::Printed => "printed",
+            State::Failed => "failed",
+            State::Expired => "expired",
+        }
+    }
+
+    /// Still owed to a printer: what [`Spool::open`] hands back to be queued again.
+    pub fn is_pending(self) -> bool {
+        matches!(self, State::Queued | State::Printing | State::Failed)
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            State::Queued => 1,
+            State::Printing => 2,
+            State::Printed => 3,
+            State::Failed => 4,
+            State::Expired => 5,
+        }
+    }
+
+    fn from_code(c: u8) -> Option<State> {
+        Some(match c {
+            1 => State::Queued,
+            2 => State::Printing,
+            3 => State::Printed,
+            4 => State::Failed,
+            5 => State::Expired,
+            _ => return None,
+        })
+    }
+}
+
+/// An entry's metadata. Holds no slip text, user or job names: ids, times, names from the
+/// configuration, sizes and counts. Sealed with the slip all the same.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    pub id: EntryId,
+    /// The daemon's job id (`1764412345-000007`), to match log lines.
+    pub job: String,
+    /// The printer's name from the configuration.
+    pub printer: String,
+    /// The listener kind the job came from (`raw`, `lpd`, `folder`, …).
+    pub listener: String,
+    /// Unix seconds when stored.
+    pub created: u64,
+    /// Unix seconds when the entry is removed.
+    pub expires: u64,
+    /// Length of the stored (redacted) bytes.
+    pub bytes: u64,
+    /// Values redacted, by kind, indexed like `core::redact::Kind::ALL`.
+    pub redacted: [u64; 7],
+    pub state: State,
+}
+
+/// What the caller says about a new entry; the spool adds id, times, size and state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NewEntry {
+    pub job: String,
+    pub printer: String,
+    pub listener: String,
+    pub redacted: [u64; 7],
+}
+
+impl NewEntry {
+    /// The metadata of a daemon job bound for `printer`: its id, listener and counts.
+    pub fn for_job(job: &crate::daemon::job::Job, printer: &str) -> NewEntry {
+        NewEntry {
+            job: job.id.clone(),
+            printer: printer.to_string(),
+            listener: job.listener.to_string(),
+            redacted: job.report.redacted,
+        }
+    }
+}
+
+/// A stored slip's (redacted) bytes. `Debug` shows the length only; zeroized when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Slip(Zeroizing<Vec<u8>>);
+
+impl Slip {
+    /// The bytes, for a printer. (The returned `Vec` is not zeroized when dropped.)
+    pub fn into_vec(mut self) -> Vec<u8> {
+        std::mem::take(&mut *self.0)
+    }
+}
+
+impl std::ops::Deref for Slip {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Slip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Slip({} bytes)", self.0.len())
+    }
+}
+
+/// What [`Spool::open`] found.
+#[derive(Clone, Debug, Default)]
+pub struct Recovered {
+    /// Entries still owed to a printer (queued, printing or failed, inside their window), in
+    /// creation order: queue these again.
+    pub pending: Vec<Meta>,
+    /// Entries kept that already printed (for `reprint`).
+    pub printed: usize,
+    /// Deleted because their window passed before they printed (count them as expired).
+    pub expired_unprinted: usize,
+    /// Deleted because their window passed after they printed.
+    pub expired_printed: usize,
+    /// Deleted because their key was gone (the runtime directory was emptied, e.g. a reboot).
+    pub keyless: usize,
+    /// Deleted because they failed authentication or were malformed.
+    pub corrupt: usize,
+    /// Left in place because they could not be read (an I/O error); retried at the next start.
+    pub unreadable: usize,
+    /// Keys destroyed because no entry needed them and their epoch was over.
+    pub keys_destroyed: usize,
+}
+
+/// What one [`Spool::sweep`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Entries whose window ended before they printed (state set to [`State::Expired`]): the
+    /// daemon drops them from its queues and counts them.
+    pub expired_unprinted: Vec<Meta>,
+    /// Entries removed, printed or not.
+    pub removed: usize,
+    /// Of those, entries whose files could not be unlinked (logged). Their key is destroyed
+    /// all the same, which is what makes them unreadable.
+    pub unlink_failed: usize,
+    /// Epoch keys destroyed.
+    pub keys_destroyed: usize,
+}
+
+impl SweepReport {
+    pub fn is_empty(&self) -> bool {
+        self.removed == 0 && self.keys_destroyed == 0
+    }
+}
+
+/// A live entry: its metadata and the epoch whose key sealed it.
+struct Live {
+    meta: Meta,
+    epoch: u64,
+}
+
+/// Why a stored record could not be loaded.
+enum LoadFail {
+    /// Its epoch key is gone.
+    Keyless,
+    /// Malformed, or failed authentication: to be deleted.
+    Corrupt(String),
+    /// The file could not be read; left in place.
+    Io(io::Error),
+}
+
+impl From<FormatError> for LoadFail {
+    fn from(e: FormatError) -> Self {
+        LoadFail::Corrupt(e.to_string())
+    }
+}
+
+/// The spool: sealed entries in `state_dir/spool`, epoch keys in `runtime_dir/keys`.
+pub struct Spool {
+    spool_dir: PathBuf,
+    keys_dir: PathBuf,
+    retention: Retention,
+    clock: Clock,
+    /// Epoch keys by epoch id (the epoch's first unix second).
+    keys: BTreeMap<u64, EpochKey>,
+    entries: BTreeMap<EntryId, Live>,
+    last_id: u64,
+    /// Wakes [`run_sweeper`] when the next deadline moves earlier.
+    wake: Arc<Notify>,
+}
+
+impl fmt::Debug for Spool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Spool")
+            .field("spool_dir", &self.spool_dir)
+            .field("keys_dir", &self.keys_dir)
+            .field("retention", &self.retention)
+            .field("entries", &self.entries.len())
+            .field("keys", &self.keys.len())
+            .finish()
+    }
+}
+
+impl Spool {
+    /// Opens the spool, creating its directories, and cleans up before anything is served:
+    /// entries whose key is missing, that fail authentication or whose window has passed
+    /// are deleted, and keys no entry needs are destroyed. Returns the entries still owed to
+    /// a printer.
+    ///
+    /// Fails if a directory cannot be created or listed, or if the key directory
+    /// (`runtime_dir/keys`) would be inside `state_dir`.
+    pub fn open(
+        state_dir: &Path,
+        runtime_dir: &Path,
+        retention: Retention,
+        clock: Clock,
+    ) -> Result<(Spool, Recovered), SpoolError> {
+        let spool_dir = state_dir.join("spool");
+        files::private_dir(&spool_dir)
+            .map_err(|e| SpoolError::io("creating directory", &spool_dir, e))?;
+        std::fs::create_dir_all(runtime_dir)
+            .map_err(|e| SpoolError::io("creating directory", runtime_dir, e))?;
+        let state_real = std::fs::canonicalize(state_dir)
+            .map_err(|e| SpoolError::io("resolving directory", state_dir, e))?;
+        let keys_dir = std::fs::canonicalize(runtime_dir)
+            .map_err(|e| SpoolError::io("resolving directory", runtime_dir, e))?
+            .join("keys");
+        if keys_dir.starts_with(&state_real) {
+            return Err(SpoolError::KeysUnderState {
+                keys: keys_dir,
+                state: state_real,
+            });
+        }
+        files::private_dir(&keys_dir)
+            .map_err(|e| SpoolError::io("creating directory", &keys_dir, e))?;
+
+        let mut spool = Spool {
+            spool_dir,
+            keys_dir,
+            retention,
+            clock,
+            keys: BTreeMap::new(),
+            entries: BTreeMap::new(),
+            last_id: 0,
+            wake: Arc::new(Notify::new()),
+        };
+        let now = spool.clock.now_unix();
+        let mut rec = Recovered::default();
+        spool.load_keys()?;
+        spool.load_entries(now, &mut rec)?;
+        rec.keys_destroyed = spool.destroy_idle_keys(now, false);
+        spool.last_id = spool.entries.keys().next_back().map_or(0, |id| id.0);
+        rec.pending = spool
+            .entries
+            .values()
+            .filter(|l| l.meta.state.is_pending())
+            .map(|l| l.meta.clone())
+            .collect();
+        rec.printed = spool.entries.len() - rec.pending.len();
+        info!(
+            pending = rec.pending.len(),
+            printed = rec.printed,
+            expired_unprinted = rec.expired_unprinted,
+            expired_printed = rec.expired_printed,
+            keyless = rec.keyless,
+            corrupt = rec.corrupt,
+            unreadable = rec.unreadable,
+            keys_destroyed = rec.keys_destroyed,
+            "spool opened"
+        );
+        Ok((spool, rec))
+    }
+
+    /// Stores a job's redacted bytes, sealed, before it is sent to the printer. The entry
+    /// starts [`State::Queued`] and expires `retention` from now.
+    ///
+    /// On a write failure (disk full, read-only, directory gone) nothing is stored and the
+    /// error names the file; the daemon prints directly and counts the job as unspooled.
+    pub fn put(&mut self, new: NewEntry, slip: &[u8]) -> Result<Meta, SpoolError> {
+        let before = self.next_expiry();
+        let now = self.clock.now_unix();
+        let result = self
+            .epoch_for(now)
+            .and_then(|epoch| self.write_new(epoch, now, new, slip));
+        // Even a failed write may have made a key, whose end is a deadline.
+        self.wake_if_earlier(before);
+        result
+    }
+
+    fn write_new(
+        &mut self,
+        epoch: u64,
+        now: u64,
+        new: NewEntry,
+        slip: &[u8],
+    ) -> Result<Meta, SpoolError> {
+        let id = EntryId(now.saturating_mul(1 << 20).max(self.last_id + 1));
+        let meta = Meta {
+            id,
+            job: new.job,
+            printer: new.printer,
+            listener: new.listener,
+            created: now,
+            expires: now.saturating_add(self.retention.secs()),
+            bytes: slip.len() as u64,
+            redacted: new.redacted,
+            state: State::Queued,
+        };
+        let json = serde_json::to_vec(&meta).expect("metadata serializes");
+        let payload = format::entry_payload(&json, slip);
+        let header = Header {
+            kind: RecordKind::Entry,
+            epoch,
+            id: id.0,
+        };
+        let sealed =
+            format::seal(&self.keys[&epoch].key, header, &payload).map_err(SpoolError::Random)?;
+        let name = id.entry_file();
+        files::write_atomic(&self.spool_dir, &name, &sealed)
+            .map_err(|e| SpoolError::io("writing spool entry", self.spool_dir.join(&name), e))?;
+        self.last_id = id.0;
+        self.entries.insert(
+            id,
+            Live {
+                meta: meta.clone(),
+                epoch,
+            },
+        );
+        debug!(entry = %id, bytes = meta.bytes, epoch, "spool entry stored");
+        Ok(meta)
+    }
+
+    /// Records how printing went. Cheap: seals and writes a one-byte state record beside the
+    /// entry. [`State::Expired`] is refused (the spool sets it when the window ends).
+    pub fn set_state(&mut self, id: EntryId, state: State) -> Result<(), SpoolError> {
+        if state == State::Expired {
+            return Err(SpoolError::BadState(state));
+        }
+        let live = self.entries.get(&id).ok_or(SpoolError::NotFound(id))?;
+        if live.meta.state == state {
+            return Ok(());
+        }
+        let key = self.key_of(id, live.epoch)?;
+        let header = Header {
+            kind: RecordKind::State,
+            epoch: live.epoch,
+            id: id.0,
+        };
+        let sealed =
+            format::seal(key, header, &format::state_payload(state)).map_err(SpoolError::Random)?;
+        let name = id.state_file();
+        files::write_atomic(&self.spool_dir, &name, &sealed).map_err(|e| {
+            SpoolError::io("writing spool state record", self.spool_dir.join(&name), e)
+        })?;
+        if let Some(live) = self.entries.get_mut(&id) {
+            live.meta.state = state;
+        }
+        Ok(())
+    }
+
+    /// An entry's metadata and bytes (for printing after a restart, or `reprint`), only while
+    /// it is inside its window. An entry that fails authentication is deleted (with a log
+    /// line) and reported as [`SpoolError::Corrupt`].
+    pub fn get(&mut self, id: EntryId) -> Result<(Meta, Slip), SpoolError> {
+        let live = self.entries.get(&id).ok_or(SpoolError::NotFound(id))?;
+        if live.meta.expires <= self.clock.now_unix() {
+            // The sweep, due now, removes it and reports it.
+            return Err(SpoolError::Expired(id));
+        }
+        let (epoch, meta) = (live.epoch, live.meta.clone());
+        let read = self.decrypt_entry(id).and_then(|(h, mut pt)| {
+            if h.epoch != epoch {
+                return Err(LoadFail::Corrupt("record names another epoch".into()));
+            }
+            let (json, slip) = format::split_entry_payload(&pt)?;
+            let stored: Meta = parse_meta(json)?;
+            if stored.id != id || stored.bytes != slip.len() as u64 {
+                return Err(LoadFail::Corrupt(
+                    "metadata does not match the record".into(),
+                ));
+            }
+            let skip = pt.len() - slip.len();
+            pt.drain(..skip);
+            Ok(Slip(pt))
+        });
+        match read {
+            Ok(slip) => Ok((meta, slip)),
+            Err(LoadFail::Io(e)) => Err(SpoolError::io(
+                "reading spool entry",
+                self.spool_dir.join(id.entry_file()),
+                e,
+            )),
+            // Its key is in memory, so the header's epoch was changed.
+            Err(LoadFail::Keyless) => {
+                Err(self.discard_unreadable(id, "record names an unknown epoch".into()))
+            }
+            Err(LoadFail::Corrupt(reason)) => Err(self.discard_unreadable(id, reason)),
+        }
+    }
+
+    /// Deletes an entry that cannot be read, logs it (id and reason only) and returns the
+    /// error for the caller.
+    fn discard_unreadable(&mut self, id: EntryId, reason: String) -> SpoolError {
+        let before = self.next_expiry();
+        warn!(entry = %id, reason = %reason, "spool entry could not be read; deleted");
+        if let Err((path, e)) = self.remove_entry(id) {
+            warn!(entry = %id, path = %path.display(), error = %e, "could not unlink unreadable spool entry");
+        }
+        self.destroy_idle_keys(self.clock.now_unix(), false);
+        self.wake_if_earlier(before);
+        SpoolError::Corrupt { id, reason }
+    }
+
+    /// Every live entry's metadata, in creation order (no slip content).
+    pub fn list(&self) -> Vec<Meta> {
+        self.entries.values().map(|l| l.meta.clone()).collect()
+    }
+
+    /// Deletes one entry now (`spool purge ID`). Its key goes as soon as its epoch is over
+    /// and no other entry uses it.
+    pub fn purge(&mut self, id: EntryId) -> Result<(), SpoolError> {
+        if !self.entries.contains_key(&id) {
+            return Err(SpoolError::NotFound(id));
+        }
+        let before = self.next_expiry();
+        let result = self
+            .remove_entry(id)
+            .map_err(|(path, e)| SpoolError::io("deleting spool entry", path, e));
+        self.destroy_idle_keys(self.clock.now_unix(), false);
+        self.wake_if_earlier(before);
+        info!(entry = %id, "spool entry purged");
+        result
+    }
+
+    /// Deletes every entry and destroys every key, including the current epoch's, so any
+    /// copy of any entry is unreadable from now on. Returns how many entries were deleted.
+    /// Entries are forgotten even if unlinking fails (the first such error is returned).
+    pub fn purge_all(&mut self) -> Result<usize, SpoolError> {
+        let ids: Vec<EntryId> = self.entries.keys().copied().collect();
+        let mut first_err = None;
+        for &id in &ids {
+            if let Err((path, e)) = self.remove_entry(id) {
+                first_err.get_or_insert(SpoolError::io("deleting spool entry", path, e));
+            }
+        }
+        let keys = self.destroy_idle_keys(self.clock.now_unix(), true);
+        info!(entries = ids.len(), keys, "spool purged");
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(ids.len()),
+        }
+    }
+
+    /// The next moment (unix seconds) a [`sweep`](Spool::sweep) has work: an entry's expiry,
+    /// or the end of an unused key's epoch. `None` when the spool holds nothing.
+    pub fn next_expiry(&self) -> Option<u64> {
+        let used = self.used_epochs();
+        let entries = self.entries.values().map(|l| l.meta.expires);
+        let keys = self
+            .keys
+            .iter()
+            .filter(|(e, _)| !used.contains(e))
+            .map(|(_, k)| k.end);
+        entries.chain(keys).min()
+    }
+
+    /// Removes every entry whose window has ended by `now` (unix seconds), then destroys the
+    /// keys of epochs that are over and no longer used.
+    pub fn sweep(&mut self, now: u64) -> SweepReport {
+        let mut report = SweepReport::default();
+        let due: Vec<EntryId> = self
+            .entries
+            .iter()
+            .filter(|(_, l)| l.meta.expires <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            let printed = self.entries[&id].meta.state == State::Printed;
+            let mut meta = self.entries[&id].meta.clone();
+            if let Err((path, e)) = self.remove_entry(id) {
+                warn!(entry = %id, path = %path.display(), error = %e, "could not unlink expired spool entry; destroying its key still makes it unreadable");
+                report.unlink_failed += 1;
+            }
+            report.removed += 1;
+            if !printed {
+                meta.state = State::Expired;
+                report.expired_unprinted.push(meta);
+            }
+        }
+        report.keys_destroyed = self.destroy_idle_keys(now, false);
+        report
+    }
+
+    pub fn retention(&self) -> Retention {
+        self.retention
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Notified when the next deadline moves earlier (a new entry after an idle spell, a key).
+    pub(crate) fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    fn wake_if_earlier(&self, before: Option<u64>) {
+        match (before, self.next_expiry()) {
+            (_, None) => {}
+            (Some(b), Some(a)) if a >= b => {}
+            _ => self.wake.notify_one(),
+        }
+    }
+
+    fn used_epochs(&self) -> BTreeSet<u64> {
+        self.entries.values().map(|l| l.epoch).collect()
+    }
+
+    fn key_of(&self, id: EntryId, epoch: u64) -> Result<&SecretKey, SpoolError> {
+        // Keys are destroyed only when no entry uses them, so this holds unless the key file
+        // and memory disagree after an outside hand; treat it as an unreadable entry.
+        self.keys
+            .get(&epoch)
+            .map(|k| &k.key)
+            .ok_or(SpoolError::Corrupt {
+                id,
+                reason: "its key is gone".into(),
+            })
+    }
+
+    /// The epoch a new entry stored at `now` is sealed in, making its key if needed.
+    fn epoch_for(&mut self, now: u64) -> Result<u64, SpoolError> {
+        let latest = self
+            .keys
+            .range(..=now)
+            .next_back()
+            .map(|(&s, k)| (s, k.end));
+        if let Some((start, end)) = latest {
+            if now < end {
+                return Ok(start);
+            }
+        }
+        let len = self.retention.epoch_secs();
+        let aligned = now - now % len;
+        // After a retention change an older key may end past the aligned start: begin after it.
+        let start = aligned.max(latest.map_or(0, |(_, end)| end));
+        let key = EpochKey {
+            key: SecretKey::generate().map_err(SpoolError::Random)?,
+            start,
+            end: aligned + len,
+        };
+        let name = format!("{start}.key");
+        files::write_atomic(&self.keys_dir, &name, &key.encode())
+            .map_err(|e| SpoolError::io("writing key file", self.keys_dir.join(&name), e))?;
+        debug!(epoch = start, end = key.end, "spool epoch key created");
+        self.keys.insert(start, key);
+        Ok(start)
+    }
+
+    /// Destroys keys no live entry uses whose epoch is over by `now` (every unused key when
+    /// `all`): dropped from memory, which zeroizes them, and their files removed.
+    fn destroy_idle_keys(&mut self, now: u64, all: bool) -> usize {
+        let used = self.used_epochs();
+        let doomed: Vec<u64> = self
+            .keys
+            .iter()
+            .filter(|(e, k)| !used.contains(e) && (all || k.end <= now))
+            .map(|(e, _)| *e)
+            .collect();
+        for &epoch in &doomed {
+            drop(self.keys.remove(&epoch));
+            let path = self.keys_dir.join(format!("{epoch}.key"));
+            match files::remove(&path) {
+                Ok(()) => debug!(epoch, "spool epoch key destroyed"),
+                Err(e) => {
+                    warn!(epoch, path = %path.display(), error = %e, "could not remove spool key file (zeroized in memory; removed at the next start)")
+                }
+            }
+        }
+        doomed.len()
+    }
+
+    /// Forgets an entry and unlinks its files: the entry first, so a crash in between leaves
+    /// an orphan state record (removed at start), never an entry with its state lost.
+    fn remove_entry(&mut self, id: EntryId) -> Result<(), (PathBuf, io::Error)> {
+        self.entries.remove(&id);
+        let mut result = Ok(());
+        for name in [id.entry_file(), id.state_file()] {
+            let path = self.spool_dir.join(name);
+            if let Err(e) = files::remove(&path) {
+                if result.is_ok() {
+                    result = Err((path, e));
+                }
+            }
+        }
+        result
+    }
+
+    /// Reads and opens `<id>.sg` with its epoch's key.
+    fn decrypt_entry(&self, id: EntryId) -> Result<(Header, Zeroizing<Vec<u8>>), LoadFail> {
+        let bytes = std::fs::read(self.spool_dir.join(id.entry_file())).map_err(LoadFail::Io)?;
+        let h = Header::parse(&bytes)?;
+        if h.kind != RecordKind::Entry || h.id != id.0 {
+            return Err(LoadFail::Corrupt("record names another entry".into()));
+        }
+        let key = self.keys.get(&h.epoch).ok_or(LoadFail::Keyless)?;
+        Ok(format::open(&key.key, &bytes)?)
+    }
+
+    /// Reads `<id>.st`, if there is one.
+    fn read_state(&self, id: EntryId, epoch: u64) -> Result<Option<State>, LoadFail> {
+        let bytes = match std::fs::read(self.spool_dir.join(id.state_file())) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(LoadFail::Io(e)),
+        };
+        let h = Header::parse(&bytes)?;
+        if h.kind != RecordKind::State || h.id != id.0 || h.epoch != epoch {
+            return Err(LoadFail::Corrupt("state record names another entry".into()));
+        }
+        let key = self.keys.get(&epoch).ok_or(LoadFail::Keyless)?;
+        let (_, pt) = format::open(&key.key, &bytes)?;
+        Ok(Some(format::parse_state_payload(&pt)?))
+    }
+
+    /// Loads the key files; unreadable ones are removed (they could open nothing anyway).
+    fn load_keys(&mut self) -> Result<(), SpoolError> {
+        let names = files::names(&self.keys_dir)
+            .map_err(|e| SpoolError::io("listing directory", &self.keys_dir, e))?;
+        let max_len = self.retention.epoch_secs();
+        for name in names {
+            let path = self.keys_dir.join(&name);
+            if files::is_temp_name(&name) {
+                let _ = files::remove(&path);
+                continue;
+            }
+            let Some(stem) = name.strip_suffix(".key") else {
+                continue;
+            };
+            let loaded = std::fs::read(&path)
+                .map(Zeroizing::new)
+                .map_err(|e| e.to_string())
+                .and_then(|b| EpochKey::decode(&b).map_err(|e| e.to_string()))
+                .and_then(|k| match stem.parse::<u64>() {
+                    Ok(s) if s == k.start => Ok(k),
+                    _ => Err("file name does not match its epoch".into()),
+                });
+            match loaded {
+                Ok(mut k) => {
+                    // A shorter retention since the key was made shortens its epoch too.
+                    k.end = k.end.min(k.start.saturating_add(max_len));
+                    self.keys.insert(k.start, k);
+                }
+                Err(reason) => {
+                    warn!(path = %path.display(), reason = %reason, "spool key file unusable; removed");
+                    let _ = files::remove(&path);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads every entry, deleting those that cannot be trusted or have expired.
+    fn load_entries(&mut self, now: u64, rec: &mut Recovered) -> Result<(), SpoolError> {
+        let names = files::names(&self.spool_dir)
+            .map_err(|e| SpoolError::io("listing directory", &self.spool_dir, e))?;
+        let entry_names: BTreeSet<&str> =
+            names.iter().filter_map(|n| n.strip_suffix(".sg")).collect();
+        for name in &names {
+            let path = self.spool_dir.join(name);
+            if files::is_temp_name(name) {
+                let _ = files::remove(&path);
+                continue;
+            }
+            if let Some(stem) = name.strip_suffix(".st") {
+                if !entry_names.contains(stem) {
+                    debug!(path = %path.display(), "orphan spool state record removed");
+                    let _ = files::remove(&path);
+                }
+                continue;
+            }
+            let Some(stem) = name.strip_suffix(".sg") else {
+                continue;
+            };
+            let Ok(id) = stem.parse::<EntryId>() else {
+                warn!(path = %path.display(), "spool file with a malformed name removed");
+                let _ = files::remove(&path);
+                rec.corrupt += 1;
+                continue;
+            };
+            match self.load_entry(id) {
+                Ok(mut live) => {
+                    let window_end = live.meta.created.saturating_add(self.retention.secs());
+                    live.meta.expires = live.meta.expires.min(window_end);
+                    if live.meta.expires <= now {
+                        if live.meta.state == State::Printed {
+                            rec.expired_printed += 1;
+                        } else {
+                            rec.expired_unprinted += 1;
+                        }
+                        self.delete_files(id);
+                    } else {
+                        self.entries.insert(id, live);
+                    }
+                }
+                Err(LoadFail::Keyless) => {
+                    debug!(entry = %id, "spool entry without its key deleted");
+                    rec.keyless += 1;
+                    self.delete_files(id);
+                }
+                Err(LoadFail::Corrupt(reason)) => {
+                    warn!(entry = %id, reason = %reason, "spool entry could not be read; deleted");
+                    rec.corrupt += 1;
+                    self.delete_files(id);
+                }
+                Err(LoadFail::Io(e)) => {
+                    warn!(entry = %id, error = %e, "spool entry could not be read; left in place");
+                    rec.unreadable += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn load_entry(&self, id: EntryId) -> Result<Live, LoadFail> {
+        let (h, pt) = self.decrypt_entry(id)?;
+        let (json, slip) = format::split_entry_payload(&pt)?;
+        let mut meta = parse_meta(json)?;
+        if meta.id != id || meta.bytes != slip.len() as u64 {
+            return Err(LoadFail::Corrupt(
+                "metadata does not match the record".into(),
+            ));
+        }
+        if let Some(state) = self.read_state(id, h.epoch)? {
+            meta.state = state;
+        }
+        Ok(Live {
+            meta,
+            epoch: h.epoch,
+        })
+    }
+
+    /// Unlinks an entry's files at start-up (nothing is in memory yet); failures are logged.
+    fn delete_files(&self, id: EntryId) {
+        for name in [id.entry_file(), id.state_file()] {
+            let path = self.spool_dir.join(name);
+            if let Err(e) = files::remove(&path) {
+                warn!(path = %path.display(), error = %e, "could not unlink spool file");
+            }
+        }
+    }
+}
+
+fn parse_meta(json: &[u8]) -> Result<Meta, LoadFail> {
+    serde_json::from_slice(json).map_err(|_| LoadFail::Corrupt("malformed metadata".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "slipguard-spool-unit-{}-{name}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn entry_id_text_round_trip() {
+        let id = EntryId(0x1a2b_3c4d_0000_0001);
+        assert_eq!(id.to_string(), "1a2b3c4d00000001");
+        assert_eq!("1a2b3c4d00000001".parse::<EntryId>().unwrap(), id);
+        assert!("1a2b".parse::<EntryId>().is_err());
+        assert!("zz2b3c4d00000001".parse::<EntryId>().is_err());
+    }
+
+    #[test]
+    fn state_codes_round_trip() {
+        for s in [
+            State::Queued,
+            State::Printing,
+            State::Printed,
+            State::Failed,
+            State::Expired,
+        ] {
+            assert_eq!(State::from_code(s.code()), Some(s));
+        }
+        assert_eq!(State::from_code(0), None);
+    }
+
+    /// Epoch keys: one per quarter window, aligned; reused within the epoch; a new one after.
+    #[tokio::test(start_paused = true)]
+    async fn epochs_are_shared_and_aligned() {
+        let d = tmp("epochs");
+        let clock = Clock::anchored(1_000_000);
+        let (mut s, _) =
+            Spool::open(&d.join("state"), &d.join("run"), Retention::DEFAULT, clock).unwrap();
+        let a = s.put(NewEntry::default(), b"a").unwrap();
+        tokio::time::advance(std::time::Duration::from_secs(10)).await;
+        let b = s.put(NewEntry::default(), b"b").unwrap();
+        assert_eq!(s.entries[&a.id].epoch, s.entries[&b.id].epoch);
+        assert_eq!(s.entries[&a.id].epoch, 1_000_000 - 1_000_000 % 225);
+        assert!(b.id > a.id);
+        tokio::time::advance(std::time::Duration::from_secs(225)).await;
+        let c = s.put(NewEntry::default(), b"c").unwrap();
+        assert_ne!(s.entries[&c.id].epoch, s.entries[&a.id].epoch);
+        assert_eq!(s.keys.len(), 2);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// After a retention change, a new key starts where an older, longer one ends.
+    #[tokio::test(start_paused = true)]
+    async fn new_epoch_starts_after_a_longer_old_one() {
+        let d = tmp("epoch-change");
+        let long = Retention::check(std::time::Duration::from_secs(4000), false).unwrap();
+        let clock = Clock::anchored(1_000_000);
+        let (mut s, _) =
+            Spool::open(&d.join("state"), &d.join("run"), long, clock.clone()).unwrap();
+        s.put(NewEntry::default(), b"a").unwrap();
+        let first = s.keys.values().next().map(|k| (k.start, k.end)).unwrap();
+        drop(s);
+        // Reopened with a 1-minute window: the old key's end is clamped to start + 15 s.
+        let short = Retention::check(std::time::Duration::from_secs(60), false).unwrap();
+        let (mut s, _) = Spool::open(&d.join("state"), &d.join("run"), short, clock).unwrap();
+        assert_eq!(s.keys[&first.0].end, first.0 + 15);
+        tokio::time::advance(std::time::Duration::from_secs(20)).await;
+        s.put(NewEntry::default(), b"b").unwrap();
+        let starts: Vec<u64> = s.keys.keys().copied().collect();
+        assert_eq!(starts.len(), 2);
+        assert!(starts[1] >= first.0 + 15);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
