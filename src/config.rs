@@ -19,6 +19,8 @@ pub const DEFAULT_RUNTIME_DIR: &str = "/run/slipguard";
 /// The folder the embedded default configuration prints into (relative to the working
 /// directory).
 pub const DEFAULT_OUT_DIR: &str = "slipguard-out";
+/// The state directory (sealed spool entries) when running as root outside systemd.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/slipguard";
 
 /// Where a printer's bytes go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -284,9 +286,14 @@ pub struct Config {
     pub listeners: Vec<ListenConf>,
     pub limits: Limits,
     pub redact: RedactConfig,
-    /// Where the control socket (and, later, the spool keys) live; `None`: chosen at start
-    /// (see [`Config::runtime_dir_or_default`]).
+    /// Where the control socket and the spool keys live; `None`: chosen at start (see
+    /// [`Config::runtime_dir_or_default`]).
     pub runtime_dir: Option<PathBuf>,
+    /// Where the sealed spool entries live; `None`: chosen at start (see
+    /// [`Config::state_dir_or_default`]).
+    pub state_dir: Option<PathBuf>,
+    /// How long a job's spool entry (for retry and reprint) is kept.
+    pub retention: crate::spool::Retention,
 }
 
 #[derive(Deserialize)]
@@ -302,11 +309,13 @@ struct RawConfig {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)] // state_dir and retention are for the spool (checked for shape)
 struct RawDaemon {
     state_dir: Option<String>,
     runtime_dir: Option<String>,
-    retention: Option<String>,
+    retention: Option<Spanned<String>>,
+    /// Accept a retention window under a minute or over seven days.
+    #[serde(default)]
+    allow_unusual_retention: bool,
     profile_dir: Option<String>,
     max_job_bytes: Option<Spanned<u64>>,
     max_segment_bytes: Option<Spanned<u64>>,
@@ -377,7 +386,33 @@ impl Config {
             limits: Limits::default(),
             redact: RedactConfig::default(),
             runtime_dir: None,
+            state_dir: None,
+            retention: crate::spool::Retention::DEFAULT,
         }
+    }
+
+    /// The state directory: the configured one; else the one systemd made for the service
+    /// (`$STATE_DIRECTORY`); else `/var/lib/slipguard` when running as root; else
+    /// `$XDG_STATE_HOME/slipguard` or `~/.local/state/slipguard`; else `slipguard-state-UID`
+    /// in the temporary directory.
+    pub fn state_dir_or_default(&self) -> PathBuf {
+        if let Some(d) = &self.state_dir {
+            return d.clone();
+        }
+        if let Some(d) = first_of_list(std::env::var_os("STATE_DIRECTORY")) {
+            return d;
+        }
+        let uid = current_uid();
+        if uid == 0 {
+            return PathBuf::from(DEFAULT_STATE_DIR);
+        }
+        if let Some(d) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+            return PathBuf::from(d).join("slipguard");
+        }
+        if let Some(h) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+            return PathBuf::from(h).join(".local/state/slipguard");
+        }
+        std::env::temp_dir().join(format!("slipguard-state-{uid}"))
     }
 
     /// The runtime directory: the configured one; else the one systemd made for the service
@@ -387,22 +422,10 @@ impl Config {
         if let Some(d) = &self.runtime_dir {
             return d.clone();
         }
-        if let Some(d) = std::env::var_os("RUNTIME_DIRECTORY") {
-            // systemd may list several, separated by colons: the first is ours.
-            let d = d
-                .to_string_lossy()
-                .split(':')
-                .next()
-                .unwrap_or("")
-                .to_string();
-            if !d.is_empty() {
-                return PathBuf::from(d);
-            }
+        if let Some(d) = first_of_list(std::env::var_os("RUNTIME_DIRECTORY")) {
+            return d;
         }
-        let uid = {
-            use std::os::unix::fs::MetadataExt;
-            std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
-        };
+        let uid = current_uid();
         if uid == 0 {
             return PathBuf::from(DEFAULT_RUNTIME_DIR);
         }
@@ -503,9 +526,17 @@ impl Config {
         let mut limits = Limits::default();
         let mut profile_dir = None;
         let mut runtime_dir = None;
+        let mut state_dir = None;
+        let mut retention = crate::spool::Retention::DEFAULT;
         if let Some(d) = raw.daemon {
             profile_dir = d.profile_dir.map(PathBuf::from);
             runtime_dir = d.runtime_dir.map(PathBuf::from);
+            state_dir = d.state_dir.map(PathBuf::from);
+            if let Some(v) = &d.retention {
+                let window = parse_duration(v.get_ref()).map_err(|m| err(v.span().start, m))?;
+                retention = crate::spool::Retention::check(window, d.allow_unusual_retention)
+                    .map_err(|e| err(v.span().start, e.to_string()))?;
+            }
             let dur =
                 |v: &Option<Spanned<String>>, into: &mut Duration| -> Result<(), SourceError> {
                     if let Some(v) = v {
@@ -549,6 +580,8 @@ impl Config {
             limits,
             redact,
             runtime_dir,
+            state_dir,
+            retention,
         })
     }
 
@@ -563,6 +596,24 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
         Ok(Some(Config::from_toml(&path, &text)?))
     }
+}
+
+/// The first directory of a colon-separated list from systemd (`$RUNTIME_DIRECTORY`,
+/// `$STATE_DIRECTORY`), when there is one.
+fn first_of_list(v: Option<std::ffi::OsString>) -> Option<PathBuf> {
+    let v = v?;
+    let first = v
+        .to_string_lossy()
+        .split(':')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    (!first.is_empty()).then(|| PathBuf::from(first))
+}
+
+fn current_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid())
 }
 
 #[cfg(test)]
@@ -596,6 +647,25 @@ mod tests {
         assert!(Device::parse("serial:///dev/ttyS0?speed=9600", false).is_err());
         assert!(Device::parse("lpt://x", false).is_err());
         assert!(Device::parse("tcp://host", false).is_err());
+    }
+
+    #[test]
+    fn retention_is_checked_with_file_and_line() {
+        let load = |daemon: &str| {
+            Config::from_toml(Path::new("desk.toml"), &format!("[daemon]\n{daemon}\n"))
+                .map(|c| c.retention.duration())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(load(""), Ok(Duration::from_secs(15 * 60)));
+        assert_eq!(load("retention = \"2h\""), Ok(Duration::from_secs(7200)));
+        let e = load("retention = \"30s\"").unwrap_err();
+        assert!(e.contains("desk.toml:2") && e.contains("minimum"), "{e}");
+        let e = load("retention = \"8d\"").unwrap_err();
+        assert!(e.contains("desk.toml:2"), "{e}");
+        assert_eq!(
+            load("retention = \"30s\"\nallow_unusual_retention = true"),
+            Ok(Duration::from_secs(30))
+        );
     }
 
     #[test]

@@ -46,6 +46,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The running daemon's spool: the jobs kept (sealed) for retry and reprint until their
+    /// retention window ends. Never slip content.
+    Spool {
+        #[command(subcommand)]
+        action: SpoolAction,
+    },
     /// Check a configuration file and the printer profiles it names, without running.
     Check {
         /// Configuration file (default /etc/slipguard/slipguard.toml).
@@ -106,6 +112,119 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum SpoolAction {
+    /// One line per entry: id, printer, state, created, expires, bytes.
+    List {
+        /// Configuration file (to find the runtime directory; default as for `run`).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print an entry's stored (redacted) bytes again, while its window lasts.
+    Reprint {
+        /// The entry id (from `spool list`).
+        #[arg(required_unless_present = "last", conflicts_with = "last")]
+        id: Option<String>,
+        /// The newest entry.
+        #[arg(long)]
+        last: bool,
+        /// Print on this printer instead of the entry's own.
+        #[arg(long, value_name = "NAME")]
+        printer: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Destroy an entry now, or every entry and key with --all.
+    Purge {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+/// Ask the daemon for the configuration `config` (default as for `run`) over its control
+/// socket; an `{"error": …}` answer becomes the error.
+fn ask(config: Option<&Path>, request: &str) -> anyhow::Result<serde_json::Value> {
+    use slipguard::daemon::control;
+    let cfg = match Config::load(config)? {
+        Some(c) => c,
+        None => Config::embedded(&std::env::current_dir()?),
+    };
+    let path = cfg.runtime_dir_or_default().join(control::SOCKET);
+    let answer = control::request(&path, request)?;
+    let v: serde_json::Value = serde_json::from_str(&answer)
+        .with_context(|| format!("unexpected answer from {}", path.display()))?;
+    if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
+        anyhow::bail!("{e}");
+    }
+    Ok(v)
+}
+
+fn spool(action: SpoolAction) -> anyhow::Result<()> {
+    use slipguard::daemon::control::SpoolEntry;
+    match action {
+        SpoolAction::List { config, json } => {
+            let v = ask(config.as_deref(), "spool list")?;
+            let entries: Vec<SpoolEntry> = serde_json::from_value(v["entries"].clone())
+                .context("unexpected answer from the daemon")?;
+            let mut out = String::new();
+            for e in &entries {
+                if json {
+                    out.push_str(&serde_json::to_string(e).expect("serializable"));
+                } else {
+                    out.push_str(&format!(
+                        "{}  {:<12} {:<9} created {}  expires {}  {} bytes  job {}",
+                        e.id, e.printer, e.state, e.created, e.expires, e.bytes, e.job
+                    ));
+                }
+                out.push('\n');
+            }
+            write_out(out.as_bytes())
+        }
+        SpoolAction::Reprint {
+            id,
+            last,
+            printer,
+            config,
+        } => {
+            let which = if last {
+                "--last".to_string()
+            } else {
+                id.unwrap_or_default()
+            };
+            let mut req = format!("spool reprint {which}");
+            if let Some(p) = printer {
+                req.push_str(&format!(" --printer {p}"));
+            }
+            let v = ask(config.as_deref(), &req)?;
+            println!(
+                "entry {} queued again on {} (job {})",
+                v["reprinted"].as_str().unwrap_or("?"),
+                v["printer"].as_str().unwrap_or("?"),
+                v["job"].as_str().unwrap_or("?")
+            );
+            Ok(())
+        }
+        SpoolAction::Purge { id, all, config } => {
+            let which = if all {
+                "--all".to_string()
+            } else {
+                id.unwrap_or_default()
+            };
+            let v = ask(config.as_deref(), &format!("spool purge {which}"))?;
+            let n = v["purged"].as_u64().unwrap_or(0);
+            println!("destroyed {n} {}", if n == 1 { "entry" } else { "entries" });
+            Ok(())
+        }
+    }
+}
+
 fn read_input(file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
     let mut buf = Vec::new();
     match file {
@@ -157,6 +276,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("unexpected answer from {}", path.display()))?;
             write_out(control::render(&st).as_bytes())
         }
+        Command::Spool { action } => spool(action),
         Command::Check { config } => {
             let path = config.unwrap_or_else(|| PathBuf::from(slipguard::config::DEFAULT_PATH));
             let cfg = Config::load(Some(&path))?.expect("a path was given");

@@ -9,6 +9,7 @@ use slipguard::profiles::Profiles;
 use slipguard::sample::{generate, Kind};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,8 +25,19 @@ fn temp(name: &str) -> PathBuf {
     d
 }
 
+/// A configuration from `text`, with a spool of its own (state and runtime directories
+/// unique to the call) unless the text names them.
 fn config(text: &str) -> Config {
-    Config::from_toml(Path::new("test.toml"), text).unwrap()
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let mut c = Config::from_toml(Path::new("test.toml"), text).unwrap();
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if c.state_dir.is_none() {
+        c.state_dir = Some(temp(&format!("state-{n}")));
+    }
+    if c.runtime_dir.is_none() {
+        c.runtime_dir = Some(temp(&format!("run-{n}")));
+    }
+    c
 }
 
 async fn start(text: &str) -> Daemon {
@@ -681,4 +693,328 @@ async fn past_the_connection_limit_clients_wait_their_turn() {
     wait_for("both jobs printed", || printed(&dir).len() == 2).await;
     assert_eq!(printed(&dir)[1], plain_job("second", 2));
     d.shutdown(Duration::from_secs(5)).await;
+}
+
+/// A port nothing listens on: a network printer that is off.
+fn down_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+/// A desk with its own state and runtime directories, printing to `device`.
+fn spool_desk(state: &Path, run: &Path, device: &str, extra: &str) -> String {
+    format!(
+        "[daemon]\nstate_dir = \"{}\"\nruntime_dir = \"{}\"\nstop_timeout = \"1s\"\n{extra}\n\
+         [[printer]]\nname = \"desk\"\nprofile = \"generic-80mm\"\ndevice = \"{device}\"\n\n\
+         [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n",
+        state.display(),
+        run.display()
+    )
+}
+
+/// The sealed entries in a state directory.
+fn entries(state: &Path) -> usize {
+    std::fs::read_dir(state.join("spool"))
+        .map(|d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sg"))
+            })
+            .count()
+        })
+        .unwrap_or(0)
+}
+
+fn redacted(job: &[u8]) -> Vec<u8> {
+    let profile = Profiles::builtin_only().load("generic-80mm").unwrap();
+    Redactor::new(RedactConfig::default())
+        .job(&profile, job)
+        .unwrap()
+        .0
+}
+
+/// A hold slip with canary patron values and a title.
+fn canary_slip(n: usize) -> Vec<u8> {
+    format!(
+        "\x1b@HOLD SLIP\nOKONKWO{n}\nOkonkwo{n}, Marisol\n(21472000358610)\n\n\
+         Hold for patron: Marisol Okonkwo{n}\nPhone: (785) 555-0{n:03}\n\n\
+         Title: The Zanzibar Canary Chronicle\n\x1dV\x00"
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_left_in_the_spool_print_after_a_restart_unless_the_keys_are_gone() {
+    let dir = temp("spool-restart");
+    let (state, run, out) = (dir.join("state"), dir.join("run"), dir.join("out"));
+    let off = format!("tcp://{}", down_port());
+    let on = format!("file://{}", out.display());
+    let jobs: Vec<Vec<u8>> = (1..=3).map(canary_slip).collect();
+
+    // The printer is off: the jobs wait, sealed in the spool, when the daemon stops.
+    let d = start(&spool_desk(&state, &run, &off, "")).await;
+    for j in &jobs {
+        send(d.addrs()[0], j).await;
+    }
+    let stats = d.stats("desk").unwrap();
+    wait_for("three jobs queued", || {
+        stats.queued.load(Ordering::Relaxed) == 3
+    })
+    .await;
+    assert_eq!(d.shutdown(Duration::from_secs(1)).await, 3);
+    assert_eq!(entries(&state), 3);
+
+    // Started again with the keys in place (a service restart): they print, in order, once.
+    let d = start(&spool_desk(&state, &run, &on, "")).await;
+    wait_for("the spooled jobs printed", || printed(&out).len() == 3).await;
+    let want: Vec<Vec<u8>> = jobs.iter().map(|j| redacted(j)).collect();
+    assert_eq!(printed(&out), want);
+    assert_eq!(d.shutdown(Duration::from_secs(5)).await, 0);
+    std::fs::remove_dir_all(&out).unwrap();
+
+    // Two more wait; then the runtime directory is emptied, as a reboot empties the tmpfs.
+    let d = start(&spool_desk(&state, &run, &off, "")).await;
+    for j in &jobs[..2] {
+        send(d.addrs()[0], j).await;
+    }
+    let stats = d.stats("desk").unwrap();
+    wait_for("two jobs queued", || {
+        stats.queued.load(Ordering::Relaxed) == 2
+    })
+    .await;
+    d.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(
+        entries(&state),
+        5,
+        "three printed (kept for reprint), two owed"
+    );
+    std::fs::remove_dir_all(&run).unwrap();
+    let d = start(&spool_desk(&state, &run, &on, "")).await;
+    // Deleted before serving, printed never: a new job is the only one that prints.
+    assert_eq!(entries(&state), 0);
+    let fresh = plain_job("after the reboot", 2);
+    send(d.addrs()[0], &fresh).await;
+    wait_for("the new job printed", || !printed(&out).is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(printed(&out), vec![fresh]);
+    d.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_outlives_its_window_is_dropped_and_counted_expired() {
+    let dir = temp("spool-expiry");
+    let (state, run, out) = (dir.join("state"), dir.join("run"), dir.join("out"));
+    let off = format!("tcp://{}", down_port());
+    let short = "retention = \"2s\"\nallow_unusual_retention = true";
+    let mut d = start(&spool_desk(&state, &run, &off, short)).await;
+    send(d.addrs()[0], &canary_slip(4)).await;
+    let stats = d.stats("desk").unwrap();
+    wait_for("the job expired", || {
+        stats.expired.load(Ordering::Relaxed) == 1
+    })
+    .await;
+    assert_eq!(entries(&state), 0, "the entry is gone with its window");
+    // The printer comes back: the job it waited for is not printed.
+    let on = format!("file://{}", out.display());
+    d.reload(
+        &config(&spool_desk(&state, &run, &on, short)),
+        &Profiles::builtin_only(),
+    )
+    .await
+    .unwrap();
+    wait_for("the queue is empty", || {
+        stats.queued.load(Ordering::Relaxed) == 0
+    })
+    .await;
+    let next = plain_job("next", 1);
+    send(d.addrs()[0], &next).await;
+    wait_for("the next job printed", || !printed(&out).is_empty()).await;
+    assert_eq!(printed(&out), vec![next]);
+    assert_eq!(stats.printed.load(Ordering::Relaxed), 1);
+    d.shutdown(Duration::from_secs(5)).await;
+}
+
+/// Every way a value could sit in a file in the clear.
+fn encodings(value: &str) -> Vec<Vec<u8>> {
+    use std::fmt::Write as _;
+    let raw = value.as_bytes().to_vec();
+    let utf16: Vec<u8> = value.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let hex = raw.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    });
+    let mut v = vec![
+        raw.clone(),
+        utf16,
+        hex.clone().into_bytes(),
+        hex.to_uppercase().into_bytes(),
+    ];
+    // Base64 at each of the three alignments, without the characters that depend on the
+    // bytes around the value.
+    for shift in 0..3 {
+        let mut padded = vec![b'x'; shift];
+        padded.extend(&raw);
+        let enc = base64(&padded);
+        let skip = (shift * 4).div_ceil(3) + 1;
+        let keep = (raw.len() * 4 / 3).saturating_sub(2);
+        if enc.len() > skip + keep {
+            v.push(enc[skip..skip + keep].to_vec());
+        }
+    }
+    v
+}
+
+fn base64(data: &[u8]) -> Vec<u8> {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    for c in data.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..=c.len() {
+            out.push(T[(n >> (18 - 6 * i) & 63) as usize]);
+        }
+    }
+    out
+}
+
+/// Every file under `dirs` (recursively) that holds one of `values` in any encoding.
+fn leaks(dirs: &[&Path], values: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack: Vec<PathBuf> = dirs.iter().map(|d| d.to_path_buf()).collect();
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&p) else {
+            continue;
+        };
+        for v in values {
+            if encodings(v)
+                .iter()
+                .any(|e| bytes.windows(e.len()).any(|w| w == e.as_slice()))
+            {
+                found.push(format!("{} holds a canary", p.display()));
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_patron_value_or_title_is_readable_in_the_spool_or_key_files() {
+    let dir = temp("spool-canary");
+    let (state, run, out) = (dir.join("state"), dir.join("run"), dir.join("out"));
+    let canaries = [
+        "Okonkwo5",
+        "OKONKWO5",
+        "Marisol",
+        "21472000358610",
+        "555-0005",
+        "Zanzibar Canary",
+    ];
+    // The scanner finds each encoding (a control: a file that does hold them).
+    let control = dir.join("control");
+    std::fs::create_dir_all(&control).unwrap();
+    for (i, e) in encodings("Zanzibar Canary").iter().enumerate() {
+        std::fs::write(control.join(format!("{i}")), e).unwrap();
+    }
+    assert_eq!(
+        leaks(&[&control], &["Zanzibar Canary"]).len(),
+        encodings("Zanzibar Canary").len()
+    );
+
+    let off = format!("tcp://{}", down_port());
+    let d = start(&spool_desk(&state, &run, &off, "")).await;
+    send(d.addrs()[0], &canary_slip(5)).await;
+    let stats = d.stats("desk").unwrap();
+    wait_for("queued", || stats.queued.load(Ordering::Relaxed) == 1).await;
+    assert_eq!(
+        leaks(&[&state, &run], &canaries),
+        Vec::<String>::new(),
+        "queued"
+    );
+    d.shutdown(Duration::from_secs(1)).await;
+
+    let on = format!("file://{}", out.display());
+    let mut d = start(&spool_desk(&state, &run, &on, "")).await;
+    d.listen_control(&run.join("control.sock")).unwrap();
+    wait_for("printed", || printed(&out).len() == 1).await;
+    // The title is on the printed slip (it is not patron data), never in the spool's files.
+    assert!(String::from_utf8_lossy(&printed(&out)[0]).contains("Zanzibar Canary"));
+    let sock = run.join("control.sock");
+    let answer = tokio::task::spawn_blocking(move || {
+        slipguard::daemon::control::request(&sock, "spool reprint --last").unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(answer.contains("reprinted"), "{answer}");
+    wait_for("reprinted", || printed(&out).len() == 2).await;
+    assert_eq!(printed(&out)[0], printed(&out)[1]);
+    assert_eq!(
+        leaks(&[&state, &run], &canaries),
+        Vec::<String>::new(),
+        "printed, reprinted"
+    );
+    let sock = run.join("control.sock");
+    let list = tokio::task::spawn_blocking(move || {
+        slipguard::daemon::control::request(&sock, "spool list").unwrap()
+    })
+    .await
+    .unwrap();
+    for c in canaries {
+        assert!(!list.contains(c), "spool list shows no slip content");
+    }
+    assert!(list.contains("\"state\":\"printed\""), "{list}");
+    d.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_spool_cannot_be_written_a_ready_printer_still_prints() {
+    let dir = temp("spool-fault");
+    let (state, run, out) = (dir.join("state"), dir.join("run"), dir.join("out"));
+    let on = format!("file://{}", out.display());
+    let d = start(&spool_desk(&state, &run, &on, "")).await;
+    let stats = d.stats("desk").unwrap();
+    // The spool directory replaced by a file: every write fails (as root too).
+    let spool_dir = state.join("spool");
+    std::fs::remove_dir_all(&spool_dir).unwrap();
+    std::fs::write(&spool_dir, b"not a directory").unwrap();
+    let job = canary_slip(6);
+    send(d.addrs()[0], &job).await;
+    wait_for("printed unspooled", || printed(&out).len() == 1).await;
+    assert_eq!(printed(&out)[0], redacted(&job));
+    assert_eq!(stats.unspooled.load(Ordering::Relaxed), 1);
+    // Space comes back: jobs are spooled again.
+    std::fs::remove_file(&spool_dir).unwrap();
+    std::fs::create_dir(&spool_dir).unwrap();
+    send(d.addrs()[0], &canary_slip(7)).await;
+    wait_for("printed", || printed(&out).len() == 2).await;
+    assert_eq!(stats.unspooled.load(Ordering::Relaxed), 1);
+    assert_eq!(entries(&state), 1);
+    d.shutdown(Duration::from_secs(5)).await;
+
+    // With the printer offline as well, the job is refused (not kept in memory only).
+    let dir = temp("spool-fault-off");
+    let (state, run) = (dir.join("state"), dir.join("run"));
+    let off = format!("tcp://{}", down_port());
+    let d = start(&spool_desk(&state, &run, &off, "")).await;
+    let stats = d.stats("desk").unwrap();
+    send(d.addrs()[0], &canary_slip(8)).await;
+    wait_for("the printer is seen offline", || {
+        stats.offline_since.load(Ordering::Relaxed) != 0
+    })
+    .await;
+    let spool_dir = state.join("spool");
+    std::fs::remove_dir_all(&spool_dir).unwrap();
+    std::fs::write(&spool_dir, b"not a directory").unwrap();
+    send(d.addrs()[0], &canary_slip(9)).await;
+    wait_for("refused", || stats.failed.load(Ordering::Relaxed) == 1).await;
+    assert_eq!(
+        stats.queued.load(Ordering::Relaxed),
+        1,
+        "only the first waits"
+    );
+    d.shutdown(Duration::from_secs(1)).await;
 }

@@ -76,6 +76,8 @@ impl Running {
     fn spawn(mut cmd: Command, cwd: &Path) -> Running {
         let mut child = cmd
             .current_dir(cwd)
+            // Each test's spool in its own directory (as systemd's StateDirectory= would).
+            .env("STATE_DIRECTORY", cwd.join("state"))
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -610,4 +612,88 @@ fn systemd_hears_ready_watchdog_and_stopping_and_sigterm_ends_a_stalled_job_in_t
     .collect();
     assert!(rest.iter().any(|m| m == "STOPPING=1"), "{rest:?}");
     assert!(log.join("\n").contains("job not printed"), "{log:?}");
+}
+
+#[test]
+fn spool_list_reprint_and_purge_work_from_the_command_line_and_show_no_slip_content() {
+    let dir = temp("spool-cli");
+    let (cfg, out) = desk_config(&dir, "raw");
+    let mut d = Running::start(&cfg, &dir);
+    let addr = d.raw_addr();
+    d.wait_line("control socket");
+    send(&addr, &canary_job());
+    let first = wait_files(&out, 1);
+    let spool = |args: &[&str]| {
+        let o = Command::new(bin())
+            .arg("spool")
+            .args(args)
+            .arg("--config")
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8(o.stdout).unwrap(),
+            String::from_utf8(o.stderr).unwrap(),
+        );
+        for c in CANARIES {
+            assert!(!stdout.contains(c) && !stderr.contains(c), "`{c}` shown");
+        }
+        (o.status.success(), stdout, stderr)
+    };
+
+    let (ok, list, err) = spool(&["list", "--json"]);
+    assert!(ok, "{err}");
+    let lines: Vec<serde_json::Value> = list
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{list}");
+    let e = &lines[0];
+    assert_eq!(e["printer"], "desk");
+    assert_eq!(e["state"], "printed");
+    assert_eq!(e["listener"], "raw");
+    assert!(e["expires"].as_u64().unwrap() > e["created"].as_u64().unwrap());
+    assert_eq!(
+        e["bytes"].as_u64().unwrap(),
+        std::fs::metadata(&first[0]).unwrap().len()
+    );
+    let id = e["id"].as_str().unwrap().to_string();
+    let (ok, text, _) = spool(&["list"]);
+    assert!(
+        ok && text.starts_with(&id) && text.contains("printed"),
+        "{text}"
+    );
+
+    // Reprint by id and as the newest entry: the same redacted bytes again.
+    let (ok, said, err) = spool(&["reprint", &id]);
+    assert!(ok && said.contains(&id), "{said}{err}");
+    let (ok, _, err) = spool(&["reprint", "--last"]);
+    assert!(ok, "{err}");
+    let files = wait_files(&out, 3);
+    let bytes: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    assert!(bytes[1] == bytes[0] && bytes[2] == bytes[0]);
+    let (ok, _, err) = spool(&["reprint", "00000000000000ff"]);
+    assert!(!ok && err.contains("no entry"), "{err}");
+    let (ok, _, err) = spool(&["reprint", "--last", "--printer", "nowhere"]);
+    assert!(!ok && err.contains("no printer `nowhere`"), "{err}");
+
+    // Purged: gone from the list and from the disk, and its key with it.
+    let (ok, said, err) = spool(&["purge", "--all"]);
+    assert!(ok && said.contains("destroyed 1 entry"), "{said}{err}");
+    let (_, list, _) = spool(&["list", "--json"]);
+    assert_eq!(list, "");
+    let left: Vec<PathBuf> = std::fs::read_dir(dir.join("state/spool"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let keys: Vec<PathBuf> = std::fs::read_dir(dir.join("run/keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(keys.is_empty(), "{keys:?}");
+    let (ok, _, err) = spool(&["reprint", "--last"]);
+    assert!(!ok && err.contains("empty"), "{err}");
+    let (st, log) = d.stop();
+    assert!(st.success(), "{st}: {log:?}");
 }

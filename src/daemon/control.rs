@@ -3,7 +3,9 @@
 //! reports counts and states only, never slip content.
 
 use super::printer::Stats;
+use super::spooling::{lock, SharedSpool};
 use crate::core::redact::Kind;
+use crate::spool::{EntryId, Meta, State, SweepReport};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -37,6 +39,12 @@ pub struct PrinterStatus {
     pub queued: u64,
     pub printed: u64,
     pub failed: u64,
+    /// Dropped because their retention window ended before they printed.
+    #[serde(default)]
+    pub expired: u64,
+    /// Printed without a spool entry (the spool could not be written).
+    #[serde(default)]
+    pub unspooled: u64,
     /// Values redacted in printed jobs since start, by kind.
     pub redacted: BTreeMap<String, u64>,
 }
@@ -49,9 +57,113 @@ pub(super) struct View {
     pub started: Instant,
     /// Name, profile, device, counters (replaced on reload).
     pub printers: std::sync::RwLock<Vec<PrinterRow>>,
+    /// Where reprints go (replaced on reload; emptied when stopping).
+    pub routes: std::sync::RwLock<Vec<super::Route>>,
+    pub spool: Option<SharedSpool>,
+}
+
+/// One spool entry as `spool list` shows it: ids, times, sizes, counts. No slip content.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SpoolEntry {
+    pub id: String,
+    /// The daemon's job id, as in the log.
+    pub job: String,
+    pub printer: String,
+    pub listener: String,
+    pub state: String,
+    /// Unix seconds.
+    pub created: u64,
+    pub expires: u64,
+    pub bytes: u64,
+    pub redacted: BTreeMap<String, u64>,
+}
+
+impl SpoolEntry {
+    fn of(m: &Meta) -> SpoolEntry {
+        SpoolEntry {
+            id: m.id.to_string(),
+            job: m.job.clone(),
+            printer: m.printer.clone(),
+            listener: m.listener.clone(),
+            state: m.state.label().to_string(),
+            created: m.created,
+            expires: m.expires,
+            bytes: m.bytes,
+            redacted: Kind::ALL
+                .iter()
+                .map(|k| (k.label().to_string(), m.redacted[*k as usize]))
+                .collect(),
+        }
+    }
 }
 
 impl View {
+    /// Count the jobs a sweep found expired before they printed, on their printers.
+    pub fn count_expired(&self, report: &SweepReport) {
+        let printers = self.printers.read().expect("not poisoned");
+        for m in &report.expired_unprinted {
+            tracing::warn!(job = %m.job, entry = %m.id, printer = %m.printer, outcome = "expired", "job not printed within its retention window; dropped");
+            if let Some((.., s)) = printers.iter().find(|p| p.0 == m.printer) {
+                s.expired.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Answer one `spool …` request (the words after `spool`).
+    fn spool(&self, args: &[&str], ids: &super::Ids) -> Result<serde_json::Value, String> {
+        let sp = self
+            .spool
+            .as_ref()
+            .ok_or("the spool is not open (see the daemon's log)")?;
+        match args {
+            ["list"] => {
+                let entries: Vec<SpoolEntry> =
+                    lock(sp).list().iter().map(SpoolEntry::of).collect();
+                Ok(serde_json::json!({ "entries": entries }))
+            }
+            ["reprint", which, rest @ ..] => {
+                let id = match *which {
+                    "--last" => lock(sp)
+                        .list()
+                        .iter()
+                        .rev()
+                        .find(|m| m.state != State::Expired)
+                        .map(|m| m.id)
+                        .ok_or("the spool is empty")?,
+                    id => id.parse::<EntryId>().map_err(|e| format!("entry id: {e}"))?,
+                };
+                let printer = match rest {
+                    [] => lock(sp)
+                        .meta(id)
+                        .map(|m| m.printer.clone())
+                        .ok_or(format!("no entry {id} in the spool"))?,
+                    ["--printer", name] => name.to_string(),
+                    _ => return Err("usage: spool reprint (ID | --last) [--printer NAME]".into()),
+                };
+                let route = self
+                    .routes
+                    .read()
+                    .expect("not poisoned")
+                    .iter()
+                    .find(|r| r.printer == printer)
+                    .cloned()
+                    .ok_or(format!("no printer `{printer}` in the configuration"))?;
+                let job = super::spooling::reprint(sp, id, &route, ids).map_err(|e| e.to_string())?;
+                Ok(serde_json::json!({ "reprinted": id.to_string(), "job": job, "printer": printer }))
+            }
+            ["purge", "--all"] => {
+                let n = lock(sp).purge_all().map_err(|e| e.to_string())?;
+                Ok(serde_json::json!({ "purged": n }))
+            }
+            ["purge", id] => {
+                let id = id.parse::<EntryId>().map_err(|e| format!("entry id: {e}"))?;
+                lock(sp).purge(id).map_err(|e| e.to_string())?;
+                Ok(serde_json::json!({ "purged": 1 }))
+            }
+            _ => Err("usage: spool list | spool reprint (ID | --last) [--printer NAME] | spool purge (ID | --all)".into()),
+        }
+    }
+
     fn status(&self) -> Status {
         Status {
             uptime_s: self.started.elapsed().as_secs(),
@@ -78,6 +190,8 @@ impl View {
                         queued: s.queued.load(Ordering::Relaxed),
                         printed: s.printed.load(Ordering::Relaxed),
                         failed: s.failed.load(Ordering::Relaxed),
+                        expired: s.expired.load(Ordering::Relaxed),
+                        unspooled: s.unspooled.load(Ordering::Relaxed),
                         redacted: Kind::ALL
                             .iter()
                             .map(|k| {
@@ -122,14 +236,19 @@ pub(super) fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     Ok(l)
 }
 
-pub(super) async fn serve(l: UnixListener, view: Arc<View>, mut stop: watch::Receiver<bool>) {
+pub(super) async fn serve(
+    l: UnixListener,
+    view: Arc<View>,
+    ids: Arc<super::Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let conn = tokio::select! {
             c = l.accept() => c,
             _ = stop.changed() => return,
         };
         let Ok((stream, _)) = conn else { continue };
-        let view = view.clone();
+        let (view, shared) = (view.clone(), ids.clone());
         tokio::spawn(async move {
             let (r, mut w) = stream.into_split();
             let mut line = String::new();
@@ -140,10 +259,25 @@ pub(super) async fn serve(l: UnixListener, view: Arc<View>, mut stop: watch::Rec
             if !matches!(read, Ok(Ok(_))) {
                 return;
             }
-            let answer = match line.trim() {
-                "status" => serde_json::to_string(&view.status()).expect("serializable"),
-                other => serde_json::json!({
-                    "error": format!("unknown request `{}` (known: status)", other.chars().take(32).collect::<String>())
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let answer = match words.as_slice() {
+                ["status"] => serde_json::to_string(&view.status()).expect("serializable"),
+                ["spool", args @ ..] => {
+                    // Spool calls read and write files: off the async threads.
+                    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+                    let answer = tokio::task::spawn_blocking(move || {
+                        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                        view.spool(&args, &shared.ids)
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(format!("internal error: {e}")));
+                    match answer {
+                        Ok(v) => v.to_string(),
+                        Err(e) => serde_json::json!({ "error": e }).to_string(),
+                    }
+                }
+                _ => serde_json::json!({
+                    "error": format!("unknown request `{}` (known: status, spool)", line.trim().chars().take(32).collect::<String>())
                 })
                 .to_string(),
             };
@@ -183,7 +317,7 @@ pub fn render(st: &Status) -> String {
             .map(|(k, n)| format!("{k} {n}"))
             .collect();
         out.push_str(&format!(
-            "{}: {} ({}, {})\n  queued {}, printed {}, failed {}; redacted: {}\n",
+            "{}: {} ({}, {})\n  queued {}, printed {}, failed {}, expired {}, unspooled {}; redacted: {}\n",
             p.name,
             state,
             p.profile,
@@ -191,6 +325,8 @@ pub fn render(st: &Status) -> String {
             p.queued,
             p.printed,
             p.failed,
+            p.expired,
+            p.unspooled,
             if redacted.is_empty() {
                 "nothing yet".to_string()
             } else {

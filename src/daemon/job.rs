@@ -28,6 +28,8 @@ pub struct Job {
     pub bytes: Vec<u8>,
     pub report: Report,
     pub accepted: Instant,
+    /// Its spool entry, when it has one (a reprint or an unspooled job has none).
+    pub spool: Option<crate::spool::EntryId>,
 }
 
 /// Job bytes can hold slip text: `Debug` shows sizes only.
@@ -39,6 +41,7 @@ impl fmt::Debug for Job {
             .field("listener", &self.listener)
             .field("bytes_in", &self.bytes_in)
             .field("bytes_out", &self.bytes.len())
+            .field("spool", &self.spool)
             .finish()
     }
 }

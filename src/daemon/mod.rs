@@ -13,11 +13,13 @@ pub mod lpd;
 pub mod notify;
 pub mod printer;
 mod raw;
+mod spooling;
 
 use crate::config::{Config, Limits, ListenConf, PrinterConf, Protocol};
 use crate::core::profile::Profile;
 use crate::core::redact::Redactor;
 use crate::profiles::Profiles;
+use crate::spool;
 use anyhow::Context as _;
 use job::{Ids, Job};
 use printer::Stats;
@@ -35,6 +37,8 @@ pub(crate) struct Shared {
     redactor: RwLock<Arc<Redactor>>,
     ids: Ids,
     tracker: Tracker,
+    /// The encrypted spool; `None` when it could not be opened (jobs then print unspooled).
+    spool: Option<spooling::SharedSpool>,
 }
 
 impl Shared {
@@ -136,6 +140,10 @@ pub struct Daemon {
     shared: Arc<Shared>,
     view: Arc<control::View>,
     control: Option<(std::path::PathBuf, watch::Sender<bool>, JoinHandle<()>)>,
+    /// Removes spool entries as their windows end.
+    sweeper: Option<JoinHandle<()>>,
+    /// The spool's directory and window, which apply from the next start.
+    spool_at: (std::path::PathBuf, spool::Retention),
 }
 
 impl Daemon {
@@ -151,6 +159,8 @@ impl Daemon {
         profiles: &Profiles,
         inherited: Vec<std::net::TcpListener>,
     ) -> anyhow::Result<Daemon> {
+        // The spool is cleaned up before anything is served.
+        let (spool, pending) = spooling::open(cfg)?;
         let mut d = Daemon {
             printers: Vec::new(),
             listeners: Vec::new(),
@@ -161,14 +171,29 @@ impl Daemon {
                 redactor: RwLock::new(Arc::new(Redactor::new(cfg.redact.clone()))),
                 ids: Ids::new(),
                 tracker: Tracker::default(),
+                spool: spool.clone(),
             }),
             view: Arc::new(control::View {
                 started: Instant::now(),
                 printers: RwLock::new(Vec::new()),
+                routes: RwLock::new(Vec::new()),
+                spool: spool.clone(),
             }),
             control: None,
+            sweeper: None,
+            spool_at: (cfg.state_dir_or_default(), cfg.retention),
         };
         d.apply(cfg, profiles, inherited).await?;
+        if let Some(sp) = spool {
+            let routes: Vec<Route> = d.printers.iter().map(|e| e.route.clone()).collect();
+            spooling::requeue(&sp, pending, &routes, &d.shared.ids);
+            let view = d.view.clone();
+            d.sweeper = Some(tokio::spawn(spool::run_sweeper(
+                sp,
+                std::future::pending(),
+                move |report| view.count_expired(&report),
+            )));
+        }
         Ok(d)
     }
 
@@ -235,6 +260,10 @@ impl Daemon {
         }
 
         // Then the change.
+        if self.spool_at != (cfg.state_dir_or_default(), cfg.retention) && !self.printers.is_empty()
+        {
+            tracing::warn!("state_dir and retention changes apply at the next start");
+        }
         *self.shared.limits.write().expect("not poisoned") = cfg.limits.clone();
         *self.shared.redactor.write().expect("not poisoned") =
             Arc::new(Redactor::new(cfg.redact.clone()));
@@ -344,6 +373,8 @@ impl Daemon {
                 )
             })
             .collect();
+        *self.view.routes.write().expect("not poisoned") =
+            self.printers.iter().map(|e| e.route.clone()).collect();
         Ok(())
     }
 
@@ -351,7 +382,12 @@ impl Daemon {
     pub fn listen_control(&mut self, path: &std::path::Path) -> anyhow::Result<()> {
         let l = control::bind(path)?;
         let (stop, rx) = watch::channel(false);
-        let task = tokio::spawn(control::serve(l, self.view.clone(), rx));
+        let task = tokio::spawn(control::serve(
+            l,
+            self.view.clone(),
+            self.shared.clone(),
+            rx,
+        ));
         self.control = Some((path.to_path_buf(), stop, task));
         Ok(())
     }
@@ -373,6 +409,9 @@ impl Daemon {
     /// then give up on what is left (counted and logged). Returns the jobs left unprinted.
     pub async fn shutdown(self, deadline: Duration) -> u64 {
         let until = Instant::now() + deadline;
+        // The control socket's routes must not keep the queues open: workers end once their
+        // queues are empty and every route is gone.
+        self.view.routes.write().expect("not poisoned").clear();
         for l in &self.listeners {
             let _ = l.stop.send(true);
         }
@@ -404,6 +443,9 @@ impl Daemon {
             for w in workers.into_iter().filter(|w| !w.is_finished()) {
                 let _ = tokio::time::timeout(Duration::from_millis(200), w).await;
             }
+        }
+        if let Some(s) = self.sweeper {
+            s.abort();
         }
         if let Some((p, stop, task)) = self.control {
             let _ = stop.send(true);
@@ -469,6 +511,7 @@ async fn query(bytes: Vec<u8>, route: &Route, shared: &Arc<Shared>) -> Vec<u8> {
         bytes,
         report: Default::default(),
         accepted: Instant::now(),
+        spool: None,
     };
     if route.queue.send(job).is_err() {
         return Vec::new();
@@ -490,6 +533,16 @@ async fn accept(
     let bytes_in = bytes.len();
     let (redactor, profile) = (shared.redactor(), route.profile());
     let max_segment = shared.limits().max_segment_bytes;
+    let (spool, entry_for) = (
+        shared.spool.clone(),
+        spool::NewEntry {
+            job: id.clone(),
+            printer: route.printer.clone(),
+            listener: listener.to_string(),
+            redacted: [0; 7],
+        },
+    );
+    // Redacted, then stored in the spool before it is queued (both block: one task).
     let result = tokio::task::spawn_blocking(move || {
         let (segments, report) = redactor.segments(&profile, &bytes);
         let mut out = Vec::with_capacity(bytes.len());
@@ -502,11 +555,47 @@ async fn accept(
             }
             out.extend(seg.output.map_err(|b| format!("fails closed: {b}"))?);
         }
-        Ok((out, report))
+        let entry = spool.map(|sp| {
+            let new = spool::NewEntry {
+                redacted: report.redacted,
+                ..entry_for
+            };
+            spooling::lock(&sp).put(new, &out)
+        });
+        Ok((out, report, entry))
     })
     .await;
     match result {
-        Ok(Ok((out, report))) => {
+        Ok(Ok((out, report, entry))) => {
+            let spool_id = match entry {
+                Some(Ok(meta)) => Some(meta.id),
+                failed => {
+                    let why = match failed {
+                        Some(Err(e)) => e.to_string(),
+                        _ => "the spool is not open".to_string(),
+                    };
+                    // Printed at once when the printer is ready, else refused: a job must
+                    // not wait in memory only.
+                    if route.stats.offline_since.load(Ordering::Relaxed) != 0 {
+                        route.stats.failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(
+                            job = %id,
+                            listener,
+                            printer = %route.printer,
+                            outcome = "refused",
+                            "job not printed: it cannot be spooled ({why}) and the printer is offline"
+                        );
+                        return;
+                    }
+                    route.stats.unspooled.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        job = %id,
+                        printer = %route.printer,
+                        "job printed without a spool entry: {why}"
+                    );
+                    None
+                }
+            };
             route.stats.queued.fetch_add(1, Ordering::Relaxed);
             let job = Job {
                 kind: job::JobKind::Print,
@@ -517,6 +606,7 @@ async fn accept(
                 bytes: out,
                 report,
                 accepted,
+                spool: spool_id,
             };
             if route.queue.send(job).is_err() {
                 route.stats.queued.fetch_sub(1, Ordering::Relaxed);

@@ -3,9 +3,11 @@
 //! start, with capped exponential backoff, until it prints or the daemon stops.
 
 use super::job::{Job, JobKind};
+use super::spooling::{self, SharedSpool};
 use super::Shared;
 use crate::config::{Device, PrinterConf};
 use crate::core::redact::Kind;
+use crate::spool::State;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +29,10 @@ pub struct Stats {
     pub busy: std::sync::atomic::AtomicBool,
     /// Unreachable since this time (seconds since 1970); 0 while reachable.
     pub offline_since: std::sync::atomic::AtomicU64,
+    /// Jobs whose retention window ended before they printed (dropped).
+    pub expired: std::sync::atomic::AtomicU64,
+    /// Jobs printed without a spool entry (the spool could not be written).
+    pub unspooled: std::sync::atomic::AtomicU64,
 }
 
 fn unix_now() -> u64 {
@@ -57,17 +63,27 @@ pub(super) async fn worker(
             continue;
         }
         let mut backoff = FIRST_BACKOFF;
+        let spool = shared.spool.as_ref();
         stats.busy.store(true, Ordering::Relaxed);
         loop {
             // A reload applies from the next attempt.
             let conf = confs.borrow().clone();
+            if let Some(id) = job.spool {
+                // Purged, or its window ended while it waited (the sweeper counts it).
+                if !spooling::still_owed(spool, id) {
+                    stats.queued.fetch_sub(1, Ordering::Relaxed);
+                    tracing::warn!(job = %job.id, entry = %id, printer = %conf.name, outcome = "dropped", "job not printed: its spool entry expired or was purged");
+                    break;
+                }
+                if backoff == FIRST_BACKOFF {
+                    spooling::set_state(spool, id, State::Printing).await;
+                }
+            }
             let timeout = shared.limits().device_timeout;
             let sent = tokio::select! {
                 r = super::device::send(&conf.device, &job.id, &job.bytes, timeout, job.reply.is_some()) => r,
                 _ = stopped(&mut stop) => {
-                    stats.queued.fetch_sub(1, Ordering::Relaxed);
-                    stats.failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(job = %job.id, printer = %conf.name, "job not printed: the daemon stopped while the printer was not taking it");
+                    give_up(&stats, &job, &conf, spool).await;
                     return;
                 }
             };
@@ -83,6 +99,9 @@ pub(super) async fn worker(
                             offline_for_ms = t.elapsed().as_millis() as u64,
                             "printer is back"
                         );
+                    }
+                    if let Some(id) = job.spool {
+                        spooling::set_state(spool, id, State::Printed).await;
                     }
                     stats.queued.fetch_sub(1, Ordering::Relaxed);
                     stats.printed.fetch_add(1, Ordering::Relaxed);
@@ -107,9 +126,7 @@ pub(super) async fn worker(
                         );
                     }
                     if *stop.borrow() {
-                        stats.queued.fetch_sub(1, Ordering::Relaxed);
-                        stats.failed.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(job = %job.id, printer = %conf.name, "job not printed: stopping");
+                        give_up(&stats, &job, &conf, spool).await;
                         break;
                     }
                     tokio::select! {
@@ -121,6 +138,22 @@ pub(super) async fn worker(
             }
         }
         stats.busy.store(false, Ordering::Relaxed);
+    }
+}
+
+/// The daemon stops before `job` printed: a spooled job stays in the spool (marked failed)
+/// and prints after the next start, within its window; an unspooled one is lost (counted).
+async fn give_up(stats: &Stats, job: &Job, conf: &PrinterConf, spool: Option<&SharedSpool>) {
+    stats.queued.fetch_sub(1, Ordering::Relaxed);
+    match job.spool {
+        Some(id) => {
+            spooling::set_state(spool, id, State::Failed).await;
+            tracing::warn!(job = %job.id, entry = %id, printer = %conf.name, "job not printed before stopping; it stays in the spool and prints after the next start");
+        }
+        None => {
+            stats.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(job = %job.id, printer = %conf.name, "job not printed: the daemon stopped while the printer was not taking it");
+        }
     }
 }
 

@@ -1,0 +1,165 @@
+//! The daemon's use of the encrypted spool (DESIGN §6): open it before serving, queue again
+//! what was owed to a printer, keep each entry's state as its job goes, drop jobs whose
+//! window ended, and sweep. The spool itself is [`crate::spool`].
+
+use super::job::{Job, JobKind};
+use super::Route;
+use crate::config::Config;
+use crate::core::redact::Report;
+use crate::spool::{Clock, EntryId, Meta, Slip, Spool, SpoolError, State};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+/// The spool, shared by listeners, workers, the sweeper and the control socket. Calls write
+/// and fsync a small file: make them where blocking briefly is fine, never across an await.
+pub(crate) type SharedSpool = Arc<Mutex<Spool>>;
+
+pub(crate) fn lock(spool: &Mutex<Spool>) -> MutexGuard<'_, Spool> {
+    // A panic while holding the lock leaves the spool's maps as they were between calls.
+    spool.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Open the spool for `cfg`, cleaning up before anything is served. Entries still owed to a
+/// printer come back in creation order. A spool that cannot be opened for an I/O reason
+/// (a read-only disk) is logged and the daemon runs without it, printing unspooled; a key
+/// directory inside the state directory is a configuration error.
+pub(super) fn open(cfg: &Config) -> anyhow::Result<(Option<SharedSpool>, Vec<Meta>)> {
+    let (state, runtime) = (cfg.state_dir_or_default(), cfg.runtime_dir_or_default());
+    match Spool::open(&state, &runtime, cfg.retention, Clock::system()) {
+        Ok((spool, recovered)) => {
+            if recovered.expired_unprinted > 0 {
+                tracing::warn!(
+                    expired = recovered.expired_unprinted,
+                    "jobs expired in the spool while the daemon was stopped; not printed"
+                );
+            }
+            if recovered.keyless > 0 {
+                tracing::info!(
+                    deleted = recovered.keyless,
+                    "spool entries without their key (the runtime directory was emptied) deleted unread"
+                );
+            }
+            Ok((Some(Arc::new(Mutex::new(spool))), recovered.pending))
+        }
+        Err(e @ SpoolError::KeysUnderState { .. }) => Err(e.into()),
+        Err(e) => {
+            tracing::error!(
+                error = %e,
+                "the spool cannot be opened; jobs print without spool entries while their printer is ready"
+            );
+            Ok((None, Vec::new()))
+        }
+    }
+}
+
+/// The listener kind of a stored entry, as a job names it.
+fn listener_kind(name: &str) -> &'static str {
+    match name {
+        "raw" => "raw",
+        "lpd" => "lpd",
+        "folder" => "folder",
+        _ => "spool",
+    }
+}
+
+/// Queue again the entries a previous run left owed to a printer. An entry whose printer is
+/// no longer configured stays in the spool until its window ends.
+pub(super) fn requeue(spool: &SharedSpool, pending: Vec<Meta>, routes: &[Route], ids: &super::Ids) {
+    for meta in pending {
+        let Some(route) = routes.iter().find(|r| r.printer == meta.printer) else {
+            tracing::warn!(
+                entry = %meta.id,
+                printer = %meta.printer,
+                "spooled job for a printer no longer configured; kept until its window ends"
+            );
+            continue;
+        };
+        let slip = match lock(spool).get(meta.id) {
+            Ok((_, slip)) => slip,
+            Err(e) => {
+                tracing::warn!(entry = %meta.id, error = %e, "spooled job cannot be read; not printed");
+                continue;
+            }
+        };
+        let id = format!("{}~{}", meta.job, ids.next());
+        let job = stored_job(
+            &meta,
+            slip,
+            id,
+            listener_kind(&meta.listener),
+            Some(meta.id),
+        );
+        route.stats.queued.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(job = %job.id, entry = %meta.id, printer = %meta.printer, "spooled job queued again");
+        if route.queue.send(job).is_err() {
+            route.stats.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether a spooled job may still print: its entry is live (not purged, not expired).
+pub(super) fn still_owed(spool: Option<&SharedSpool>, id: EntryId) -> bool {
+    spool.is_some_and(|sp| {
+        let s = lock(sp);
+        let now = s.clock().now_unix();
+        s.meta(id).is_some_and(|m| m.expires > now)
+    })
+}
+
+/// Record a spooled job's state (off the async threads). A failure is logged: the job
+/// prints all the same.
+pub(super) async fn set_state(spool: Option<&SharedSpool>, id: EntryId, state: State) {
+    let Some(sp) = spool.cloned() else { return };
+    let r = tokio::task::spawn_blocking(move || lock(&sp).set_state(id, state)).await;
+    match r {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(entry = %id, state = state.label(), error = %e, "spool state not recorded")
+        }
+        Err(e) => tracing::warn!(entry = %id, "spool state task failed: {e}"),
+    }
+}
+
+/// A stored job to print again (`spool reprint`): its bytes, as a job for `route`, without
+/// a spool entry of its own (the entry it came from keeps its window).
+pub(super) fn reprint(
+    spool: &SharedSpool,
+    id: EntryId,
+    route: &Route,
+    ids: &super::Ids,
+) -> Result<String, SpoolError> {
+    let (meta, slip) = lock(spool).get(id)?;
+    let job = stored_job(&meta, slip, ids.next(), "reprint", None);
+    let job_id = job.id.clone();
+    route.stats.queued.fetch_add(1, Ordering::Relaxed);
+    if route.queue.send(job).is_err() {
+        route.stats.queued.fetch_sub(1, Ordering::Relaxed);
+    }
+    tracing::info!(job = %job_id, entry = %id, printer = %route.printer, "reprint queued");
+    Ok(job_id)
+}
+
+/// A print job of a stored slip.
+fn stored_job(
+    meta: &Meta,
+    slip: Slip,
+    id: String,
+    listener: &'static str,
+    spool: Option<EntryId>,
+) -> Job {
+    Job {
+        kind: JobKind::Print,
+        reply: None,
+        id,
+        listener,
+        bytes_in: meta.bytes as usize,
+        bytes: slip.into_vec(),
+        report: Report {
+            redacted: meta.redacted,
+            ..Report::default()
+        },
+        accepted: Instant::now(),
+        spool,
+    }
+}
