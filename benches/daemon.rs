@@ -77,7 +77,11 @@ async fn main() {
         "[[printer]]\nname = \"p\"\nprofile = \"epson-tm-t88v\"\ndevice = \"tcp://{paddr}\"\n\
          [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"p\"\n"
     );
-    let cfg = Config::from_toml(Path::new("bench.toml"), &cfg).unwrap();
+    let mut cfg = Config::from_toml(Path::new("bench.toml"), &cfg).unwrap();
+    // A spool of its own, on the disk the temporary directory is on (keys beside it).
+    let dir = std::env::temp_dir().join(format!("slipguard-bench-{}", std::process::id()));
+    cfg.state_dir = Some(dir.join("state"));
+    cfg.runtime_dir = Some(dir.join("run"));
     let d = Daemon::start(&cfg, &profiles).await.unwrap();
     let via = d.addrs()[0];
 
@@ -141,4 +145,5 @@ async fn main() {
     );
     println!("peak memory (whole process, VmHWM): {} KiB", peak_kib());
     d.shutdown(Duration::from_secs(5)).await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
