@@ -574,6 +574,11 @@ impl Spool {
         SpoolError::Corrupt { id, reason }
     }
 
+    /// One live entry's metadata (no slip content); `None` once it is purged or expired.
+    pub fn meta(&self, id: EntryId) -> Option<&Meta> {
+        self.entries.get(&id).map(|l| &l.meta)
+    }
+
     /// Every live entry's metadata, in creation order (no slip content).
     pub fn list(&self) -> Vec<Meta> {
         self.entries.values().map(|l| l.meta.clone()).collect()
