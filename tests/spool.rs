@@ -252,6 +252,36 @@ async fn window_end_removes_the_entry_then_its_epoch_key() {
     sweeper.stop().await;
 }
 
+/// The sweeper reads the wall clock again at least every minute: after a suspend (the wall
+/// clock jumps past an expiry while tokio's monotonic clock barely moves) the entry goes
+/// within that cap, not a whole window late.
+#[tokio::test(start_paused = true)]
+async fn a_wall_clock_jump_is_caught_within_the_sleep_cap() {
+    let d = Dirs::new("jump");
+    let clock = Clock::anchored(BASE);
+    let (spool, _) = d.open(&clock);
+    let spool = Arc::new(Mutex::new(spool));
+    let sweeper = Sweeper::start(&spool).await;
+    let a = spool.lock().unwrap().put(entry("j1"), &slip(1)).unwrap();
+    // Let the woken sweeper go back to sleep, capped at a minute from now.
+    advance(0).await;
+    advance(1).await;
+    // Suspended through the whole window: wall clock at expiry + 5 s, monotonic clock +1 s.
+    clock.reanchor(BASE + WINDOW + 5);
+    advance(58).await;
+    assert!(d.entry(a.id).exists(), "the cap has not passed yet");
+    advance(1).await;
+    assert!(!d.entry(a.id).exists(), "removed within the 60 s cap");
+    let reps = sweeper.take();
+    assert_eq!(reps.len(), 1);
+    assert_eq!(reps[0].expired_unprinted[0].id, a.id);
+    assert!(
+        d.key_files().is_empty(),
+        "its epoch is long over: key destroyed too"
+    );
+    sweeper.stop().await;
+}
+
 /// A key whose entries were purged early still lives to the end of its epoch (so a busy
 /// epoch does not make a key per job), and then the sweeper destroys it.
 #[tokio::test(start_paused = true)]
