@@ -300,6 +300,10 @@ pub struct Recovered {
 pub struct SweepReport {
     /// Entries whose window ended before they printed (state set to [`State::Expired`]): the
     /// daemon drops them from its queues and counts them.
+    ///
+    /// An entry that was [`State::Printing`] at its expiry is reported here too: the spool
+    /// cannot know whether the printer took it, and the daemon may still finish sending the
+    /// bytes it already holds. The spool's copy is gone either way.
     pub expired_unprinted: Vec<Meta>,
     /// Entries removed, printed or not.
     pub removed: usize,
