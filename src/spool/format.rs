@@ -141,16 +141,32 @@ fn be64(b: &[u8]) -> u64 {
 }
 
 /// A 256-bit key. Zeroized when dropped; `Debug` never shows it.
-pub(crate) struct SecretKey(Zeroizing<[u8; 32]>);
+///
+/// The bytes live on the heap, in one place for the key's whole life: moving a
+/// `SecretKey` (returning it by value, or a `BTreeMap` of keys rebalancing its nodes) moves
+/// only the pointer, so no stale copy of the key is left behind in freed memory. The key is
+/// filled in place, never built on the stack and copied in.
+pub(crate) struct SecretKey(Box<Zeroizing<[u8; 32]>>);
 
 impl SecretKey {
+    /// An all-zero key on the heap, to be filled in place.
+    fn zeroed() -> SecretKey {
+        SecretKey(Box::new(Zeroizing::new([0u8; 32])))
+    }
+
     /// A fresh key from the OS RNG.
     pub(crate) fn generate() -> Result<SecretKey, String> {
-        let mut k = Zeroizing::new([0u8; 32]);
+        let mut k = SecretKey::zeroed();
         OsRng
-            .try_fill_bytes(&mut k[..])
+            .try_fill_bytes(&mut k.0[..])
             .map_err(|e| e.to_string())?;
-        Ok(SecretKey(k))
+        Ok(k)
+    }
+
+    /// Where the key's bytes are, to check in tests that they never move.
+    #[cfg(test)]
+    pub(crate) fn as_ptr(&self) -> *const u8 {
+        self.0.as_ptr()
     }
 
     fn cipher(&self) -> ChaCha20Poly1305 {
@@ -278,13 +294,9 @@ impl EpochKey {
         if end <= start {
             return Err(FormatError::Payload);
         }
-        let mut k = Zeroizing::new([0u8; 32]);
-        k.copy_from_slice(&b[24..56]);
-        Ok(EpochKey {
-            key: SecretKey(k),
-            start,
-            end,
-        })
+        let mut key = SecretKey::zeroed();
+        key.0.copy_from_slice(&b[24..56]);
+        Ok(EpochKey { key, start, end })
     }
 }
 
@@ -379,6 +391,10 @@ mod tests {
         assert_eq!((d.start, d.end), (600, 825));
         assert_eq!(d.key.0[..], k.key.0[..]);
         assert!(format!("{d:?}").contains("SecretKey(..)"));
+        // Moving the key moves a pointer: the bytes stay where they were filled.
+        let at = d.key.as_ptr();
+        let moved = [d];
+        assert_eq!(moved[0].key.as_ptr(), at);
         assert_eq!(
             EpochKey::decode(&b[..55]).unwrap_err(),
             FormatError::TooShort

@@ -48,7 +48,8 @@
 //! an epoch creates its key (256 bits from the OS RNG) and key file; later entries of the
 //! epoch reuse it, so a busy desk makes about five keys per window, not one per job. A key
 //! is destroyed — zeroized in memory (it is held in [`zeroize::Zeroizing`]) and its file
-//! removed — once its epoch's range is over **and** no live entry uses it. So a key outlives
+//! removed — once its epoch's range is over **and** no live entry uses it. Each key's bytes sit
+//! in one heap allocation for its whole life, so moving it leaves no copy behind. So a key outlives
 //! its last entry by at most one epoch, and a copy of a sealed entry taken at any time
 //! becomes undecryptable when its window (plus at most an epoch) has passed. Nothing relies
 //! on overwriting files: on SSDs and journaling file systems old blocks may survive, but they
@@ -981,6 +982,28 @@ mod tests {
         assert_ne!(s.entries[&c.id].epoch, s.entries[&a.id].epoch);
         assert_eq!(s.keys.len(), 2);
         let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// Keys stay put in memory while the key map grows and rebalances around them.
+    #[test]
+    fn keys_do_not_move_when_the_map_rebalances() {
+        let mut keys = BTreeMap::new();
+        let first = EpochKey {
+            key: SecretKey::generate().unwrap(),
+            start: 0,
+            end: 1,
+        };
+        let at = first.key.as_ptr();
+        keys.insert(0u64, first);
+        for i in 1..200u64 {
+            let k = EpochKey {
+                key: SecretKey::generate().unwrap(),
+                start: i,
+                end: i + 1,
+            };
+            keys.insert(i, k);
+        }
+        assert_eq!(keys[&0].key.as_ptr(), at);
     }
 
     /// After a retention change, a new key starts where an older, longer one ends.
