@@ -624,6 +624,36 @@ impl Log {
     }
 }
 
+/// Sends this thread's log lines to a [`Log`] until the guard is dropped.
+fn capture_log() -> (Log, tracing::subscriber::DefaultGuard) {
+    let log = Log::default();
+    let w = log.clone();
+    let sub = tracing_subscriber::fmt()
+        .with_writer(move || w.clone())
+        .with_ansi(false)
+        .finish();
+    (log, tracing::subscriber::set_default(sub))
+}
+
+/// Runs `f` on another thread and fails if it takes more than ten seconds (a FIFO opened for
+/// reading blocks until a writer comes, which in a test is forever).
+fn within_10s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("did not finish within 10 s (blocked on a special file?)")
+}
+
+fn mkfifo(path: &Path) {
+    let st = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(st.success(), "mkfifo {}", path.display());
+}
+
 fn flip(path: &Path, offset: usize) {
     let mut b = fs::read(path).unwrap();
     b[offset] ^= 0x01;
@@ -904,4 +934,155 @@ fn purge_and_purge_all() {
     assert!(spool.list().is_empty());
     let c = spool.put(entry("j4"), &slip(4)).unwrap();
     assert_eq!(&spool.get(c.id).unwrap().1[..], &slip(4)[..]);
+}
+
+/// A symlink planted under an entry's name is removed (not followed, its target untouched)
+/// and logged, even when it points at a valid sealed entry.
+#[test]
+fn a_symlink_planted_as_an_entry_is_removed_not_followed() {
+    let (log, _guard) = capture_log();
+    let d = Dirs::new("symlink-entry");
+    let clock = Clock::system();
+    let (mut spool, _) = d.open(&clock);
+    let a = spool.put(entry("j1"), &slip(1)).unwrap();
+    let b = spool.put(entry("j2"), &slip(2)).unwrap();
+    drop(spool);
+    let outside = d.root.join("outside.sg");
+    fs::rename(d.entry(a.id), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, d.entry(a.id)).unwrap();
+    // A key file can be a symlink too: to a copy of the real key outside the key directory.
+    let key_name = d.key_files().remove(0);
+    let key_copy = d.root.join("key-copy");
+    fs::copy(d.keys_dir().join(&key_name), &key_copy).unwrap();
+    std::os::unix::fs::symlink(&key_copy, d.keys_dir().join("1.key")).unwrap();
+
+    let (spool, rec) = d.open(&clock);
+    assert_eq!(rec.corrupt, 1, "the symlinked entry");
+    assert!(fs::symlink_metadata(d.entry(a.id)).is_err(), "link removed");
+    assert!(outside.exists(), "its target untouched");
+    assert!(fs::symlink_metadata(d.keys_dir().join("1.key")).is_err());
+    assert!(key_copy.exists());
+    assert_eq!(
+        spool.list().iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![b.id]
+    );
+    let text = log.text();
+    assert!(
+        text.lines().any(|l| l.contains("WARN")
+            && l.contains(&a.id.to_string())
+            && l.contains("symbolic link")),
+        "{text}"
+    );
+    for v in [NAME, CARD, TITLE, EMAIL] {
+        assert!(!text.contains(v));
+    }
+}
+
+/// FIFOs under entry, state and key names are removed at open without being opened (opening
+/// one for reading would wait for a writer forever).
+#[test]
+fn a_fifo_named_like_a_spool_file_does_not_hang_open() {
+    let (log, _guard) = capture_log();
+    let d = Dirs::new("fifo");
+    let clock = Clock::system();
+    let (mut spool, _) = d.open(&clock);
+    let a = spool.put(entry("j1"), &slip(1)).unwrap();
+    let b = spool.put(entry("j2"), &slip(2)).unwrap();
+    drop(spool);
+    mkfifo(&d.spool_dir().join("00000000000000ff.sg"));
+    mkfifo(&d.state_record(b.id));
+    mkfifo(&d.keys_dir().join("1.key"));
+
+    let (state, run) = (d.state(), d.run());
+    let (spool, rec) =
+        within_10s(move || Spool::open(&state, &run, Retention::DEFAULT, Clock::system()).unwrap());
+    assert_eq!(
+        rec.corrupt, 2,
+        "the FIFO entry, and b with a FIFO for a state record"
+    );
+    assert_eq!(
+        spool.list().iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![a.id]
+    );
+    assert_eq!(d.spool_files(), vec![format!("{}.sg", a.id)]);
+    assert_eq!(d.key_files().len(), 1, "the FIFO key name removed");
+    let _ = log;
+}
+
+/// A file too large to be an entry the spool wrote is removed unread; a slip over the cap is
+/// refused by put (so the spool never writes what it would later refuse).
+#[test]
+fn oversized_files_are_removed_unread_and_oversized_slips_refused() {
+    let (log, _guard) = capture_log();
+    let d = Dirs::new("oversized");
+    let clock = Clock::system();
+    let (mut spool, _) = d.open(&clock);
+    let a = spool.put(entry("j1"), &slip(1)).unwrap();
+    let huge = vec![0u8; (64 << 20) + 1];
+    let err = spool.put(entry("j2"), &huge).unwrap_err();
+    assert!(
+        matches!(&err, SpoolError::Io { source, .. } if source.kind() == std::io::ErrorKind::FileTooLarge),
+        "{err}"
+    );
+    assert_eq!(spool.list().len(), 1);
+    drop(spool);
+    // Sparse: a file far over the cap, which a read would try to load whole.
+    let big = d.spool_dir().join("00000000000000aa.sg");
+    fs::File::create(&big).unwrap().set_len(1 << 40).unwrap();
+    let key_name = d.key_files().remove(0);
+    let mut long_key = fs::read(d.keys_dir().join(&key_name)).unwrap();
+    long_key.push(0);
+    fs::write(d.keys_dir().join("1.key"), long_key).unwrap();
+
+    let (spool, rec) = d.open(&clock);
+    assert_eq!(rec.corrupt, 1);
+    assert!(!big.exists());
+    assert!(!d.keys_dir().join("1.key").exists());
+    assert_eq!(spool.list()[0].id, a.id);
+    let text = log.text();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("WARN") && l.contains("00000000000000aa") && l.contains("cap")),
+        "{text}"
+    );
+}
+
+/// A `keys` symlink into the state directory is caught after it is resolved; a symlinked
+/// spool directory is refused, and what it points at keeps its mode.
+#[test]
+fn symlinked_spool_or_key_directories_are_refused() {
+    let d = Dirs::new("dir-links");
+    let clock = Clock::system();
+    fs::create_dir_all(d.state().join("stolen")).unwrap();
+    fs::create_dir_all(d.run()).unwrap();
+    std::os::unix::fs::symlink(d.state().join("stolen"), d.keys_dir()).unwrap();
+    let err = Spool::open(&d.state(), &d.run(), Retention::DEFAULT, clock.clone()).unwrap_err();
+    assert!(matches!(err, SpoolError::KeysUnderState { .. }), "{err}");
+    assert!(fs::read_dir(d.state().join("stolen"))
+        .unwrap()
+        .next()
+        .is_none());
+
+    // A `keys` symlink elsewhere is refused too: keys live in a real directory.
+    fs::remove_file(d.keys_dir()).unwrap();
+    let elsewhere = d.root.join("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    fs::set_permissions(&elsewhere, fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, d.keys_dir()).unwrap();
+    let err = Spool::open(&d.state(), &d.run(), Retention::DEFAULT, clock.clone()).unwrap_err();
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    fs::remove_file(d.keys_dir()).unwrap();
+
+    // The spool directory as a symlink: refused, and its target is not chmodded. (The
+    // attempts above made the real one: replace it.)
+    fs::remove_dir(d.spool_dir()).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, d.spool_dir()).unwrap();
+    let err = Spool::open(&d.state(), &d.run(), Retention::DEFAULT, clock).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("/state/spool") && msg.contains("symbolic link"),
+        "{msg}"
+    );
+    let mode = fs::metadata(&elsewhere).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o755);
 }

@@ -53,6 +53,17 @@ pub(crate) const HEADER_LEN: usize = AAD_LEN + NONCE_LEN;
 pub(crate) const TAG_LEN: usize = 16;
 pub(crate) const KEY_FILE_LEN: usize = 56;
 
+/// The largest slip the spool stores: 64 MiB, far above any receipt (a slip with a logo is
+/// tens of kilobytes). [`MAX_ENTRY_FILE`] follows from it; a larger `.sg` file found on
+/// disk cannot be one the spool wrote, so it is deleted unread rather than loaded into memory.
+pub(crate) const MAX_SLIP: usize = 64 << 20;
+/// The largest metadata JSON the spool writes (ids and configuration names: tiny in practice).
+pub(crate) const MAX_META: usize = 64 << 10;
+/// The largest entry file: header, metadata length, metadata, slip, tag.
+pub(crate) const MAX_ENTRY_FILE: usize = HEADER_LEN + 4 + MAX_META + MAX_SLIP + TAG_LEN;
+/// A state record's exact size: header, one byte of state, tag.
+pub(crate) const STATE_FILE_LEN: usize = HEADER_LEN + 1 + TAG_LEN;
+
 /// What a sealed record holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum RecordKind {

@@ -14,8 +14,15 @@
 //!   directory is a tmpfs (`/run/slipguard`), so keys never reach persistent disk; [`Spool::open`]
 //!   refuses a key directory inside the state directory.
 //!
-//! Every file is written to a temporary name, fsynced and renamed (then the directory is
-//! fsynced), so a crash leaves either the old file or the new one.
+//! Every file is written to a fresh temporary name (created exclusively, mode 0600, with a
+//! random suffix), fsynced and renamed (then the directory is fsynced), so a crash leaves
+//! either the old file or the new one.
+//!
+//! Reads trust nothing about the directories: a symlink, FIFO, device or directory under a
+//! spool name is never opened (it is removed at [`Spool::open`] and logged), and every read
+//! is capped — a key file is exactly 56 bytes, a state record 53, an entry at most 64 MiB of
+//! slip plus 64 KiB of metadata and the header (larger slips are refused by [`Spool::put`]).
+//! The spool and key directories themselves must be real directories, not symlinks.
 //!
 //! # Formats (version 1)
 //! Only the format version, record kind, epoch id, entry id and nonce are in the clear; the
@@ -91,6 +98,7 @@ pub use error::SpoolError;
 pub use retention::{Retention, RetentionError};
 pub use sweeper::run_sweeper;
 
+use files::ReadError;
 use format::{EpochKey, FormatError, Header, RecordKind, SecretKey};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -343,6 +351,18 @@ impl From<FormatError> for LoadFail {
     }
 }
 
+impl From<ReadError> for LoadFail {
+    /// A symlink, a special file or an oversized file cannot be one the spool wrote: it is
+    /// treated like a corrupt record (deleted unread, logged). Only a real I/O error leaves
+    /// the file in place.
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Io(e) => LoadFail::Io(e),
+            refused => LoadFail::Corrupt(refused.to_string()),
+        }
+    }
+}
+
 /// The spool: sealed entries in `state_dir/spool`, epoch keys in `runtime_dir/keys`.
 pub struct Spool {
     spool_dir: PathBuf,
@@ -375,8 +395,9 @@ impl Spool {
     /// are deleted, and keys no entry needs are destroyed. Returns the entries still owed to
     /// a printer.
     ///
-    /// Fails if a directory cannot be created or listed, or if the key directory
-    /// (`runtime_dir/keys`) would be inside `state_dir`.
+    /// Fails if a directory cannot be created or listed, if `state_dir/spool` or
+    /// `runtime_dir/keys` is a symlink (or not a directory), or if the key directory would be
+    /// inside `state_dir` (also through a symlink).
     pub fn open(
         state_dir: &Path,
         runtime_dir: &Path,
@@ -385,7 +406,7 @@ impl Spool {
     ) -> Result<(Spool, Recovered), SpoolError> {
         let spool_dir = state_dir.join("spool");
         files::private_dir(&spool_dir)
-            .map_err(|e| SpoolError::io("creating directory", &spool_dir, e))?;
+            .map_err(|e| SpoolError::io("preparing private directory", &spool_dir, e))?;
         std::fs::create_dir_all(runtime_dir)
             .map_err(|e| SpoolError::io("creating directory", runtime_dir, e))?;
         let state_real = std::fs::canonicalize(state_dir)
@@ -393,14 +414,24 @@ impl Spool {
         let keys_dir = std::fs::canonicalize(runtime_dir)
             .map_err(|e| SpoolError::io("resolving directory", runtime_dir, e))?
             .join("keys");
+        let under_state = |keys: PathBuf| SpoolError::KeysUnderState {
+            keys,
+            state: state_real.clone(),
+        };
         if keys_dir.starts_with(&state_real) {
-            return Err(SpoolError::KeysUnderState {
-                keys: keys_dir,
-                state: state_real,
-            });
+            return Err(under_state(keys_dir));
+        }
+        // Resolved again once it exists, so a `keys` symlink into the state directory is
+        // caught too (and `private_dir` then refuses any other symlink).
+        std::fs::create_dir_all(&keys_dir)
+            .map_err(|e| SpoolError::io("creating directory", &keys_dir, e))?;
+        let keys_real = std::fs::canonicalize(&keys_dir)
+            .map_err(|e| SpoolError::io("resolving directory", &keys_dir, e))?;
+        if keys_real.starts_with(&state_real) {
+            return Err(under_state(keys_real));
         }
         files::private_dir(&keys_dir)
-            .map_err(|e| SpoolError::io("creating directory", &keys_dir, e))?;
+            .map_err(|e| SpoolError::io("preparing private directory", &keys_dir, e))?;
 
         let mut spool = Spool {
             spool_dir,
@@ -443,8 +474,24 @@ impl Spool {
     /// starts [`State::Queued`] and expires `retention` from now.
     ///
     /// On a write failure (disk full, read-only, directory gone) nothing is stored and the
-    /// error names the file; the daemon prints directly and counts the job as unspooled.
+    /// error names the file; the daemon prints directly and counts the job as unspooled. A
+    /// slip over 64 MiB is refused the same way (an I/O error of kind `FileTooLarge`): the
+    /// start-up cleanup would delete a larger entry unread.
     pub fn put(&mut self, new: NewEntry, slip: &[u8]) -> Result<Meta, SpoolError> {
+        if slip.len() > format::MAX_SLIP {
+            return Err(SpoolError::io(
+                "writing spool entry",
+                &self.spool_dir,
+                io::Error::new(
+                    io::ErrorKind::FileTooLarge,
+                    format!(
+                        "slip of {} bytes is over the spool's {}-byte cap",
+                        slip.len(),
+                        format::MAX_SLIP
+                    ),
+                ),
+            ));
+        }
         let before = self.next_expiry();
         let now = self.clock.now_unix();
         let result = self
@@ -475,6 +522,13 @@ impl Spool {
             state: State::Queued,
         };
         let json = serde_json::to_vec(&meta).expect("metadata serializes");
+        if json.len() > format::MAX_META {
+            return Err(SpoolError::io(
+                "writing spool entry",
+                self.spool_dir.join(id.entry_file()),
+                io::Error::new(io::ErrorKind::FileTooLarge, "metadata over the spool's cap"),
+            ));
+        }
         let payload = format::entry_payload(&json, slip);
         let header = Header {
             kind: RecordKind::Entry,
@@ -769,9 +823,10 @@ impl Spool {
         result
     }
 
-    /// Reads and opens `<id>.sg` with its epoch's key.
+    /// Reads and opens `<id>.sg` with its epoch's key (a regular file, size capped).
     fn decrypt_entry(&self, id: EntryId) -> Result<(Header, Zeroizing<Vec<u8>>), LoadFail> {
-        let bytes = std::fs::read(self.spool_dir.join(id.entry_file())).map_err(LoadFail::Io)?;
+        let path = self.spool_dir.join(id.entry_file());
+        let bytes = files::read_capped(&path, format::MAX_ENTRY_FILE as u64)?;
         let h = Header::parse(&bytes)?;
         if h.kind != RecordKind::Entry || h.id != id.0 {
             return Err(LoadFail::Corrupt("record names another entry".into()));
@@ -782,10 +837,11 @@ impl Spool {
 
     /// Reads `<id>.st`, if there is one.
     fn read_state(&self, id: EntryId, epoch: u64) -> Result<Option<State>, LoadFail> {
-        let bytes = match std::fs::read(self.spool_dir.join(id.state_file())) {
+        let path = self.spool_dir.join(id.state_file());
+        let bytes = match files::read_capped(&path, format::STATE_FILE_LEN as u64) {
             Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(LoadFail::Io(e)),
+            Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
         };
         let h = Header::parse(&bytes)?;
         if h.kind != RecordKind::State || h.id != id.0 || h.epoch != epoch {
@@ -796,7 +852,8 @@ impl Spool {
         Ok(Some(format::parse_state_payload(&pt)?))
     }
 
-    /// Loads the key files; unreadable ones are removed (they could open nothing anyway).
+    /// Loads the key files; unreadable ones are removed (they could open nothing anyway), as
+    /// are symlinks, special files and files of the wrong size, unread.
     fn load_keys(&mut self) -> Result<(), SpoolError> {
         let names = files::names(&self.keys_dir)
             .map_err(|e| SpoolError::io("listing directory", &self.keys_dir, e))?;
@@ -810,8 +867,7 @@ impl Spool {
             let Some(stem) = name.strip_suffix(".key") else {
                 continue;
             };
-            let loaded = std::fs::read(&path)
-                .map(Zeroizing::new)
+            let loaded = files::read_capped(&path, format::KEY_FILE_LEN as u64)
                 .map_err(|e| e.to_string())
                 .and_then(|b| EpochKey::decode(&b).map_err(|e| e.to_string()))
                 .and_then(|k| match stem.parse::<u64>() {
