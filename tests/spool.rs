@@ -1086,3 +1086,28 @@ fn symlinked_spool_or_key_directories_are_refused() {
     let mode = fs::metadata(&elsewhere).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o755);
 }
+
+/// Only `<epoch>.key` as the spool writes it is a key: a copy under `0<epoch>.key` or
+/// `+<epoch>.key` would outlive the key's destruction, so it is removed at open.
+#[tokio::test(start_paused = true)]
+async fn key_files_with_non_canonical_names_are_removed_at_open() {
+    let d = Dirs::new("key-names");
+    let clock = Clock::anchored(BASE);
+    let (mut spool, _) = d.open(&clock);
+    let a = spool.put(entry("j1"), &slip(1)).unwrap();
+    drop(spool);
+    let real = d.keys_dir().join(format!("{BASE}.key"));
+    for copy in [format!("0{BASE}.key"), format!("+{BASE}.key")] {
+        fs::copy(&real, d.keys_dir().join(copy)).unwrap();
+    }
+    let (mut spool, rec) = d.open(&clock);
+    assert_eq!(d.key_files(), vec![format!("{BASE}.key")]);
+    assert_eq!(
+        rec.pending[0].id, a.id,
+        "the real key still opens the entry"
+    );
+    spool.purge(a.id).unwrap();
+    advance(EPOCH).await;
+    spool.sweep(clock.now_unix());
+    assert!(d.key_files().is_empty(), "no copy of the key survives it");
+}

@@ -867,12 +867,20 @@ impl Spool {
             let Some(stem) = name.strip_suffix(".key") else {
                 continue;
             };
+            // Only the name this spool writes: `0600.key` or `+600.key` would load the same
+            // epoch as `600.key`, but destroying the key removes `600.key` alone, leaving
+            // the copy on disk for good.
+            let Some(epoch) = canonical_epoch(stem) else {
+                warn!(path = %path.display(), "spool key file with a non-canonical name removed");
+                let _ = files::remove(&path);
+                continue;
+            };
             let loaded = files::read_capped(&path, format::KEY_FILE_LEN as u64)
                 .map_err(|e| e.to_string())
                 .and_then(|b| EpochKey::decode(&b).map_err(|e| e.to_string()))
-                .and_then(|k| match stem.parse::<u64>() {
-                    Ok(s) if s == k.start => Ok(k),
-                    _ => Err("file name does not match its epoch".into()),
+                .and_then(|k| match k.start == epoch {
+                    true => Ok(k),
+                    false => Err("file name does not match its epoch".into()),
                 });
             match loaded {
                 Ok(mut k) => {
@@ -980,6 +988,17 @@ impl Spool {
     }
 }
 
+/// The epoch a key file's name stem stands for, if it is exactly as the spool writes it:
+/// decimal digits, no sign, no leading zero (but `0` itself).
+fn canonical_epoch(stem: &str) -> Option<u64> {
+    let digits = !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit());
+    let leading_zero = stem.len() > 1 && stem.starts_with('0');
+    if !digits || leading_zero {
+        return None;
+    }
+    stem.parse().ok()
+}
+
 fn parse_meta(json: &[u8]) -> Result<Meta, LoadFail> {
     serde_json::from_slice(json).map_err(|_| LoadFail::Corrupt("malformed metadata".into()))
 }
@@ -1004,6 +1023,24 @@ mod tests {
         assert_eq!("1a2b3c4d00000001".parse::<EntryId>().unwrap(), id);
         assert!("1a2b".parse::<EntryId>().is_err());
         assert!("zz2b3c4d00000001".parse::<EntryId>().is_err());
+    }
+
+    #[test]
+    fn key_names_must_be_canonical() {
+        assert_eq!(canonical_epoch("1764412200"), Some(1_764_412_200));
+        assert_eq!(canonical_epoch("0"), Some(0));
+        for bad in [
+            "",
+            "01764412200",
+            "+1764412200",
+            "-1",
+            " 1",
+            "1e3",
+            "00",
+            "18446744073709551616",
+        ] {
+            assert_eq!(canonical_epoch(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
