@@ -1111,3 +1111,34 @@ async fn key_files_with_non_canonical_names_are_removed_at_open() {
     spool.sweep(clock.now_unix());
     assert!(d.key_files().is_empty(), "no copy of the key survives it");
 }
+
+/// A key file that cannot be unlinked when its key is destroyed is retried by the sweeper
+/// (which wakes for it even with nothing else stored) until it is gone.
+#[tokio::test(start_paused = true)]
+async fn a_key_file_that_could_not_be_unlinked_is_retried() {
+    let d = Dirs::new("key-retry");
+    let clock = Clock::anchored(BASE + 10);
+    let (spool, _) = d.open(&clock);
+    let spool = Arc::new(Mutex::new(spool));
+    let sweeper = Sweeper::start(&spool).await;
+    let a = spool.lock().unwrap().put(entry("j1"), &slip(1)).unwrap();
+    spool.lock().unwrap().purge(a.id).unwrap();
+    // A directory where the key file is: unlinking it fails (for root too).
+    let key = d.keys_dir().join(format!("{BASE}.key"));
+    fs::remove_file(&key).unwrap();
+    fs::create_dir(&key).unwrap();
+    advance(EPOCH - 10).await;
+    let reps = sweeper.take();
+    assert_eq!(reps[0].keys_destroyed, 1, "zeroized in memory");
+    assert!(key.exists(), "unlink failed");
+    assert!(spool.lock().unwrap().has_unlink_retries());
+    assert_eq!(spool.lock().unwrap().next_expiry(), None);
+
+    // The cause goes away, but a file is still there: the next retry removes it.
+    fs::remove_dir(&key).unwrap();
+    fs::write(&key, b"stand-in for the key bytes").unwrap();
+    advance(60).await;
+    assert!(!key.exists(), "removed on retry, within a minute");
+    assert!(!spool.lock().unwrap().has_unlink_retries());
+    sweeper.stop().await;
+}

@@ -375,6 +375,11 @@ pub struct Spool {
     last_id: u64,
     /// Wakes [`run_sweeper`] when the next deadline moves earlier.
     wake: Arc<Notify>,
+    /// Files that could not be unlinked (a key file above all: while it exists the key
+    /// does). Retried at every sweep until they are gone; [`run_sweeper`] wakes at least
+    /// once a minute while any remain. A restart retries them too, by listing the
+    /// directories again.
+    unlink_retry: BTreeSet<PathBuf>,
 }
 
 impl fmt::Debug for Spool {
@@ -442,6 +447,7 @@ impl Spool {
             entries: BTreeMap::new(),
             last_id: 0,
             wake: Arc::new(Notify::new()),
+            unlink_retry: BTreeSet::new(),
         };
         let now = spool.clock.now_unix();
         let mut rec = Recovered::default();
@@ -693,7 +699,11 @@ impl Spool {
 
     /// Removes every entry whose window has ended by `now` (unix seconds), then destroys the
     /// keys of epochs that are over and no longer used.
+    ///
+    /// Every sweep first retries the unlinks that failed before (see
+    /// [`has_unlink_retries`](Spool::has_unlink_retries)).
     pub fn sweep(&mut self, now: u64) -> SweepReport {
+        self.retry_unlinks();
         let mut report = SweepReport::default();
         let due: Vec<EntryId> = self
             .entries
@@ -716,6 +726,35 @@ impl Spool {
         }
         report.keys_destroyed = self.destroy_idle_keys(now, false);
         report
+    }
+
+    /// Whether some file (a destroyed key's, an expired entry's) could not be unlinked and
+    /// waits for the next sweep to try again.
+    pub fn has_unlink_retries(&self) -> bool {
+        !self.unlink_retry.is_empty()
+    }
+
+    /// Unlinks a file, or remembers it to retry at the next sweep.
+    fn unlink_or_retry(&mut self, path: PathBuf) -> io::Result<()> {
+        let result = files::remove(&path);
+        if result.is_err() {
+            self.unlink_retry.insert(path);
+        }
+        result
+    }
+
+    /// Retries the unlinks that failed; logs each file once it is gone.
+    fn retry_unlinks(&mut self) {
+        self.unlink_retry.retain(|path| match files::remove(path) {
+            Ok(()) => {
+                info!(path = %path.display(), "spool file removed on retry");
+                false
+            }
+            Err(e) => {
+                debug!(path = %path.display(), error = %e, "spool file still cannot be removed");
+                true
+            }
+        });
     }
 
     pub fn retention(&self) -> Retention {
@@ -777,8 +816,12 @@ impl Spool {
             end: aligned + len,
         };
         let name = format!("{start}.key");
+        let path = self.keys_dir.join(&name);
         files::write_atomic(&self.keys_dir, &name, &key.encode())
-            .map_err(|e| SpoolError::io("writing key file", self.keys_dir.join(&name), e))?;
+            .map_err(|e| SpoolError::io("writing key file", &path, e))?;
+        // An older key of the same epoch (destroyed by `purge_all`) may still be waiting to be
+        // unlinked: the new file replaced it, and must not be removed in its place.
+        self.unlink_retry.remove(&path);
         debug!(epoch = start, end = key.end, "spool epoch key created");
         self.keys.insert(start, key);
         Ok(start)
@@ -797,10 +840,10 @@ impl Spool {
         for &epoch in &doomed {
             drop(self.keys.remove(&epoch));
             let path = self.keys_dir.join(format!("{epoch}.key"));
-            match files::remove(&path) {
+            match self.unlink_or_retry(path.clone()) {
                 Ok(()) => debug!(epoch, "spool epoch key destroyed"),
                 Err(e) => {
-                    warn!(epoch, path = %path.display(), error = %e, "could not remove spool key file (zeroized in memory; removed at the next start)")
+                    warn!(epoch, path = %path.display(), error = %e, "could not remove spool key file (zeroized in memory; retried at every sweep)")
                 }
             }
         }
@@ -814,7 +857,7 @@ impl Spool {
         let mut result = Ok(());
         for name in [id.entry_file(), id.state_file()] {
             let path = self.spool_dir.join(name);
-            if let Err(e) = files::remove(&path) {
+            if let Err(e) = self.unlink_or_retry(path.clone()) {
                 if result.is_ok() {
                     result = Err((path, e));
                 }
@@ -861,7 +904,7 @@ impl Spool {
         for name in names {
             let path = self.keys_dir.join(&name);
             if files::is_temp_name(&name) {
-                let _ = files::remove(&path);
+                let _ = self.unlink_or_retry(path);
                 continue;
             }
             let Some(stem) = name.strip_suffix(".key") else {
@@ -872,7 +915,7 @@ impl Spool {
             // the copy on disk for good.
             let Some(epoch) = canonical_epoch(stem) else {
                 warn!(path = %path.display(), "spool key file with a non-canonical name removed");
-                let _ = files::remove(&path);
+                let _ = self.unlink_or_retry(path);
                 continue;
             };
             let loaded = files::read_capped(&path, format::KEY_FILE_LEN as u64)
@@ -890,7 +933,7 @@ impl Spool {
                 }
                 Err(reason) => {
                     warn!(path = %path.display(), reason = %reason, "spool key file unusable; removed");
-                    let _ = files::remove(&path);
+                    let _ = self.unlink_or_retry(path);
                 }
             }
         }
@@ -906,13 +949,13 @@ impl Spool {
         for name in &names {
             let path = self.spool_dir.join(name);
             if files::is_temp_name(name) {
-                let _ = files::remove(&path);
+                let _ = self.unlink_or_retry(path);
                 continue;
             }
             if let Some(stem) = name.strip_suffix(".st") {
                 if !entry_names.contains(stem) {
                     debug!(path = %path.display(), "orphan spool state record removed");
-                    let _ = files::remove(&path);
+                    let _ = self.unlink_or_retry(path);
                 }
                 continue;
             }
@@ -921,7 +964,7 @@ impl Spool {
             };
             let Ok(id) = stem.parse::<EntryId>() else {
                 warn!(path = %path.display(), "spool file with a malformed name removed");
-                let _ = files::remove(&path);
+                let _ = self.unlink_or_retry(path);
                 rec.corrupt += 1;
                 continue;
             };
@@ -977,11 +1020,12 @@ impl Spool {
         })
     }
 
-    /// Unlinks an entry's files at start-up (nothing is in memory yet); failures are logged.
-    fn delete_files(&self, id: EntryId) {
+    /// Unlinks an entry's files at start-up (nothing is in memory yet); failures are logged
+    /// and retried at every sweep.
+    fn delete_files(&mut self, id: EntryId) {
         for name in [id.entry_file(), id.state_file()] {
             let path = self.spool_dir.join(name);
-            if let Err(e) = files::remove(&path) {
+            if let Err(e) = self.unlink_or_retry(path.clone()) {
                 warn!(path = %path.display(), error = %e, "could not unlink spool file");
             }
         }

@@ -47,13 +47,21 @@ pub async fn run_sweeper<F>(
     };
     tokio::pin!(shutdown);
     loop {
-        let deadline = lock(&spool).next_expiry();
-        // With nothing stored there is nothing to miss: sleep until a put wakes us.
-        let wake_at = deadline.map(|t| {
-            let at = clock.instant_at(t);
-            let capped = Instant::now() + cap;
-            (at.min(capped), at <= capped)
-        });
+        let (deadline, retries) = {
+            let s = lock(&spool);
+            (s.next_expiry(), s.has_unlink_retries())
+        };
+        let capped = Instant::now() + cap;
+        let wake_at = match deadline {
+            Some(t) => {
+                let at = clock.instant_at(t);
+                Some((at.min(capped), at <= capped))
+            }
+            // A file that could not be unlinked (a key's, above all) is retried every cap.
+            None if retries => Some((capped, false)),
+            // With nothing stored there is nothing to miss: sleep until a put wakes us.
+            None => None,
+        };
         let sleep = async {
             match wake_at {
                 Some((at, _)) => tokio::time::sleep_until(at).await,
