@@ -217,6 +217,10 @@ fn describe(kind: fs::FileType) -> &'static str {
 /// followed or waited on), checks the open file again, and never reads more than `max + 1`
 /// bytes (a file growing meanwhile is still refused).
 pub(crate) fn read_capped(path: &Path, max: u64) -> Result<Zeroizing<Vec<u8>>, ReadError> {
+    #[cfg(test)]
+    if fault::fails(path, false) {
+        return Err(ReadError::Io(io::Error::other("injected read fault")));
+    }
     let check = |m: &fs::Metadata| {
         if !m.file_type().is_file() {
             return Err(ReadError::NotRegular(describe(m.file_type())));
@@ -246,6 +250,58 @@ pub(crate) fn read_capped(path: &Path, max: u64) -> Result<Zeroizing<Vec<u8>>, R
         });
     }
     Ok(buf)
+}
+
+/// Reads the first `n` bytes of a regular file (fewer if it is shorter), with the same
+/// refusals as [`read_capped`] but no size cap: for a record's clear header.
+pub(crate) fn read_prefix(path: &Path, n: usize) -> Result<Vec<u8>, ReadError> {
+    #[cfg(test)]
+    if fault::fails(path, true) {
+        return Err(ReadError::Io(io::Error::other("injected read fault")));
+    }
+    let m = fs::symlink_metadata(path).map_err(ReadError::Io)?;
+    if !m.file_type().is_file() {
+        return Err(ReadError::NotRegular(describe(m.file_type())));
+    }
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NOFOLLOW | O_NONBLOCK)
+        .open(path)
+        .map_err(ReadError::Io)?;
+    let mut buf = Vec::with_capacity(n);
+    f.take(n as u64)
+        .read_to_end(&mut buf)
+        .map_err(ReadError::Io)?;
+    Ok(buf)
+}
+
+/// Injected read failures, for tests of what the spool does with an entry it cannot read
+/// (permissions do not bind for root, so a real one is hard to make on demand).
+#[cfg(test)]
+pub(crate) mod fault {
+    use std::cell::RefCell;
+    use std::path::{Path, PathBuf};
+
+    thread_local! {
+        static FAILING: RefCell<Vec<(PathBuf, bool)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Makes whole reads of `path` fail on this thread, and header reads too if `header`.
+    pub(crate) fn fail_reads(path: &Path, header: bool) {
+        FAILING.with(|f| f.borrow_mut().push((path.to_path_buf(), header)));
+    }
+
+    pub(crate) fn clear() {
+        FAILING.with(|f| f.borrow_mut().clear());
+    }
+
+    pub(super) fn fails(path: &Path, is_header: bool) -> bool {
+        FAILING.with(|f| {
+            f.borrow()
+                .iter()
+                .any(|(p, header)| p == path && (*header || !is_header))
+        })
+    }
 }
 
 #[cfg(test)]

@@ -299,6 +299,9 @@ pub struct Recovered {
     /// Deleted because they failed authentication or were malformed.
     pub corrupt: usize,
     /// Left in place because they could not be read (an I/O error); retried at the next start.
+    /// Their key is kept meanwhile — the one their clear header names, or every key loaded
+    /// if even that cannot be read — until their window has surely ended (judged from the
+    /// creation time in their id); then the key may go and the file is unlinked.
     pub unreadable: usize,
     /// Keys destroyed because no entry needed them and their epoch was over.
     pub keys_destroyed: usize,
@@ -333,6 +336,13 @@ impl SweepReport {
 struct Live {
     meta: Meta,
     epoch: u64,
+}
+
+/// An entry left in place at start because it could not be read: it keeps `epochs`' keys
+/// alive until `until`, so it can still be read at a later start while it may be live.
+struct Held {
+    epochs: Vec<u64>,
+    until: u64,
 }
 
 /// Why a stored record could not be loaded.
@@ -380,6 +390,8 @@ pub struct Spool {
     /// once a minute while any remain. A restart retries them too, by listing the
     /// directories again.
     unlink_retry: BTreeSet<PathBuf>,
+    /// Entries that could not be read at start, and the keys they hold (see [`Held`]).
+    held: BTreeMap<EntryId, Held>,
 }
 
 impl fmt::Debug for Spool {
@@ -448,11 +460,13 @@ impl Spool {
             last_id: 0,
             wake: Arc::new(Notify::new()),
             unlink_retry: BTreeSet::new(),
+            held: BTreeMap::new(),
         };
         let now = spool.clock.now_unix();
         let mut rec = Recovered::default();
         spool.load_keys()?;
         spool.load_entries(now, &mut rec)?;
+        spool.release_holds(now);
         rec.keys_destroyed = spool.destroy_idle_keys(now, false);
         spool.last_id = spool.entries.keys().next_back().map_or(0, |id| id.0);
         rec.pending = spool
@@ -676,6 +690,8 @@ impl Spool {
                 first_err.get_or_insert(SpoolError::io("deleting spool entry", path, e));
             }
         }
+        // Unreadable entries go too: every key is destroyed below, theirs included.
+        self.release_holds(u64::MAX);
         let keys = self.destroy_idle_keys(self.clock.now_unix(), true);
         info!(entries = ids.len(), keys, "spool purged");
         match first_err {
@@ -685,10 +701,15 @@ impl Spool {
     }
 
     /// The next moment (unix seconds) a [`sweep`](Spool::sweep) has work: an entry's expiry,
-    /// or the end of an unused key's epoch. `None` when the spool holds nothing.
+    /// the end of an unused key's epoch, or the end of an unreadable entry's hold on its
+    /// key. `None` when the spool holds nothing.
     pub fn next_expiry(&self) -> Option<u64> {
         let used = self.used_epochs();
-        let entries = self.entries.values().map(|l| l.meta.expires);
+        let entries = self
+            .entries
+            .values()
+            .map(|l| l.meta.expires)
+            .chain(self.held.values().map(|h| h.until));
         let keys = self
             .keys
             .iter()
@@ -724,6 +745,7 @@ impl Spool {
                 report.expired_unprinted.push(meta);
             }
         }
+        self.release_holds(now);
         report.keys_destroyed = self.destroy_idle_keys(now, false);
         report
     }
@@ -778,8 +800,36 @@ impl Spool {
         }
     }
 
+    /// Epochs whose keys must stay: those of live entries, and those held for entries that
+    /// could not be read at start.
     fn used_epochs(&self) -> BTreeSet<u64> {
-        self.entries.values().map(|l| l.epoch).collect()
+        let held = self.held.values().flat_map(|h| h.epochs.iter().copied());
+        self.entries.values().map(|l| l.epoch).chain(held).collect()
+    }
+
+    /// Ends the holds of unreadable entries whose window has surely ended by `now`: their
+    /// files are unlinked (or retried), and their keys may then be destroyed.
+    fn release_holds(&mut self, now: u64) {
+        let done: Vec<EntryId> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.until <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in done {
+            self.held.remove(&id);
+            debug!(entry = %id, "unreadable spool entry past its window; unlinked");
+            self.delete_files(id);
+        }
+    }
+
+    /// The epoch an entry's clear header names, read alone (for an entry whose whole file
+    /// could not be read); `None` if even that fails or the header is not this entry's.
+    fn peek_epoch(&self, id: EntryId) -> Option<u64> {
+        let path = self.spool_dir.join(id.entry_file());
+        let bytes = files::read_prefix(&path, format::HEADER_LEN + format::TAG_LEN).ok()?;
+        let h = Header::parse(&bytes).ok()?;
+        (h.kind == RecordKind::Entry && h.id == id.0).then_some(h.epoch)
     }
 
     fn key_of(&self, id: EntryId, epoch: u64) -> Result<&SecretKey, SpoolError> {
@@ -994,8 +1044,18 @@ impl Spool {
                     self.delete_files(id);
                 }
                 Err(LoadFail::Io(e)) => {
-                    warn!(entry = %id, error = %e, "spool entry could not be read; left in place");
+                    // It may be live: keep its key (or, if its header cannot be read either,
+                    // every key it could be sealed with) while its window may last, so the
+                    // next start can read it. The id's upper bits are its creation second
+                    // or later, and it was made by now, so its window ends by `until`.
+                    let epochs = match self.peek_epoch(id) {
+                        Some(epoch) => vec![epoch],
+                        None => self.keys.keys().copied().collect(),
+                    };
+                    let until = (id.0 >> 20).min(now).saturating_add(self.retention.secs());
+                    warn!(entry = %id, error = %e, keys_held = epochs.len(), "spool entry could not be read; left in place, its key kept for the next start");
                     rec.unreadable += 1;
+                    self.held.insert(id, Held { epochs, until });
                 }
             }
         }
@@ -1141,6 +1201,66 @@ mod tests {
             keys.insert(i, k);
         }
         assert_eq!(keys[&0].key.as_ptr(), at);
+    }
+
+    /// An entry that cannot be read at start keeps its key (though its epoch is over and no
+    /// loaded entry uses it), so the next start reads it; at the end of its window the key
+    /// goes and the file is unlinked.
+    #[tokio::test(start_paused = true)]
+    async fn an_unreadable_entry_keeps_its_key_for_the_next_start() {
+        const BASE: u64 = 1_764_412_200;
+        let d = tmp("unreadable");
+        let clock = Clock::anchored(BASE);
+        let open = || {
+            Spool::open(
+                &d.join("state"),
+                &d.join("run"),
+                Retention::DEFAULT,
+                clock.clone(),
+            )
+            .unwrap()
+        };
+        let (mut s, _) = open();
+        let a = s.put(NewEntry::default(), b"a").unwrap();
+        let entry = s.spool_dir.join(a.id.entry_file());
+        let key = s.keys_dir.join(format!("{BASE}.key"));
+        drop(s);
+        tokio::time::advance(std::time::Duration::from_secs(226)).await;
+
+        // The whole file cannot be read, its header can: that epoch's key is kept.
+        files::fault::fail_reads(&entry, false);
+        let (s, rec) = open();
+        assert_eq!((rec.unreadable, rec.keys_destroyed), (1, 0));
+        assert!(entry.exists() && key.exists());
+        assert_eq!(s.held[&a.id].epochs, vec![BASE]);
+        assert_eq!(s.next_expiry(), Some(BASE + 900));
+        drop(s);
+
+        // Retried at the next start: readable again, it is back.
+        files::fault::clear();
+        let (s, rec) = open();
+        assert_eq!(rec.unreadable, 0);
+        assert_eq!(
+            rec.pending.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![a.id]
+        );
+        drop(s);
+
+        // Not even the header: every key is held, until the window has surely ended.
+        files::fault::fail_reads(&entry, true);
+        let (mut s, rec) = open();
+        assert_eq!((rec.unreadable, rec.keys_destroyed), (1, 0));
+        assert_eq!(s.held[&a.id].epochs, vec![BASE]);
+        tokio::time::advance(std::time::Duration::from_secs(900 - 226 - 1)).await;
+        assert_eq!(s.sweep(clock.now_unix()).keys_destroyed, 0);
+        assert!(key.exists());
+        tokio::time::advance(std::time::Duration::from_secs(1)).await;
+        assert_eq!(s.next_expiry(), Some(BASE + 900));
+        assert_eq!(s.sweep(clock.now_unix()).keys_destroyed, 1);
+        assert!(!key.exists() && !entry.exists());
+        assert_eq!(s.next_expiry(), None);
+        files::fault::clear();
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     /// After a retention change, a new key starts where an older, longer one ends.
