@@ -1277,12 +1277,20 @@ mod tests {
         // Reopened with a 1-minute window: the old key's end is clamped to start + 15 s.
         let short = Retention::check(std::time::Duration::from_secs(60), false).unwrap();
         let (mut s, _) = Spool::open(&d.join("state"), &d.join("run"), short, clock).unwrap();
-        assert_eq!(s.keys[&first.0].end, first.0 + 15);
-        tokio::time::advance(std::time::Duration::from_secs(20)).await;
+        assert_eq!(first.0, 1_000_000);
+        assert_eq!(s.keys[&first.0].end, 1_000_015);
+        // At 1_000_016 the 15 s epoch aligned on multiples of 15 began at 1_000_005, inside
+        // the old key's range: the new key must begin where the old one ends instead.
+        tokio::time::advance(std::time::Duration::from_secs(16)).await;
+        let now = 1_000_016;
+        assert!(
+            now - now % 15 < 1_000_015,
+            "the aligned start overlaps the old key"
+        );
         s.put(NewEntry::default(), b"b").unwrap();
         let starts: Vec<u64> = s.keys.keys().copied().collect();
-        assert_eq!(starts.len(), 2);
-        assert!(starts[1] >= first.0 + 15);
+        assert_eq!(starts, vec![1_000_000, 1_000_015]);
+        assert_eq!(s.keys[&1_000_015].end, 1_000_020, "and ends on the grid");
         let _ = std::fs::remove_dir_all(&d);
     }
 }
