@@ -68,8 +68,10 @@
 //! applies to old entries too; a longer one does not extend them). At its expiry
 //! [`Spool::sweep`] unlinks the entry and its state record and reports it if it never printed
 //! (the daemon counts those as expired and drops them from its queues). [`run_sweeper`] sleeps
-//! until the next expiry or key end and is woken when a new deadline comes earlier: there is
-//! no polling loop.
+//! until the next expiry or key end and is woken when a new deadline comes earlier. While
+//! anything is stored it also wakes at least once a minute (or once an epoch, if shorter) to
+//! read the wall clock again, so a suspend or a clock step delays an expiry by at most that;
+//! with nothing stored it sleeps until a `put`.
 //!
 //! [`Spool::open`] cleans up before the daemon serves: an entry whose key is gone (after a
 //! reboot the tmpfs is empty), that fails authentication, or whose window has passed is
