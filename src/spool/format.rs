@@ -53,6 +53,17 @@ pub(crate) const HEADER_LEN: usize = AAD_LEN + NONCE_LEN;
 pub(crate) const TAG_LEN: usize = 16;
 pub(crate) const KEY_FILE_LEN: usize = 56;
 
+/// The largest slip the spool stores: 64 MiB, far above any receipt (a slip with a logo is
+/// tens of kilobytes). [`MAX_ENTRY_FILE`] follows from it; a larger `.sg` file found on
+/// disk cannot be one the spool wrote, so it is deleted unread rather than loaded into memory.
+pub(crate) const MAX_SLIP: usize = 64 << 20;
+/// The largest metadata JSON the spool writes (ids and configuration names: tiny in practice).
+pub(crate) const MAX_META: usize = 64 << 10;
+/// The largest entry file: header, metadata length, metadata, slip, tag.
+pub(crate) const MAX_ENTRY_FILE: usize = HEADER_LEN + 4 + MAX_META + MAX_SLIP + TAG_LEN;
+/// A state record's exact size: header, one byte of state, tag.
+pub(crate) const STATE_FILE_LEN: usize = HEADER_LEN + 1 + TAG_LEN;
+
 /// What a sealed record holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum RecordKind {
@@ -141,16 +152,32 @@ fn be64(b: &[u8]) -> u64 {
 }
 
 /// A 256-bit key. Zeroized when dropped; `Debug` never shows it.
-pub(crate) struct SecretKey(Zeroizing<[u8; 32]>);
+///
+/// The bytes live on the heap, in one place for the key's whole life: moving a
+/// `SecretKey` (returning it by value, or a `BTreeMap` of keys rebalancing its nodes) moves
+/// only the pointer, so no stale copy of the key is left behind in freed memory. The key is
+/// filled in place, never built on the stack and copied in.
+pub(crate) struct SecretKey(Box<Zeroizing<[u8; 32]>>);
 
 impl SecretKey {
+    /// An all-zero key on the heap, to be filled in place.
+    fn zeroed() -> SecretKey {
+        SecretKey(Box::new(Zeroizing::new([0u8; 32])))
+    }
+
     /// A fresh key from the OS RNG.
     pub(crate) fn generate() -> Result<SecretKey, String> {
-        let mut k = Zeroizing::new([0u8; 32]);
+        let mut k = SecretKey::zeroed();
         OsRng
-            .try_fill_bytes(&mut k[..])
+            .try_fill_bytes(&mut k.0[..])
             .map_err(|e| e.to_string())?;
-        Ok(SecretKey(k))
+        Ok(k)
+    }
+
+    /// Where the key's bytes are, to check in tests that they never move.
+    #[cfg(test)]
+    pub(crate) fn as_ptr(&self) -> *const u8 {
+        self.0.as_ptr()
     }
 
     fn cipher(&self) -> ChaCha20Poly1305 {
@@ -278,13 +305,9 @@ impl EpochKey {
         if end <= start {
             return Err(FormatError::Payload);
         }
-        let mut k = Zeroizing::new([0u8; 32]);
-        k.copy_from_slice(&b[24..56]);
-        Ok(EpochKey {
-            key: SecretKey(k),
-            start,
-            end,
-        })
+        let mut key = SecretKey::zeroed();
+        key.0.copy_from_slice(&b[24..56]);
+        Ok(EpochKey { key, start, end })
     }
 }
 
@@ -379,6 +402,10 @@ mod tests {
         assert_eq!((d.start, d.end), (600, 825));
         assert_eq!(d.key.0[..], k.key.0[..]);
         assert!(format!("{d:?}").contains("SecretKey(..)"));
+        // Moving the key moves a pointer: the bytes stay where they were filled.
+        let at = d.key.as_ptr();
+        let moved = [d];
+        assert_eq!(moved[0].key.as_ptr(), at);
         assert_eq!(
             EpochKey::decode(&b[..55]).unwrap_err(),
             FormatError::TooShort

@@ -14,8 +14,15 @@
 //!   directory is a tmpfs (`/run/slipguard`), so keys never reach persistent disk; [`Spool::open`]
 //!   refuses a key directory inside the state directory.
 //!
-//! Every file is written to a temporary name, fsynced and renamed (then the directory is
-//! fsynced), so a crash leaves either the old file or the new one.
+//! Every file is written to a fresh temporary name (created exclusively, mode 0600, with a
+//! random suffix), fsynced and renamed (then the directory is fsynced), so a crash leaves
+//! either the old file or the new one.
+//!
+//! Reads trust nothing about the directories: a symlink, FIFO, device or directory under a
+//! spool name is never opened (it is removed at [`Spool::open`] and logged), and every read
+//! is capped — a key file is exactly 56 bytes, a state record 53, an entry at most 64 MiB of
+//! slip plus 64 KiB of metadata and the header (larger slips are refused by [`Spool::put`]).
+//! The spool and key directories themselves must be real directories, not symlinks.
 //!
 //! # Formats (version 1)
 //! Only the format version, record kind, epoch id, entry id and nonce are in the clear; the
@@ -48,7 +55,8 @@
 //! an epoch creates its key (256 bits from the OS RNG) and key file; later entries of the
 //! epoch reuse it, so a busy desk makes about five keys per window, not one per job. A key
 //! is destroyed — zeroized in memory (it is held in [`zeroize::Zeroizing`]) and its file
-//! removed — once its epoch's range is over **and** no live entry uses it. So a key outlives
+//! removed — once its epoch's range is over **and** no live entry uses it. Each key's bytes sit
+//! in one heap allocation for its whole life, so moving it leaves no copy behind. So a key outlives
 //! its last entry by at most one epoch, and a copy of a sealed entry taken at any time
 //! becomes undecryptable when its window (plus at most an epoch) has passed. Nothing relies
 //! on overwriting files: on SSDs and journaling file systems old blocks may survive, but they
@@ -60,8 +68,10 @@
 //! applies to old entries too; a longer one does not extend them). At its expiry
 //! [`Spool::sweep`] unlinks the entry and its state record and reports it if it never printed
 //! (the daemon counts those as expired and drops them from its queues). [`run_sweeper`] sleeps
-//! until the next expiry or key end and is woken when a new deadline comes earlier: there is
-//! no polling loop.
+//! until the next expiry or key end and is woken when a new deadline comes earlier. While
+//! anything is stored it also wakes at least once a minute (or once an epoch, if shorter) to
+//! read the wall clock again, so a suspend or a clock step delays an expiry by at most that;
+//! with nothing stored it sleeps until a `put`.
 //!
 //! [`Spool::open`] cleans up before the daemon serves: an entry whose key is gone (after a
 //! reboot the tmpfs is empty), that fails authentication, or whose window has passed is
@@ -90,6 +100,7 @@ pub use error::SpoolError;
 pub use retention::{Retention, RetentionError};
 pub use sweeper::run_sweeper;
 
+use files::ReadError;
 use format::{EpochKey, FormatError, Header, RecordKind, SecretKey};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -290,6 +301,9 @@ pub struct Recovered {
     /// Deleted because they failed authentication or were malformed.
     pub corrupt: usize,
     /// Left in place because they could not be read (an I/O error); retried at the next start.
+    /// Their key is kept meanwhile — the one their clear header names, or every key loaded
+    /// if even that cannot be read — until their window has surely ended (judged from the
+    /// creation time in their id); then the key may go and the file is unlinked.
     pub unreadable: usize,
     /// Keys destroyed because no entry needed them and their epoch was over.
     pub keys_destroyed: usize,
@@ -300,6 +314,10 @@ pub struct Recovered {
 pub struct SweepReport {
     /// Entries whose window ended before they printed (state set to [`State::Expired`]): the
     /// daemon drops them from its queues and counts them.
+    ///
+    /// An entry that was [`State::Printing`] at its expiry is reported here too: the spool
+    /// cannot know whether the printer took it, and the daemon may still finish sending the
+    /// bytes it already holds. The spool's copy is gone either way.
     pub expired_unprinted: Vec<Meta>,
     /// Entries removed, printed or not.
     pub removed: usize,
@@ -322,6 +340,13 @@ struct Live {
     epoch: u64,
 }
 
+/// An entry left in place at start because it could not be read: it keeps `epochs`' keys
+/// alive until `until`, so it can still be read at a later start while it may be live.
+struct Held {
+    epochs: Vec<u64>,
+    until: u64,
+}
+
 /// Why a stored record could not be loaded.
 enum LoadFail {
     /// Its epoch key is gone.
@@ -338,6 +363,18 @@ impl From<FormatError> for LoadFail {
     }
 }
 
+impl From<ReadError> for LoadFail {
+    /// A symlink, a special file or an oversized file cannot be one the spool wrote: it is
+    /// treated like a corrupt record (deleted unread, logged). Only a real I/O error leaves
+    /// the file in place.
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Io(e) => LoadFail::Io(e),
+            refused => LoadFail::Corrupt(refused.to_string()),
+        }
+    }
+}
+
 /// The spool: sealed entries in `state_dir/spool`, epoch keys in `runtime_dir/keys`.
 pub struct Spool {
     spool_dir: PathBuf,
@@ -350,6 +387,13 @@ pub struct Spool {
     last_id: u64,
     /// Wakes [`run_sweeper`] when the next deadline moves earlier.
     wake: Arc<Notify>,
+    /// Files that could not be unlinked (a key file above all: while it exists the key
+    /// does). Retried at every sweep until they are gone; [`run_sweeper`] wakes at least
+    /// once a minute while any remain. A restart retries them too, by listing the
+    /// directories again.
+    unlink_retry: BTreeSet<PathBuf>,
+    /// Entries that could not be read at start, and the keys they hold (see [`Held`]).
+    held: BTreeMap<EntryId, Held>,
 }
 
 impl fmt::Debug for Spool {
@@ -370,8 +414,9 @@ impl Spool {
     /// are deleted, and keys no entry needs are destroyed. Returns the entries still owed to
     /// a printer.
     ///
-    /// Fails if a directory cannot be created or listed, or if the key directory
-    /// (`runtime_dir/keys`) would be inside `state_dir`.
+    /// Fails if a directory cannot be created or listed, if `state_dir/spool` or
+    /// `runtime_dir/keys` is a symlink (or not a directory), or if the key directory would be
+    /// inside `state_dir` (also through a symlink).
     pub fn open(
         state_dir: &Path,
         runtime_dir: &Path,
@@ -380,7 +425,7 @@ impl Spool {
     ) -> Result<(Spool, Recovered), SpoolError> {
         let spool_dir = state_dir.join("spool");
         files::private_dir(&spool_dir)
-            .map_err(|e| SpoolError::io("creating directory", &spool_dir, e))?;
+            .map_err(|e| SpoolError::io("preparing private directory", &spool_dir, e))?;
         std::fs::create_dir_all(runtime_dir)
             .map_err(|e| SpoolError::io("creating directory", runtime_dir, e))?;
         let state_real = std::fs::canonicalize(state_dir)
@@ -388,14 +433,24 @@ impl Spool {
         let keys_dir = std::fs::canonicalize(runtime_dir)
             .map_err(|e| SpoolError::io("resolving directory", runtime_dir, e))?
             .join("keys");
+        let under_state = |keys: PathBuf| SpoolError::KeysUnderState {
+            keys,
+            state: state_real.clone(),
+        };
         if keys_dir.starts_with(&state_real) {
-            return Err(SpoolError::KeysUnderState {
-                keys: keys_dir,
-                state: state_real,
-            });
+            return Err(under_state(keys_dir));
+        }
+        // Resolved again once it exists, so a `keys` symlink into the state directory is
+        // caught too (and `private_dir` then refuses any other symlink).
+        std::fs::create_dir_all(&keys_dir)
+            .map_err(|e| SpoolError::io("creating directory", &keys_dir, e))?;
+        let keys_real = std::fs::canonicalize(&keys_dir)
+            .map_err(|e| SpoolError::io("resolving directory", &keys_dir, e))?;
+        if keys_real.starts_with(&state_real) {
+            return Err(under_state(keys_real));
         }
         files::private_dir(&keys_dir)
-            .map_err(|e| SpoolError::io("creating directory", &keys_dir, e))?;
+            .map_err(|e| SpoolError::io("preparing private directory", &keys_dir, e))?;
 
         let mut spool = Spool {
             spool_dir,
@@ -406,11 +461,14 @@ impl Spool {
             entries: BTreeMap::new(),
             last_id: 0,
             wake: Arc::new(Notify::new()),
+            unlink_retry: BTreeSet::new(),
+            held: BTreeMap::new(),
         };
         let now = spool.clock.now_unix();
         let mut rec = Recovered::default();
         spool.load_keys()?;
         spool.load_entries(now, &mut rec)?;
+        spool.release_holds(now);
         rec.keys_destroyed = spool.destroy_idle_keys(now, false);
         spool.last_id = spool.entries.keys().next_back().map_or(0, |id| id.0);
         rec.pending = spool
@@ -438,8 +496,24 @@ impl Spool {
     /// starts [`State::Queued`] and expires `retention` from now.
     ///
     /// On a write failure (disk full, read-only, directory gone) nothing is stored and the
-    /// error names the file; the daemon prints directly and counts the job as unspooled.
+    /// error names the file; the daemon prints directly and counts the job as unspooled. A
+    /// slip over 64 MiB is refused the same way (an I/O error of kind `FileTooLarge`): the
+    /// start-up cleanup would delete a larger entry unread.
     pub fn put(&mut self, new: NewEntry, slip: &[u8]) -> Result<Meta, SpoolError> {
+        if slip.len() > format::MAX_SLIP {
+            return Err(SpoolError::io(
+                "writing spool entry",
+                &self.spool_dir,
+                io::Error::new(
+                    io::ErrorKind::FileTooLarge,
+                    format!(
+                        "slip of {} bytes is over the spool's {}-byte cap",
+                        slip.len(),
+                        format::MAX_SLIP
+                    ),
+                ),
+            ));
+        }
         let before = self.next_expiry();
         let now = self.clock.now_unix();
         let result = self
@@ -470,6 +544,13 @@ impl Spool {
             state: State::Queued,
         };
         let json = serde_json::to_vec(&meta).expect("metadata serializes");
+        if json.len() > format::MAX_META {
+            return Err(SpoolError::io(
+                "writing spool entry",
+                self.spool_dir.join(id.entry_file()),
+                io::Error::new(io::ErrorKind::FileTooLarge, "metadata over the spool's cap"),
+            ));
+        }
         let payload = format::entry_payload(&json, slip);
         let header = Header {
             kind: RecordKind::Entry,
@@ -611,6 +692,8 @@ impl Spool {
                 first_err.get_or_insert(SpoolError::io("deleting spool entry", path, e));
             }
         }
+        // Unreadable entries go too: every key is destroyed below, theirs included.
+        self.release_holds(u64::MAX);
         let keys = self.destroy_idle_keys(self.clock.now_unix(), true);
         info!(entries = ids.len(), keys, "spool purged");
         match first_err {
@@ -620,10 +703,15 @@ impl Spool {
     }
 
     /// The next moment (unix seconds) a [`sweep`](Spool::sweep) has work: an entry's expiry,
-    /// or the end of an unused key's epoch. `None` when the spool holds nothing.
+    /// the end of an unused key's epoch, or the end of an unreadable entry's hold on its
+    /// key. `None` when the spool holds nothing.
     pub fn next_expiry(&self) -> Option<u64> {
         let used = self.used_epochs();
-        let entries = self.entries.values().map(|l| l.meta.expires);
+        let entries = self
+            .entries
+            .values()
+            .map(|l| l.meta.expires)
+            .chain(self.held.values().map(|h| h.until));
         let keys = self
             .keys
             .iter()
@@ -634,7 +722,11 @@ impl Spool {
 
     /// Removes every entry whose window has ended by `now` (unix seconds), then destroys the
     /// keys of epochs that are over and no longer used.
+    ///
+    /// Every sweep first retries the unlinks that failed before (see
+    /// [`has_unlink_retries`](Spool::has_unlink_retries)).
     pub fn sweep(&mut self, now: u64) -> SweepReport {
+        self.retry_unlinks();
         let mut report = SweepReport::default();
         let due: Vec<EntryId> = self
             .entries
@@ -655,8 +747,38 @@ impl Spool {
                 report.expired_unprinted.push(meta);
             }
         }
+        self.release_holds(now);
         report.keys_destroyed = self.destroy_idle_keys(now, false);
         report
+    }
+
+    /// Whether some file (a destroyed key's, an expired entry's) could not be unlinked and
+    /// waits for the next sweep to try again.
+    pub fn has_unlink_retries(&self) -> bool {
+        !self.unlink_retry.is_empty()
+    }
+
+    /// Unlinks a file, or remembers it to retry at the next sweep.
+    fn unlink_or_retry(&mut self, path: PathBuf) -> io::Result<()> {
+        let result = files::remove(&path);
+        if result.is_err() {
+            self.unlink_retry.insert(path);
+        }
+        result
+    }
+
+    /// Retries the unlinks that failed; logs each file once it is gone.
+    fn retry_unlinks(&mut self) {
+        self.unlink_retry.retain(|path| match files::remove(path) {
+            Ok(()) => {
+                info!(path = %path.display(), "spool file removed on retry");
+                false
+            }
+            Err(e) => {
+                debug!(path = %path.display(), error = %e, "spool file still cannot be removed");
+                true
+            }
+        });
     }
 
     pub fn retention(&self) -> Retention {
@@ -680,8 +802,36 @@ impl Spool {
         }
     }
 
+    /// Epochs whose keys must stay: those of live entries, and those held for entries that
+    /// could not be read at start.
     fn used_epochs(&self) -> BTreeSet<u64> {
-        self.entries.values().map(|l| l.epoch).collect()
+        let held = self.held.values().flat_map(|h| h.epochs.iter().copied());
+        self.entries.values().map(|l| l.epoch).chain(held).collect()
+    }
+
+    /// Ends the holds of unreadable entries whose window has surely ended by `now`: their
+    /// files are unlinked (or retried), and their keys may then be destroyed.
+    fn release_holds(&mut self, now: u64) {
+        let done: Vec<EntryId> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.until <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in done {
+            self.held.remove(&id);
+            debug!(entry = %id, "unreadable spool entry past its window; unlinked");
+            self.delete_files(id);
+        }
+    }
+
+    /// The epoch an entry's clear header names, read alone (for an entry whose whole file
+    /// could not be read); `None` if even that fails or the header is not this entry's.
+    fn peek_epoch(&self, id: EntryId) -> Option<u64> {
+        let path = self.spool_dir.join(id.entry_file());
+        let bytes = files::read_prefix(&path, format::HEADER_LEN + format::TAG_LEN).ok()?;
+        let h = Header::parse(&bytes).ok()?;
+        (h.kind == RecordKind::Entry && h.id == id.0).then_some(h.epoch)
     }
 
     fn key_of(&self, id: EntryId, epoch: u64) -> Result<&SecretKey, SpoolError> {
@@ -718,8 +868,12 @@ impl Spool {
             end: aligned + len,
         };
         let name = format!("{start}.key");
+        let path = self.keys_dir.join(&name);
         files::write_atomic(&self.keys_dir, &name, &key.encode())
-            .map_err(|e| SpoolError::io("writing key file", self.keys_dir.join(&name), e))?;
+            .map_err(|e| SpoolError::io("writing key file", &path, e))?;
+        // An older key of the same epoch (destroyed by `purge_all`) may still be waiting to be
+        // unlinked: the new file replaced it, and must not be removed in its place.
+        self.unlink_retry.remove(&path);
         debug!(epoch = start, end = key.end, "spool epoch key created");
         self.keys.insert(start, key);
         Ok(start)
@@ -738,10 +892,10 @@ impl Spool {
         for &epoch in &doomed {
             drop(self.keys.remove(&epoch));
             let path = self.keys_dir.join(format!("{epoch}.key"));
-            match files::remove(&path) {
+            match self.unlink_or_retry(path.clone()) {
                 Ok(()) => debug!(epoch, "spool epoch key destroyed"),
                 Err(e) => {
-                    warn!(epoch, path = %path.display(), error = %e, "could not remove spool key file (zeroized in memory; removed at the next start)")
+                    warn!(epoch, path = %path.display(), error = %e, "could not remove spool key file (zeroized in memory; retried at every sweep)")
                 }
             }
         }
@@ -755,7 +909,7 @@ impl Spool {
         let mut result = Ok(());
         for name in [id.entry_file(), id.state_file()] {
             let path = self.spool_dir.join(name);
-            if let Err(e) = files::remove(&path) {
+            if let Err(e) = self.unlink_or_retry(path.clone()) {
                 if result.is_ok() {
                     result = Err((path, e));
                 }
@@ -764,9 +918,10 @@ impl Spool {
         result
     }
 
-    /// Reads and opens `<id>.sg` with its epoch's key.
+    /// Reads and opens `<id>.sg` with its epoch's key (a regular file, size capped).
     fn decrypt_entry(&self, id: EntryId) -> Result<(Header, Zeroizing<Vec<u8>>), LoadFail> {
-        let bytes = std::fs::read(self.spool_dir.join(id.entry_file())).map_err(LoadFail::Io)?;
+        let path = self.spool_dir.join(id.entry_file());
+        let bytes = files::read_capped(&path, format::MAX_ENTRY_FILE as u64)?;
         let h = Header::parse(&bytes)?;
         if h.kind != RecordKind::Entry || h.id != id.0 {
             return Err(LoadFail::Corrupt("record names another entry".into()));
@@ -777,10 +932,11 @@ impl Spool {
 
     /// Reads `<id>.st`, if there is one.
     fn read_state(&self, id: EntryId, epoch: u64) -> Result<Option<State>, LoadFail> {
-        let bytes = match std::fs::read(self.spool_dir.join(id.state_file())) {
+        let path = self.spool_dir.join(id.state_file());
+        let bytes = match files::read_capped(&path, format::STATE_FILE_LEN as u64) {
             Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(LoadFail::Io(e)),
+            Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
         };
         let h = Header::parse(&bytes)?;
         if h.kind != RecordKind::State || h.id != id.0 || h.epoch != epoch {
@@ -791,7 +947,8 @@ impl Spool {
         Ok(Some(format::parse_state_payload(&pt)?))
     }
 
-    /// Loads the key files; unreadable ones are removed (they could open nothing anyway).
+    /// Loads the key files; unreadable ones are removed (they could open nothing anyway), as
+    /// are symlinks, special files and files of the wrong size, unread.
     fn load_keys(&mut self) -> Result<(), SpoolError> {
         let names = files::names(&self.keys_dir)
             .map_err(|e| SpoolError::io("listing directory", &self.keys_dir, e))?;
@@ -799,19 +956,26 @@ impl Spool {
         for name in names {
             let path = self.keys_dir.join(&name);
             if files::is_temp_name(&name) {
-                let _ = files::remove(&path);
+                let _ = self.unlink_or_retry(path);
                 continue;
             }
             let Some(stem) = name.strip_suffix(".key") else {
                 continue;
             };
-            let loaded = std::fs::read(&path)
-                .map(Zeroizing::new)
+            // Only the name this spool writes: `0600.key` or `+600.key` would load the same
+            // epoch as `600.key`, but destroying the key removes `600.key` alone, leaving
+            // the copy on disk for good.
+            let Some(epoch) = canonical_epoch(stem) else {
+                warn!(path = %path.display(), "spool key file with a non-canonical name removed");
+                let _ = self.unlink_or_retry(path);
+                continue;
+            };
+            let loaded = files::read_capped(&path, format::KEY_FILE_LEN as u64)
                 .map_err(|e| e.to_string())
                 .and_then(|b| EpochKey::decode(&b).map_err(|e| e.to_string()))
-                .and_then(|k| match stem.parse::<u64>() {
-                    Ok(s) if s == k.start => Ok(k),
-                    _ => Err("file name does not match its epoch".into()),
+                .and_then(|k| match k.start == epoch {
+                    true => Ok(k),
+                    false => Err("file name does not match its epoch".into()),
                 });
             match loaded {
                 Ok(mut k) => {
@@ -821,7 +985,7 @@ impl Spool {
                 }
                 Err(reason) => {
                     warn!(path = %path.display(), reason = %reason, "spool key file unusable; removed");
-                    let _ = files::remove(&path);
+                    let _ = self.unlink_or_retry(path);
                 }
             }
         }
@@ -837,13 +1001,13 @@ impl Spool {
         for name in &names {
             let path = self.spool_dir.join(name);
             if files::is_temp_name(name) {
-                let _ = files::remove(&path);
+                let _ = self.unlink_or_retry(path);
                 continue;
             }
             if let Some(stem) = name.strip_suffix(".st") {
                 if !entry_names.contains(stem) {
                     debug!(path = %path.display(), "orphan spool state record removed");
-                    let _ = files::remove(&path);
+                    let _ = self.unlink_or_retry(path);
                 }
                 continue;
             }
@@ -852,7 +1016,7 @@ impl Spool {
             };
             let Ok(id) = stem.parse::<EntryId>() else {
                 warn!(path = %path.display(), "spool file with a malformed name removed");
-                let _ = files::remove(&path);
+                let _ = self.unlink_or_retry(path);
                 rec.corrupt += 1;
                 continue;
             };
@@ -882,8 +1046,18 @@ impl Spool {
                     self.delete_files(id);
                 }
                 Err(LoadFail::Io(e)) => {
-                    warn!(entry = %id, error = %e, "spool entry could not be read; left in place");
+                    // It may be live: keep its key (or, if its header cannot be read either,
+                    // every key it could be sealed with) while its window may last, so the
+                    // next start can read it. The id's upper bits are its creation second
+                    // or later, and it was made by now, so its window ends by `until`.
+                    let epochs = match self.peek_epoch(id) {
+                        Some(epoch) => vec![epoch],
+                        None => self.keys.keys().copied().collect(),
+                    };
+                    let until = (id.0 >> 20).min(now).saturating_add(self.retention.secs());
+                    warn!(entry = %id, error = %e, keys_held = epochs.len(), "spool entry could not be read; left in place, its key kept for the next start");
                     rec.unreadable += 1;
+                    self.held.insert(id, Held { epochs, until });
                 }
             }
         }
@@ -908,15 +1082,27 @@ impl Spool {
         })
     }
 
-    /// Unlinks an entry's files at start-up (nothing is in memory yet); failures are logged.
-    fn delete_files(&self, id: EntryId) {
+    /// Unlinks an entry's files at start-up (nothing is in memory yet); failures are logged
+    /// and retried at every sweep.
+    fn delete_files(&mut self, id: EntryId) {
         for name in [id.entry_file(), id.state_file()] {
             let path = self.spool_dir.join(name);
-            if let Err(e) = files::remove(&path) {
+            if let Err(e) = self.unlink_or_retry(path.clone()) {
                 warn!(path = %path.display(), error = %e, "could not unlink spool file");
             }
         }
     }
+}
+
+/// The epoch a key file's name stem stands for, if it is exactly as the spool writes it:
+/// decimal digits, no sign, no leading zero (but `0` itself).
+fn canonical_epoch(stem: &str) -> Option<u64> {
+    let digits = !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit());
+    let leading_zero = stem.len() > 1 && stem.starts_with('0');
+    if !digits || leading_zero {
+        return None;
+    }
+    stem.parse().ok()
 }
 
 fn parse_meta(json: &[u8]) -> Result<Meta, LoadFail> {
@@ -943,6 +1129,24 @@ mod tests {
         assert_eq!("1a2b3c4d00000001".parse::<EntryId>().unwrap(), id);
         assert!("1a2b".parse::<EntryId>().is_err());
         assert!("zz2b3c4d00000001".parse::<EntryId>().is_err());
+    }
+
+    #[test]
+    fn key_names_must_be_canonical() {
+        assert_eq!(canonical_epoch("1764412200"), Some(1_764_412_200));
+        assert_eq!(canonical_epoch("0"), Some(0));
+        for bad in [
+            "",
+            "01764412200",
+            "+1764412200",
+            "-1",
+            " 1",
+            "1e3",
+            "00",
+            "18446744073709551616",
+        ] {
+            assert_eq!(canonical_epoch(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
@@ -979,6 +1183,88 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
     }
 
+    /// Keys stay put in memory while the key map grows and rebalances around them.
+    #[test]
+    fn keys_do_not_move_when_the_map_rebalances() {
+        let mut keys = BTreeMap::new();
+        let first = EpochKey {
+            key: SecretKey::generate().unwrap(),
+            start: 0,
+            end: 1,
+        };
+        let at = first.key.as_ptr();
+        keys.insert(0u64, first);
+        for i in 1..200u64 {
+            let k = EpochKey {
+                key: SecretKey::generate().unwrap(),
+                start: i,
+                end: i + 1,
+            };
+            keys.insert(i, k);
+        }
+        assert_eq!(keys[&0].key.as_ptr(), at);
+    }
+
+    /// An entry that cannot be read at start keeps its key (though its epoch is over and no
+    /// loaded entry uses it), so the next start reads it; at the end of its window the key
+    /// goes and the file is unlinked.
+    #[tokio::test(start_paused = true)]
+    async fn an_unreadable_entry_keeps_its_key_for_the_next_start() {
+        const BASE: u64 = 1_764_412_200;
+        let d = tmp("unreadable");
+        let clock = Clock::anchored(BASE);
+        let open = || {
+            Spool::open(
+                &d.join("state"),
+                &d.join("run"),
+                Retention::DEFAULT,
+                clock.clone(),
+            )
+            .unwrap()
+        };
+        let (mut s, _) = open();
+        let a = s.put(NewEntry::default(), b"a").unwrap();
+        let entry = s.spool_dir.join(a.id.entry_file());
+        let key = s.keys_dir.join(format!("{BASE}.key"));
+        drop(s);
+        tokio::time::advance(std::time::Duration::from_secs(226)).await;
+
+        // The whole file cannot be read, its header can: that epoch's key is kept.
+        files::fault::fail_reads(&entry, false);
+        let (s, rec) = open();
+        assert_eq!((rec.unreadable, rec.keys_destroyed), (1, 0));
+        assert!(entry.exists() && key.exists());
+        assert_eq!(s.held[&a.id].epochs, vec![BASE]);
+        assert_eq!(s.next_expiry(), Some(BASE + 900));
+        drop(s);
+
+        // Retried at the next start: readable again, it is back.
+        files::fault::clear();
+        let (s, rec) = open();
+        assert_eq!(rec.unreadable, 0);
+        assert_eq!(
+            rec.pending.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![a.id]
+        );
+        drop(s);
+
+        // Not even the header: every key is held, until the window has surely ended.
+        files::fault::fail_reads(&entry, true);
+        let (mut s, rec) = open();
+        assert_eq!((rec.unreadable, rec.keys_destroyed), (1, 0));
+        assert_eq!(s.held[&a.id].epochs, vec![BASE]);
+        tokio::time::advance(std::time::Duration::from_secs(900 - 226 - 1)).await;
+        assert_eq!(s.sweep(clock.now_unix()).keys_destroyed, 0);
+        assert!(key.exists());
+        tokio::time::advance(std::time::Duration::from_secs(1)).await;
+        assert_eq!(s.next_expiry(), Some(BASE + 900));
+        assert_eq!(s.sweep(clock.now_unix()).keys_destroyed, 1);
+        assert!(!key.exists() && !entry.exists());
+        assert_eq!(s.next_expiry(), None);
+        files::fault::clear();
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
     /// After a retention change, a new key starts where an older, longer one ends.
     #[tokio::test(start_paused = true)]
     async fn new_epoch_starts_after_a_longer_old_one() {
@@ -993,12 +1279,20 @@ mod tests {
         // Reopened with a 1-minute window: the old key's end is clamped to start + 15 s.
         let short = Retention::check(std::time::Duration::from_secs(60), false).unwrap();
         let (mut s, _) = Spool::open(&d.join("state"), &d.join("run"), short, clock).unwrap();
-        assert_eq!(s.keys[&first.0].end, first.0 + 15);
-        tokio::time::advance(std::time::Duration::from_secs(20)).await;
+        assert_eq!(first.0, 1_000_000);
+        assert_eq!(s.keys[&first.0].end, 1_000_015);
+        // At 1_000_016 the 15 s epoch aligned on multiples of 15 began at 1_000_005, inside
+        // the old key's range: the new key must begin where the old one ends instead.
+        tokio::time::advance(std::time::Duration::from_secs(16)).await;
+        let now = 1_000_016;
+        assert!(
+            now - now % 15 < 1_000_015,
+            "the aligned start overlaps the old key"
+        );
         s.put(NewEntry::default(), b"b").unwrap();
         let starts: Vec<u64> = s.keys.keys().copied().collect();
-        assert_eq!(starts.len(), 2);
-        assert!(starts[1] >= first.0 + 15);
+        assert_eq!(starts, vec![1_000_000, 1_000_015]);
+        assert_eq!(s.keys[&1_000_015].end, 1_000_020, "and ends on the grid");
         let _ = std::fs::remove_dir_all(&d);
     }
 }
