@@ -913,10 +913,12 @@ fn split_name_value(v: &str) -> Option<(usize, usize, Option<Span>)> {
 /// A byte range within a value.
 type Span = (usize, usize);
 
-/// A 5–20 character card token at the start of a value (letters and digits, with spaces
-/// or dashes between groups), holding at least one digit. Groups after the first hold a
-/// digit (or a masked one): a word after the number (a name run into it) is not part of
-/// it, so masking that word cannot change where the number ends.
+/// A card token of 5 or more characters at the start of a value (letters and digits, with
+/// spaces or dashes between groups), holding at least one digit. Groups after the first
+/// hold a digit (or a masked one): a word after the number (a name run into it) is not part
+/// of it, so masking that word cannot change where the number ends. A token longer than a
+/// card number (20 characters) still counts: it is a number with a word glued to it, and
+/// masking the word would otherwise leave a card-sized token behind for the next run.
 fn card_token(v: &str) -> Option<(usize, usize)> {
     let b = v.as_bytes();
     let is_tok = |c: u8| c.is_ascii_alphanumeric() || c == b'*';
@@ -939,8 +941,7 @@ fn card_token(v: &str) -> Option<(usize, usize)> {
         }
     }
     let t = &v[..end];
-    ((5..=20).contains(&t.len()) && t.bytes().any(|c| c.is_ascii_digit() || c == b'*'))
-        .then_some((0, end))
+    (t.len() >= 5 && t.bytes().any(|c| c.is_ascii_digit() || c == b'*')).then_some((0, end))
 }
 
 /// Is `word` one of [`PLACE_WORDS`], in any case?
