@@ -189,6 +189,20 @@ async fn serve(cfg: Config, profile_dir: Option<PathBuf>) -> anyhow::Result<()> 
         );
     }
     eprintln!("slipguard: control socket {}", control.display());
+    if daemon.spooling() {
+        let secs = cfg.retention.duration().as_secs();
+        let window = match secs % 60 {
+            0 => format!("{}m", secs / 60),
+            _ => format!("{secs}s"),
+        };
+        eprintln!(
+            "slipguard: spool {} (keys in {}), jobs kept {window}",
+            cfg.state_dir_or_default().join("spool").display(),
+            cfg.runtime_dir_or_default().join("keys").display()
+        );
+    } else {
+        eprintln!("slipguard: no spool (see the error above): jobs print unspooled while their printer is ready");
+    }
     notify::notify("READY=1");
     let watchdog = notify::watchdog_interval().map(|every| {
         tokio::spawn(async move {

@@ -392,6 +392,11 @@ impl Daemon {
         Ok(())
     }
 
+    /// Whether jobs are kept in the spool (it opened at start).
+    pub fn spooling(&self) -> bool {
+        self.shared.spool.is_some()
+    }
+
     /// Where the network listeners listen, in configuration order (folders left out).
     pub fn addrs(&self) -> Vec<SocketAddr> {
         self.listeners.iter().filter_map(|e| e.addr).collect()
