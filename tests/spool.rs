@@ -1195,3 +1195,36 @@ async fn a_shorter_retention_at_reopen_shortens_existing_entries() {
     assert_eq!(rec.expired_unprinted, 1, "its shortened window is over");
     assert!(spool.list().is_empty() && !d.entry(a.id).exists());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_state_written_outside_the_lock_lands_or_goes_with_its_entry() {
+    let d = Dirs::new("state-steps");
+    let clock = Clock::anchored(BASE);
+    let (mut spool, _) = d.open(&clock);
+    let a = spool.put(entry("a"), &slip(1)).unwrap();
+    let b = spool.put(entry("b"), &slip(2)).unwrap();
+    // Marked printing in memory only: no state record is written.
+    spool.mark_printing(a.id).unwrap();
+    assert_eq!(spool.meta(a.id).unwrap().state, State::Printing);
+    assert!(!d.state_record(a.id).exists());
+    // Sealed under the lock, written without it, then committed.
+    let w = spool.seal_state(a.id, State::Printed).unwrap().unwrap();
+    w.write().unwrap();
+    spool.commit_state(w);
+    assert_eq!(spool.meta(a.id).unwrap().state, State::Printed);
+    assert!(d.state_record(a.id).exists());
+    assert!(
+        spool.seal_state(a.id, State::Printed).unwrap().is_none(),
+        "unchanged"
+    );
+    // An entry purged while its state was being written takes the record with it.
+    let w = spool.seal_state(b.id, State::Printed).unwrap().unwrap();
+    spool.purge(b.id).unwrap();
+    w.write().unwrap();
+    spool.commit_state(w);
+    assert!(!d.state_record(b.id).exists());
+    assert!(spool.meta(b.id).is_none());
+    drop(spool);
+    let (_, rec) = d.open(&clock);
+    assert_eq!((rec.printed, rec.pending.len(), rec.corrupt), (1, 0, 0));
+}

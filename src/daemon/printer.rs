@@ -76,7 +76,7 @@ pub(super) async fn worker(
                     break;
                 }
                 if backoff == FIRST_BACKOFF {
-                    spooling::set_state(spool, id, State::Printing).await;
+                    spooling::mark_printing(spool, id); // the first attempt
                 }
             }
             let timeout = shared.limits().device_timeout;

@@ -107,11 +107,28 @@ pub(super) fn still_owed(spool: Option<&SharedSpool>, id: EntryId) -> bool {
     })
 }
 
+/// Note that a spooled job is being sent (in memory: see [`Spool::mark_printing`]).
+pub(super) fn mark_printing(spool: Option<&SharedSpool>, id: EntryId) {
+    if let Some(sp) = spool {
+        let _ = lock(sp).mark_printing(id);
+    }
+}
+
 /// Record a spooled job's state (off the async threads). A failure is logged: the job
 /// prints all the same.
 pub(super) async fn set_state(spool: Option<&SharedSpool>, id: EntryId, state: State) {
     let Some(sp) = spool.cloned() else { return };
-    let r = tokio::task::spawn_blocking(move || lock(&sp).set_state(id, state)).await;
+    // The file is written without holding the lock, so that jobs being stored meanwhile
+    // do not wait for this one's fsync.
+    let r = tokio::task::spawn_blocking(move || {
+        let Some(w) = lock(&sp).seal_state(id, state)? else {
+            return Ok::<(), SpoolError>(());
+        };
+        w.write()?;
+        lock(&sp).commit_state(w);
+        Ok(())
+    })
+    .await;
     match r {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {

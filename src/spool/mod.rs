@@ -334,6 +334,30 @@ impl SweepReport {
     }
 }
 
+/// A sealed state record waiting to be written ([`Spool::seal_state`]). Holds ciphertext
+/// and ids only.
+pub struct StateWrite {
+    dir: PathBuf,
+    id: EntryId,
+    state: State,
+    sealed: Vec<u8>,
+}
+
+impl StateWrite {
+    /// Writes the record (temporary name, fsync, rename).
+    pub fn write(&self) -> Result<(), SpoolError> {
+        let name = self.id.state_file();
+        files::write_atomic(&self.dir, &name, &self.sealed)
+            .map_err(|e| SpoolError::io("writing spool state record", self.dir.join(&name), e))
+    }
+}
+
+impl fmt::Debug for StateWrite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StateWrite({}, {})", self.id, self.state.label())
+    }
+}
+
 /// A live entry: its metadata and the epoch whose key sealed it.
 struct Live {
     meta: Meta,
@@ -577,12 +601,30 @@ impl Spool {
     /// Records how printing went. Cheap: seals and writes a one-byte state record beside the
     /// entry. [`State::Expired`] is refused (the spool sets it when the window ends).
     pub fn set_state(&mut self, id: EntryId, state: State) -> Result<(), SpoolError> {
+        match self.seal_state(id, state)? {
+            Some(w) => {
+                w.write()?;
+                self.commit_state(w);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// [`Spool::set_state`] in three steps, so that a caller sharing the spool behind a lock
+    /// can write the file without holding it: seal the record (`None`: nothing to write),
+    /// [`StateWrite::write`] it, then [`Spool::commit_state`].
+    pub fn seal_state(
+        &mut self,
+        id: EntryId,
+        state: State,
+    ) -> Result<Option<StateWrite>, SpoolError> {
         if state == State::Expired {
             return Err(SpoolError::BadState(state));
         }
         let live = self.entries.get(&id).ok_or(SpoolError::NotFound(id))?;
         if live.meta.state == state {
-            return Ok(());
+            return Ok(None);
         }
         let key = self.key_of(id, live.epoch)?;
         let header = Header {
@@ -592,13 +634,31 @@ impl Spool {
         };
         let sealed =
             format::seal(key, header, &format::state_payload(state)).map_err(SpoolError::Random)?;
-        let name = id.state_file();
-        files::write_atomic(&self.spool_dir, &name, &sealed).map_err(|e| {
-            SpoolError::io("writing spool state record", self.spool_dir.join(&name), e)
-        })?;
-        if let Some(live) = self.entries.get_mut(&id) {
-            live.meta.state = state;
+        Ok(Some(StateWrite {
+            dir: self.spool_dir.clone(),
+            id,
+            state,
+            sealed,
+        }))
+    }
+
+    /// The state written by `w` is the entry's now. An entry purged or expired meanwhile
+    /// takes its state record with it.
+    pub fn commit_state(&mut self, w: StateWrite) {
+        match self.entries.get_mut(&w.id) {
+            Some(live) => live.meta.state = w.state,
+            None => {
+                let _ = std::fs::remove_file(w.dir.join(w.id.state_file()));
+            }
         }
+    }
+
+    /// Marks an entry as being sent to its printer, in memory only (`spool list` shows it).
+    /// After a crash a queued entry and one being sent are owed alike, so this state is not
+    /// worth a disk write (and two fsyncs) on the way to the printer.
+    pub fn mark_printing(&mut self, id: EntryId) -> Result<(), SpoolError> {
+        let live = self.entries.get_mut(&id).ok_or(SpoolError::NotFound(id))?;
+        live.meta.state = State::Printing;
         Ok(())
     }
 
