@@ -378,3 +378,31 @@ fn a_job_that_ends_in_text_without_a_line_feed_prints() {
         .unwrap_err();
     assert!(!e.to_string().contains("Canary"), "{e}");
 }
+
+#[test]
+fn a_letter_that_would_move_under_another_code_page_fails_closed() {
+    let p = profile("generic-80mm");
+    let r = Redactor::new(RedactConfig::default());
+    // CP866 (ESC t 17): "Ольга Смирнова". The hold-shelf action writes the surname's first
+    // letters where the first name stood; Cyrillic letters have no ASCII form, so they keep
+    // their bytes, which read the same only under the same code page.
+    let olga = [0x8e, 0xab, 0xec, 0xa3, 0xa0];
+    let smirnova = [0x91, 0xac, 0xa8, 0xe0, 0xad, 0xae, 0xa2, 0xa0];
+    let job = |between: &[u8]| {
+        let mut j = b"\x1bt\x11Hold for patron: ".to_vec();
+        j.extend(olga);
+        j.push(b' ');
+        j.extend(between);
+        j.extend(smirnova);
+        j.extend(b"\n\x1dV\x00");
+        j
+    };
+    // One run of text: the letters move within it and print as themselves.
+    let (out, _) = r.job(&p, &job(b"")).expect("printed");
+    let text: Vec<String> = lines(&p, &out).iter().map(|l| l.text.to_string()).collect();
+    assert_eq!(text[0], "Hold for patron: Смир О");
+    // A command between the words (here the same code page again, but it could be any): the
+    // letters would cross it, so the segment is not printed.
+    let e = r.job(&p, &job(b"\x1bt\x11")).unwrap_err();
+    assert!(matches!(e.reason, Reason::Rewrite { .. }), "{e}");
+}

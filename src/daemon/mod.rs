@@ -458,7 +458,7 @@ impl Daemon {
             let _ = std::fs::remove_file(p);
         }
         if unprinted > 0 {
-            tracing::warn!(unprinted, "stopped with jobs not printed");
+            tracing::warn!(unprinted, "stopped with jobs not printed (those in the spool print after the next start, within their window)");
         }
         unprinted
     }

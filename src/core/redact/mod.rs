@@ -122,7 +122,8 @@ pub enum Reason {
     /// User-defined glyphs, which can make text print as anything.
     Glyphs { at: u64 },
     /// The rewritten text would change how a command next to it reads (text that followed
-    /// an incomplete command prefix, for example).
+    /// an incomplete command prefix, for example), or a letter the action moves would print
+    /// under another code page.
     Rewrite { at: u64 },
 }
 
@@ -146,7 +147,8 @@ impl fmt::Display for Reason {
             Reason::Glyphs { at } => write!(f, "user-defined characters at byte {at}"),
             Reason::Rewrite { at } => write!(
                 f,
-                "redacting the text would change the commands of the segment at byte {at}"
+                "redacting the text would change the commands of the segment at byte {at}, or \
+                 move a letter under another code page"
             ),
         }
     }
@@ -367,9 +369,9 @@ impl Redactor {
             None if !self.cfg.enabled => Ok(job[start as usize..end as usize].to_vec()),
             None => {
                 let out = self.rewrite(profile, job, seg, &lines, &symbols, qr, &mut report);
-                match commands_kept(job, seg, &out, printed) {
-                    true => Ok(out),
-                    false => {
+                match out.filter(|out| commands_kept(job, seg, out, printed)) {
+                    Some(out) => Ok(out),
+                    None => {
                         report.blocked = 1;
                         Err(blocked(Reason::Rewrite { at: start }))
                     }
@@ -381,7 +383,8 @@ impl Redactor {
     }
 
     /// The redacted bytes of a decoded segment (`seg`, whose lines are `lines`, and whose
-    /// barcodes and 2-D codes are `symbols`).
+    /// barcodes and 2-D codes are `symbols`); `None` when a value cannot be rewritten safely
+    /// (see [`char_edits`]).
     #[allow(clippy::too_many_arguments)]
     fn rewrite(
         &self,
@@ -392,7 +395,7 @@ impl Redactor {
         symbols: &[(usize, DataKind, usize, bool)],
         qr: &mut QrState,
         report: &mut Report,
-    ) -> Vec<u8> {
+    ) -> Option<Vec<u8>> {
         let start = seg.first().map_or(0, |t| t.offset);
         let end = seg.last().map_or(0, |t| t.offset + t.len);
 
@@ -482,7 +485,9 @@ impl Redactor {
                 let follows = after.next().is_some_and(char::is_whitespace)
                     && after.any(|c| !c.is_whitespace());
                 let pad = follows.then_some(b' ');
-                char_edits(job, chars, &value, &out, pad, &mut edits);
+                if !char_edits(job, chars, &value, &out, pad, &mut edits) {
+                    return None;
+                }
                 known.push((f.line, f.start, f.end));
             }
         }
@@ -532,7 +537,7 @@ impl Redactor {
                 _ => {}
             }
         }
-        edits.apply(job, start, end)
+        Some(edits.apply(job, start, end))
     }
 
     /// The actions for a segment: those of the first policy whose pattern matches the
@@ -708,7 +713,8 @@ impl Edits {
 
 /// Byte edits that print an action's output `out` over a value's characters (`value`,
 /// printed from the job bytes `chars`). `pad`: a shorter output is padded with it to the
-/// value's length.
+/// value's length. False (and the segment is not printed) when a letter would have to move
+/// to a place where it might print as another letter.
 fn char_edits(
     job: &[u8],
     chars: &[CharSrc],
@@ -716,19 +722,30 @@ fn char_edits(
     out: &[Out],
     pad: Option<u8>,
     edits: &mut Edits,
-) {
+) -> bool {
     let n = value.len();
-    let write = |buf: &mut Vec<u8>, o: &Out, k: usize| match o {
+    // No command between characters `a` and `b` of the value (their bytes follow each
+    // other), so both print under the same code page.
+    let same_run = |a: usize, b: usize| {
+        let (lo, hi) = (a.min(b), a.max(b).min(n - 1));
+        chars[lo..=hi]
+            .windows(2)
+            .all(|w| w[0].end() == w[1].start())
+    };
+    let mut safe = true;
+    let mut write = |buf: &mut Vec<u8>, o: &Out, k: usize| match o {
         Out::Ascii(b) => buf.push(*b),
         Out::Keep(j) => {
             let s = chars[*j];
             let c = value[*j];
             if *j != k && !c.is_ascii() && fold(c) != b'*' {
                 // Moved to another place, a non-ASCII letter might print under another
-                // code page: write its unaccented ASCII letter instead (a letter without one
-                // keeps its bytes).
+                // code page: write its unaccented ASCII letter instead.
                 buf.push(fold(c));
             } else {
+                // A letter without one keeps its bytes, which read the same only under the
+                // same code page.
+                safe &= *j == k || c.is_ascii() || same_run(*j, k);
                 buf.extend_from_slice(&job[s.start() as usize..s.end() as usize]);
             }
         }
@@ -752,4 +769,5 @@ fn char_edits(
         }
         edits.push_written(src.start(), src.end(), at);
     }
+    safe
 }
