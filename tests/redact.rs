@@ -406,3 +406,14 @@ fn a_letter_that_would_move_under_another_code_page_fails_closed() {
     let e = r.job(&p, &job(b"\x1bt\x11")).unwrap_err();
     assert!(matches!(e.reason, Reason::Rewrite { .. }), "{e}");
 }
+
+#[test]
+fn shortened_values_keep_columns_but_make_none() {
+    // Before a column gap the shortened name is padded, so the next column stays put.
+    let (_, text) = redact(b"Patron: Marisol Okonkwo  Due: 2026-12-01\n");
+    let pad = " ".repeat("Marisol Okonkwo".len() - "M. O.".len() + 2);
+    assert_eq!(text, [format!("Patron: M. O.{pad}Due: 2026-12-01")]);
+    // Before a single space it is not: padding would make a column gap that was not there.
+    let (_, text) = redact(b"Checked out to Marisol Okonkwo 3 items\n");
+    assert_eq!(text, ["Checked out to M. O. 3 items"]);
+}

@@ -479,11 +479,12 @@ impl Redactor {
             if action::changed(&value, &out) {
                 let first = line.text[..f.start].chars().count();
                 let chars = &line.chars[first..first + value.len()];
-                // A shorter output is padded with spaces when a gap and more text follow (a
-                // column), so columns stay.
-                let mut after = line.text[f.end..].chars();
-                let follows = after.next().is_some_and(char::is_whitespace)
-                    && after.any(|c| !c.is_whitespace());
+                // A shorter output is padded with spaces when a column gap (two spaces or a
+                // tab) and more text follow, so columns stay. Not after one space: padding
+                // there would make a column gap that was not there.
+                let rest = &line.text[f.end..];
+                let follows = (rest.starts_with("  ") || rest.starts_with('\t'))
+                    && rest.chars().any(|c| !c.is_whitespace());
                 let pad = follows.then_some(b' ');
                 if !char_edits(job, chars, &value, &out, pad, &mut edits) {
                     return None;
