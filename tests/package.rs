@@ -61,9 +61,11 @@ fn man_page_names_every_subcommand_and_the_files() {
             "slipguard.1 does not list `{sub}`"
         );
         let own = dir.join(format!("slipguard-{sub}.1"));
+        let text = read(&own);
         assert!(
-            read(&own).contains(".SH SYNOPSIS"),
-            "{} is not a man page",
+            text.contains(&format!("\n.TH slipguard-{sub} 1  \"slipguard "))
+                && text.contains(".SH SYNOPSIS"),
+            "{} is not slipguard's man page: {text}",
             own.display()
         );
     }
