@@ -110,6 +110,12 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Write the man pages and the bash, zsh and fish completions into DIR (for packaging).
+    #[command(hide = true)]
+    GenerateAssets {
+        /// Created if missing; files already there are replaced.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -249,6 +255,107 @@ fn write_out(bytes: &[u8]) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r.context("cannot write standard output"),
     }
+}
+
+/// Sections of `slipguard.1` that the command line itself does not describe; they go before
+/// its VERSION section.
+const MAN_EXTRA: &str = r#".SH FILES
+.TP
+\fI/etc/slipguard/slipguard.toml\fR
+The configuration read by \fBrun\fR, \fBcheck\fR, \fBstatus\fR, \fBspool\fR, \fBredact\fR and
+\fBpreview\fR when \fB\-\-config\fR is not given. Without it, \fBrun\fR uses an embedded default:
+a raw listener on 127.0.0.1:9100 printing one file per job into ./slipguard\-out.
+.TP
+\fI/usr/share/slipguard/printer\-profiles/\fR
+Printer profiles, one TOML file per printer model; \fB\-\-profile\-dir\fR and the configuration's
+\fBprofile_dir\fR are searched first, copies built into the binary last.
+.TP
+\fI/var/lib/slipguard/spool/\fR
+Sealed spool entries (the default state directory when run as root or by systemd).
+.TP
+\fI/run/slipguard/\fR
+The control socket and the spool keys (the default runtime directory when run as root or by
+systemd; keep it on tmpfs, so a reboot forgets every key).
+.SH ENVIRONMENT
+.TP
+\fBSLIPGUARD_LOG\fR
+Log filter, as in \fBSLIPGUARD_LOG=debug\fR. Logs go to standard error (the journal under
+systemd) and never hold slip text.
+.TP
+\fBSTATE_DIRECTORY\fR, \fBRUNTIME_DIRECTORY\fR
+Set by systemd; used when the configuration does not name the directories.
+.TP
+\fBLISTEN_FDS\fR, \fBNOTIFY_SOCKET\fR, \fBWATCHDOG_USEC\fR
+systemd socket activation and notification.
+.SH EXIT STATUS
+0 on success; 1 on an error, printed as one line starting with \fBslipguard:\fR. \fBredact\fR
+exits 1 and prints nothing when a job cannot be redacted safely.
+.SH SEE ALSO
+\fBsystemctl\fR(1), \fBsystemd.socket\fR(5), /usr/share/doc/slipguard/
+"#;
+
+/// The DESCRIPTION of `slipguard.1` (`--help` keeps the one-line `about`).
+const MAN_DESCRIPTION: &str = "slipguard sits between a library's circulation client and its \
+thermal receipt printer and removes patron data (names, card numbers, contact details) from \
+every slip, so a receipt left in a returned book does not name its borrower. It reads the \
+printer's own languages, Epson ESC/POS and Star Line Mode, byte for byte: only the bytes of \
+masked characters change, and a job it cannot read safely is not printed at all.\n\n\
+The daemon (run) takes jobs on raw (AppSocket), LPD and drop-folder listeners, redacts each \
+one whole and prints it on network, serial, USB or file printers, keeping a sealed copy for \
+retry and reprint for its retention window (status, spool). The other subcommands work \
+offline on one job, for trying rules out.";
+
+/// The command line as users see it. `Cli::command()` with its hidden subcommands left out:
+/// clap_complete would offer them.
+fn public_command() -> clap::Command {
+    use clap::CommandFactory as _;
+    let full = Cli::command();
+    clap::Command::new("slipguard")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(full.get_about().cloned().unwrap_or_default())
+        .subcommand_required(true)
+        .args(full.get_arguments().cloned())
+        .subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned())
+}
+
+/// `slipguard generate-assets DIR`: the man pages (`slipguard.1` and one page per subcommand,
+/// as `slipguard-spool-list.1`) and the completions (`slipguard.bash`, `_slipguard`,
+/// `slipguard.fish`), all from [`Cli`], so they cannot drift from the real command line.
+fn generate_assets(dir: &Path) -> anyhow::Result<()> {
+    use clap_complete::Shell;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let cannot = || format!("cannot write into {}", dir.display());
+    let cmd = public_command();
+    // One page per subcommand, as clap_mangen::generate_to writes them, but each footer
+    // naming slipguard and its version rather than the subcommand.
+    fn pages(cmd: &clap::Command, dir: &Path) -> std::io::Result<()> {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            pages(sub, dir)?;
+            clap_mangen::Man::new(sub.clone())
+                .source(concat!("slipguard ", env!("CARGO_PKG_VERSION")))
+                .generate_to(dir)?;
+        }
+        Ok(())
+    }
+    let mut built = cmd.clone().disable_help_subcommand(true);
+    built.build(); // names each subcommand's page (`slipguard-spool-list`) and synopsis
+    pages(&built, dir).with_context(cannot)?;
+    // The top page: a longer description, no `help` subcommand (it has no page), and FILES,
+    // ENVIRONMENT, EXIT STATUS and SEE ALSO before VERSION.
+    let mut page = Vec::new();
+    let top = built.long_about(MAN_DESCRIPTION);
+    clap_mangen::Man::new(top)
+        .render(&mut page)
+        .with_context(cannot)?;
+    let mut page = String::from_utf8(page).expect("roff is text");
+    let at = page.find("\n.SH VERSION").map_or(page.len(), |i| i + 1);
+    page.insert_str(at, MAN_EXTRA);
+    std::fs::write(dir.join("slipguard.1"), page).with_context(cannot)?;
+    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+        clap_complete::generate_to(shell, &mut cmd.clone(), "slipguard", dir)
+            .with_context(cannot)?;
+    }
+    Ok(())
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -395,6 +502,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let bytes = slipguard::sample::generate(kind, &profile, seed)?;
             write_out(&bytes)
         }
+        Command::GenerateAssets { dir } => generate_assets(&dir),
     }
 }
 
