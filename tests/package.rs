@@ -114,7 +114,7 @@ fn example_config_passes_check() {
     let out = ok(&["check", "--config", "packaging/slipguard.toml"]);
     assert_eq!(
         out.trim(),
-        "packaging/slipguard.toml: ok (1 printer(s), 1 listener(s))"
+        "packaging/slipguard.toml: ok (1 printer(s), 2 listener(s))"
     );
 }
 
@@ -124,9 +124,21 @@ fn example_config_keeps_retention_and_the_loopback_raw_port() {
     let v: toml::Table = text.parse().unwrap();
     assert_eq!(v["daemon"]["retention"].as_str(), Some("15m"));
     let listen = v["listen"].as_array().unwrap();
-    assert_eq!(listen.len(), 1);
-    assert_eq!(listen[0]["protocol"].as_str(), Some("raw"));
-    assert_eq!(listen[0]["address"].as_str(), Some("127.0.0.1:9100"));
+    // Both loopback addresses slipguard.socket listens on, so that no job sent to either is
+    // taken by systemd and never read.
+    let raw: Vec<&str> = listen
+        .iter()
+        .filter(|l| l["protocol"].as_str() == Some("raw"))
+        .filter_map(|l| l["address"].as_str())
+        .collect();
+    assert_eq!(raw, ["127.0.0.1:9100", "[::1]:9100"]);
+    let socket = read(&repo().join("systemd/slipguard.socket"));
+    for a in &raw {
+        assert!(
+            socket.contains(&format!("ListenStream={a}")),
+            "{a} not in the socket unit"
+        );
+    }
     // Every commented-out setting is a real one: uncommenting one block of them (blocks are
     // separated by blank lines) still loads, and so does each alternative device.
     let mut variants = Vec::new();
