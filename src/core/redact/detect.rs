@@ -941,7 +941,10 @@ fn card_token(v: &str) -> Option<(usize, usize)> {
         }
     }
     let t = &v[..end];
-    (t.len() >= 5 && t.bytes().any(|c| c.is_ascii_digit() || c == b'*')).then_some((0, end))
+    // Before an `@` it is an e-mail address's local part (masked, `*****@***.***`, or not).
+    let email = v[end..].starts_with('@');
+    (t.len() >= 5 && !email && t.bytes().any(|c| c.is_ascii_digit() || c == b'*'))
+        .then_some((0, end))
 }
 
 /// Is `word` one of [`PLACE_WORDS`], in any case?
