@@ -857,6 +857,7 @@ fn split_name_value(v: &str) -> Option<(usize, usize, Option<Span>)> {
     }
     let mut name = &v[..end];
     let mut start = 0;
+    let whole = name;
     // Honorifics.
     loop {
         let t = name.trim_start();
@@ -873,6 +874,11 @@ fn split_name_value(v: &str) -> Option<(usize, usize, Option<Span>)> {
         } else {
             break;
         }
+    }
+    // Nothing but an honorific: it is the name itself ("MISS", a surname's first letters as
+    // an earlier run printed them), not a title before one.
+    if name.chars().filter(|c| c.is_alphabetic()).count() < 2 {
+        (name, start) = (whole, 0);
     }
     let trimmed = name.trim_end_matches([' ', ',', '.', '-', '\'', '’']);
     // Keep a period that ends an initial ("Marisol K.").
