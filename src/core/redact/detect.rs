@@ -875,9 +875,14 @@ fn split_name_value(v: &str) -> Option<(usize, usize, Option<Span>)> {
             break;
         }
     }
-    // Nothing but an honorific: it is the name itself ("MISS", a surname's first letters as
-    // an earlier run printed them), not a title before one.
-    if name.chars().filter(|c| c.is_alphabetic()).count() < 2 {
+    // Nothing but an honorific (no name, no initials after it): it is the name itself
+    // ("MISS", a surname's first letters as an earlier run printed them), not a title.
+    let rest = name.trim();
+    let has_initial = rest.split_whitespace().next().is_some_and(|w| {
+        let w = w.trim_end_matches(['.', ',']);
+        w.chars().count() == 1 && w.chars().all(char::is_alphabetic)
+    });
+    if rest.chars().filter(|c| c.is_alphabetic()).count() < 2 && !has_initial {
         (name, start) = (whole, 0);
     }
     let trimmed = name.trim_end_matches([' ', ',', '.', '-', '\'', '’']);
