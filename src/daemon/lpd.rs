@@ -48,8 +48,9 @@ pub(super) async fn serve(
 }
 
 /// One connection: the data files of a job received whole, in order (empty when the
-/// connection asked something other than to print).
-pub(super) async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+/// connection asked something other than to print). Crate-visible so that
+/// `crate::fuzzing::lpd_invariants` drives this same code over an in-memory stream.
+pub(crate) async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
     max_job_bytes: u64,
     idle: std::time::Duration,
