@@ -88,7 +88,8 @@ pub(crate) async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                     .next()
                     .and_then(|c| c.parse::<u64>().ok())
                     .ok_or("an LPD file command without a byte count")?;
-                total += count;
+                // Saturating: a count near 2^64 must be refused, not wrap to a small total.
+                total = total.saturating_add(count);
                 if total > max_job_bytes {
                     let _ = s.write_all(&[NAK]).await;
                     return Err(format!(
