@@ -352,15 +352,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let n: u64 = n
         .parse()
         .map_err(|_| format!("`{s}` is not a duration (as in 90s, 15m, 2h)"))?;
-    let d = match unit.trim() {
-        "ms" => Duration::from_millis(n),
-        "" | "s" => Duration::from_secs(n),
-        "m" | "min" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        "d" => Duration::from_secs(n * 86400),
-        u => return Err(format!("`{s}`: unknown unit `{u}` (ms, s, m, h, d)")),
+    let secs = |per: u64| {
+        // Checked: a huge count must be refused, not wrap to a plausible duration.
+        n.checked_mul(per)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("`{s}` is too long"))
     };
-    Ok(d)
+    match unit.trim() {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => secs(1),
+        "m" | "min" => secs(60),
+        "h" => secs(3600),
+        "d" => secs(86400),
+        u => Err(format!("`{s}`: unknown unit `{u}` (ms, s, m, h, d)")),
+    }
 }
 
 impl Config {
@@ -675,5 +680,8 @@ mod tests {
         assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5 parsecs").is_err());
+        // 2^64 seconds and more: refused, not wrapped around to 44 seconds.
+        assert!(parse_duration("307445734561825861m").is_err());
+        assert!(parse_duration("18446744073709551615d").is_err());
     }
 }

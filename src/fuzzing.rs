@@ -147,3 +147,355 @@ pub fn redact_invariants(data: &[u8]) {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The LPD listener (`daemon::lpd::session`) under an arbitrary client byte stream.
+
+/// The job size limit the LPD target runs with: small, so refusals are reachable.
+pub const LPD_MAX_JOB_BYTES: u64 = 64 << 10;
+
+/// The session's own idle timeout. The fuzz client always ends its stream, so a session
+/// that waits this long is hanging; reaching it fails the check.
+const LPD_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What RFC 1179 and `daemon::lpd`'s documented semantics say a session must do with
+/// `input` (all a client sends, then the end of the connection): the bytes it writes back,
+/// and the data files it takes (`None`: refused or broken, nothing prints). Written
+/// independently of the async code, over the whole input at once.
+fn lpd_expect(input: &[u8], max: u64) -> (Vec<u8>, Option<Vec<Vec<u8>>>) {
+    enum Line<'a> {
+        End,
+        Bad,
+        Cmd(u8, &'a [u8]),
+    }
+    fn next<'a>(input: &'a [u8], at: &mut usize) -> Line<'a> {
+        let rest = &input[*at..];
+        if rest.is_empty() {
+            return Line::End;
+        }
+        match rest.iter().position(|&b| b == b'\n') {
+            // At most 1024 bytes before the newline, and not an empty line.
+            Some(n) if (1..=1024).contains(&n) => {
+                *at += n + 1;
+                Line::Cmd(rest[0], &rest[1..n])
+            }
+            _ => Line::Bad,
+        }
+    }
+    let mut at = 0;
+    let mut reply = Vec::new();
+    match next(input, &mut at) {
+        Line::End => return (reply, Some(Vec::new())),
+        Line::Bad => return (reply, None),
+        Line::Cmd(2, _) => reply.push(0),
+        Line::Cmd(3 | 4, _) => return (b"slipguard: no entries\n".to_vec(), Some(Vec::new())),
+        Line::Cmd(1 | 5, _) => return (reply, Some(Vec::new())),
+        Line::Cmd(..) => return (reply, None),
+    }
+    let mut files = Vec::new();
+    let mut total = 0u64;
+    loop {
+        match next(input, &mut at) {
+            // The end of the connection between subcommands: the job is whole.
+            Line::End => return (reply, Some(files)),
+            Line::Bad => return (reply, None),
+            // Abort job: nothing prints.
+            Line::Cmd(1, _) => return (reply, Some(Vec::new())),
+            Line::Cmd(sub @ (2 | 3), operand) => {
+                let count = String::from_utf8_lossy(operand)
+                    .split(' ')
+                    .next()
+                    .and_then(|c| c.parse::<u64>().ok());
+                let Some(count) = count else {
+                    return (reply, None);
+                };
+                match total.checked_add(count) {
+                    Some(t) if t <= max => total = t,
+                    _ => {
+                        reply.push(1);
+                        return (reply, None);
+                    }
+                }
+                reply.push(0);
+                let count = count as usize; // at most `max`
+                let rest = &input[at..];
+                if rest.len() <= count || rest[count] != 0 {
+                    // Cut short, or not ended by its zero byte.
+                    return (reply, None);
+                }
+                reply.push(0);
+                if sub == 3 && count > 0 {
+                    files.push(rest[..count].to_vec());
+                }
+                at += count + 1;
+            }
+            Line::Cmd(..) => return (reply, None),
+        }
+    }
+}
+
+/// Whether `why` is one of the session's own error messages. Each says what went wrong in
+/// words of its own, never with bytes the client sent (which can be control-file lines,
+/// that is patron data): the daemon logs these.
+fn lpd_error_is_known(why: &str) -> bool {
+    const FIXED: &[&str] = &[
+        "an LPD file command without a byte count",
+        "an LPD file did not end with its zero byte",
+        "the connection ended inside an LPD command",
+        "an LPD command line longer than 1024 bytes",
+        "an empty LPD command line",
+        "the connection ended inside an LPD file",
+    ];
+    let code = |rest: Option<&str>| {
+        rest.and_then(|r| r.strip_prefix("0x"))
+            .is_some_and(|h| h.len() == 2 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    FIXED.contains(&why)
+        || why == format!("the job is larger than max_job_bytes ({LPD_MAX_JOB_BYTES} bytes)")
+        || code(why.strip_prefix("unknown LPD command "))
+        || code(why.strip_prefix("unknown LPD subcommand "))
+}
+
+/// `data` is everything an LPD client sends before it ends the connection. Drives the
+/// daemon's own session code over an in-memory stream (read in small pieces) with
+/// [`LPD_MAX_JOB_BYTES`], while the client reads all replies. Checks: the session ends
+/// once the stream has ended (no panic, no wait for the idle timeout); it writes exactly
+/// the acknowledgements RFC 1179 asks for (a zero byte per accepted step, one non-zero byte
+/// for a refused file, nothing else but the queue-state text); it takes exactly the data
+/// files that arrived whole, with their zero byte, in a job that was not aborted or
+/// broken, and none of the control files; the files it takes fit the limit; and an error
+/// it reports is one of its own fixed messages, never text the client sent.
+pub fn lpd_invariants(data: &[u8]) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    thread_local! {
+        static RT: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a tokio runtime");
+    }
+    let (reply, taken) = RT.with(|rt| {
+        rt.block_on(async {
+            let (client, server) = tokio::io::duplex(61);
+            let (mut from_server, mut to_server) = tokio::io::split(client);
+            let send = async move {
+                // Fails once the session has stopped reading: the rest is never read.
+                let _ = to_server.write_all(data).await;
+                let _ = to_server.shutdown().await;
+            };
+            let receive = async move {
+                let mut reply = Vec::new();
+                from_server
+                    .read_to_end(&mut reply)
+                    .await
+                    .expect("an in-memory stream");
+                reply
+            };
+            let serve = async move {
+                let mut stream = tokio::io::BufReader::new(server);
+                let taken =
+                    crate::daemon::lpd::session(&mut stream, LPD_MAX_JOB_BYTES, LPD_IDLE).await;
+                drop(stream); // the client sees the connection end
+                taken
+            };
+            let all = async { tokio::join!(send, receive, serve) };
+            match tokio::time::timeout(LPD_IDLE * 4, all).await {
+                Ok(((), reply, taken)) => (reply, taken),
+                Err(_) => panic!("the LPD session hangs after the client's stream ended"),
+            }
+        })
+    });
+    let (want_reply, want) = lpd_expect(data, LPD_MAX_JOB_BYTES);
+    assert_eq!(reply, want_reply, "the acknowledgements written");
+    match (&taken, &want) {
+        (Ok(files), Some(w)) => {
+            assert!(
+                files == w,
+                "the session took {:?} bytes in {} files, expected {:?} in {}",
+                files.iter().map(Vec::len).collect::<Vec<_>>(),
+                files.len(),
+                w.iter().map(Vec::len).collect::<Vec<_>>(),
+                w.len()
+            );
+            let total: usize = files.iter().map(Vec::len).sum();
+            assert!(
+                total as u64 <= LPD_MAX_JOB_BYTES,
+                "the job exceeds the limit"
+            );
+            assert!(
+                files.iter().all(|f| !f.is_empty()),
+                "an empty data file is no job"
+            );
+        }
+        (Err(why), None) => {
+            assert!(
+                !why.contains("idle_timeout"),
+                "the session waited for input after the stream ended: {why}"
+            );
+            assert!(
+                lpd_error_is_known(why),
+                "an LPD error that is not one of the session's own messages: {why:?}"
+            );
+        }
+        (Ok(files), None) => panic!(
+            "the session took {} files from a refused or broken job",
+            files.len()
+        ),
+        (Err(why), Some(_)) => panic!("the session refused a good connection: {why}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The configuration and printer-profile loaders under arbitrary text.
+
+/// An error from a TOML loader names `origin`, and a line and column that lie inside `text`,
+/// as `origin:line:col: message` (`slipguard check` promises the file and line of every
+/// mistake, so no error is about the file as a whole).
+fn source_error_invariants(e: &crate::core::source::SourceError, origin: &str, text: &str) {
+    let shown = e.to_string();
+    assert_eq!(e.origin, origin, "the error names another file: {shown}");
+    assert!(
+        !e.msg.trim().is_empty(),
+        "an error without a message: {shown}"
+    );
+    assert!(e.line >= 1, "an error without a line: {shown}");
+    let prefix = format!("{origin}:{}:{}: ", e.line, e.col);
+    assert!(shown.starts_with(&prefix), "not `file:line:col: `: {shown}");
+    let line = text.split('\n').nth(e.line - 1);
+    let line = line.unwrap_or_else(|| {
+        panic!(
+            "line {} of a text of {} lines: {shown}",
+            e.line,
+            text.split('\n').count()
+        )
+    });
+    assert!(
+        (1..=line.len() + 1).contains(&e.col),
+        "column {} of a line of {} bytes: {shown}",
+        e.col,
+        line.len()
+    );
+}
+
+/// The origin the config target names its text by.
+const CONFIG_ORIGIN: &str = "fuzz/slipguard.toml";
+
+/// `data` (lossily UTF-8) as a configuration file. Checks: loading never panics; an error
+/// names the file and a line and column within the text; a configuration that loads has
+/// what the loader promises: printer names unique, every listener's printer defined, an
+/// address for raw and LPD listeners and an absolute path for folders, devices with
+/// absolute paths, a port and a baud rate in range, limits above zero, a retention window
+/// in 1 minute – 7 days unless the file allows unusual ones, and rules with a `pii` group.
+pub fn config_invariants(data: &[u8]) {
+    use crate::config::{Config, Device, Protocol};
+    use crate::spool::Retention;
+    use std::path::Path;
+    let text = String::from_utf8_lossy(data);
+    let c = match Config::from_toml(Path::new(CONFIG_ORIGIN), &text) {
+        Ok(c) => c,
+        Err(e) => return source_error_invariants(&e, CONFIG_ORIGIN, &text),
+    };
+    assert_eq!(c.origin.as_deref(), Some(Path::new(CONFIG_ORIGIN)));
+    for (i, p) in c.printers.iter().enumerate() {
+        assert!(
+            c.printers[..i].iter().all(|q| q.name != p.name),
+            "two printers share a name"
+        );
+        match &p.device {
+            Device::Tcp { host, port } => assert!(!host.is_empty() && *port != 0),
+            Device::Serial { path, baud, .. } => {
+                assert!(path.is_absolute());
+                assert!((300..=921_600).contains(baud));
+            }
+            Device::Usb { path } => assert!(path.is_absolute()),
+            Device::File { dir } => assert!(dir.is_absolute()),
+        }
+    }
+    for l in &c.listeners {
+        assert!(
+            c.printers.iter().any(|p| p.name == l.printer),
+            "a listener's printer is not defined"
+        );
+        if let Protocol::Folder { path } = &l.protocol {
+            assert!(path.is_absolute());
+        }
+        assert_eq!(
+            l.protocol.address().is_some(),
+            !matches!(l.protocol, Protocol::Folder { .. })
+        );
+    }
+    let lim = &c.limits;
+    assert!(lim.max_job_bytes > 0 && lim.max_segment_bytes > 0 && lim.max_connections > 0);
+    assert!(!lim.idle_timeout.is_zero());
+    assert!(!lim.device_timeout.is_zero() && !lim.stop_timeout.is_zero());
+    let window = c.retention.duration();
+    assert!(window.as_secs() >= 1, "a retention window under a second");
+    if !text.contains("allow_unusual_retention") {
+        assert!(
+            (Retention::MIN..=Retention::MAX).contains(&window),
+            "an unusual retention window without the override: {window:?}"
+        );
+    }
+    for r in &c.redact.rules {
+        assert!(r.pattern.capture_names().any(|n| n == Some("pii")));
+    }
+    assert!(c.redact.policies.iter().any(|p| p.name == "hold-shelf"));
+}
+
+/// The origin the profile target names its text by.
+const PROFILE_ORIGIN: &str = "fuzz/profile.toml";
+
+/// `data` (lossily UTF-8) as a printer profile. Checks: loading never panics; an error
+/// names the file and a line and column within the text; a profile that loads has what the
+/// loader promises (its code-page table holds its default, sizes above zero, the print width
+/// within the paper, a known international set) and can be used: a job that selects each of
+/// its code tables and prints every high byte in it redacts without a panic, and what it
+/// prints tokenizes cleanly.
+pub fn profile_invariants(data: &[u8]) {
+    use crate::core::text::intl;
+    static REDACTOR: OnceLock<Redactor> = OnceLock::new();
+    let text = String::from_utf8_lossy(data);
+    let p = match Profile::from_toml("fuzz", PROFILE_ORIGIN, &text) {
+        Ok(p) => p,
+        Err(e) => return source_error_invariants(&e, PROFILE_ORIGIN, &text),
+    };
+    assert_eq!(p.name, "fuzz");
+    let cp = &p.code_pages;
+    assert!(
+        cp.table.contains_key(&cp.default),
+        "the default table is not in the table"
+    );
+    assert!(intl::is_known(cp.international));
+    assert!(p.dpi > 0 && p.columns.font_a > 0 && p.columns.font_b > 0);
+    let paper = &p.paper;
+    assert!(paper.width_mm > 0 && paper.print_width_mm > 0 && paper.print_width_dots > 0);
+    assert!(paper.print_width_mm <= paper.width_mm);
+    let opts = p.tokenizer_options();
+    assert_eq!(
+        opts.star_code_page_in_escpos,
+        p.dialect == Dialect::EscPos && cp.star_table.is_some()
+    );
+
+    let select: &[u8] = match p.dialect {
+        Dialect::EscPos => b"\x1bt",
+        Dialect::StarLine => b"\x1b\x1dt",
+    };
+    let mut job = b"\x1b@Patron: Ana Example\nCard: 21234000567890\n".to_vec();
+    for &n in cp.table.keys() {
+        job.extend_from_slice(select);
+        job.push(n);
+        job.extend_from_slice(b"Name: ");
+        job.extend(0x80..=0xffu8);
+        job.push(b'\n');
+    }
+    let r = REDACTOR.get_or_init(|| Redactor::new(RedactConfig::default()));
+    let (segments, _) = r.segments(&p, &job);
+    let mut t = Tokenizer::new(p.dialect, opts);
+    let mut bad = false;
+    for s in &segments {
+        if let Ok(bytes) = &s.output {
+            t.feed(bytes, &mut |x| bad |= x.kind.is_error());
+        }
+    }
+    t.finish(&mut |x| bad |= x.kind.is_error());
+    assert!(!bad, "printed output must tokenize cleanly");
+}

@@ -9,7 +9,7 @@ fn replay(target: &str, check: fn(&[u8])) -> usize {
         .join("fuzz/corpus")
         .join(target);
     let mut n = 0;
-    for entry in std::fs::read_dir(&dir).expect("fuzz/corpus/tokenize exists") {
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         let path = entry.unwrap().path();
         // Only the checked-in seeds: a local fuzzing run adds (and removes) other files here.
         let checked_in = path
@@ -40,6 +40,51 @@ fn redact_seed_corpus_holds_the_invariants() {
 }
 
 #[test]
+fn lpd_seed_corpus_holds_the_invariants() {
+    let n = replay("lpd", slipguard::fuzzing::lpd_invariants);
+    assert!(n >= 10, "the seed corpus has only {n} files");
+}
+
+#[test]
+fn config_seed_corpus_holds_the_invariants() {
+    let n = replay("config", slipguard::fuzzing::config_invariants);
+    assert!(n >= 10, "the seed corpus has only {n} files");
+}
+
+#[test]
+fn profile_seed_corpus_holds_the_invariants() {
+    let n = replay("profile", slipguard::fuzzing::profile_invariants);
+    assert!(n >= 13, "the seed corpus has only {n} files");
+}
+
+/// The shipped configuration and every shipped profile are seeds, and they load: a seed
+/// copied before a change to them stays a fair example.
+#[test]
+fn shipped_files_are_seeds() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let seed = |target: &str, name: &str| root.join("fuzz/corpus").join(target).join(name);
+    let config = std::fs::read(root.join("packaging/slipguard.toml")).unwrap();
+    assert_eq!(
+        std::fs::read(seed("config", "seed-packaging-slipguard")).unwrap(),
+        config,
+        "copy packaging/slipguard.toml to fuzz/corpus/config/seed-packaging-slipguard"
+    );
+    for entry in std::fs::read_dir(root.join("printer-profiles")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let stem = path.file_stem().unwrap().to_str().unwrap();
+        assert_eq!(
+            std::fs::read(seed("profile", &format!("seed-{stem}"))).unwrap_or_default(),
+            std::fs::read(&path).unwrap(),
+            "copy {} to fuzz/corpus/profile/seed-{stem}",
+            path.display()
+        );
+    }
+}
+
+#[test]
 fn edge_inputs_hold_the_invariants() {
     // Empty jobs, lone prefixes and a header cut short, in both dialects.
     for data in [
@@ -50,5 +95,14 @@ fn edge_inputs_hold_the_invariants() {
         b"\x02\x1d(k\xff\xff",
     ] {
         slipguard::fuzzing::tokenize_invariants(data);
+    }
+    // An LPD connection that sends nothing, a bare newline, a receive-job command and
+    // nothing more.
+    for data in [&b""[..], b"\n", b"\x02lp\n"] {
+        slipguard::fuzzing::lpd_invariants(data);
+    }
+    for text in [&b""[..], b"[", b"\xff\xfe", b"\n\n\n="] {
+        slipguard::fuzzing::config_invariants(text);
+        slipguard::fuzzing::profile_invariants(text);
     }
 }

@@ -145,9 +145,12 @@ impl Profile {
             Ok(out)
         };
         let cp = &raw.code_pages;
-        let main = table(&cp.table, "code_pages.table")?;
+        let main = table(cp.table.get_ref(), "code_pages.table")?;
         if main.is_empty() {
-            return Err(err(None, "code_pages.table is empty".into()));
+            return Err(err(
+                Some(cp.table.span()),
+                "code_pages.table is empty".into(),
+            ));
         }
         let default = *cp.default.get_ref();
         if !main.contains_key(&default) {
@@ -254,7 +257,7 @@ struct RawColumns {
 struct RawCodePages {
     default: Spanned<u8>,
     international: Option<Spanned<u8>>,
-    table: BTreeMap<Spanned<String>, Spanned<String>>,
+    table: Spanned<BTreeMap<Spanned<String>, Spanned<String>>>,
     star_table: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
 }
 
@@ -331,6 +334,14 @@ style = "dle-eot"
         let bad = GOOD.replace("default = 0", "default = 5");
         let e = Profile::from_toml("t", "t.toml", &bad).unwrap_err();
         assert_eq!(e.line, 16, "{e}");
+    }
+
+    #[test]
+    fn empty_table_names_its_line() {
+        let bad = GOOD.replace("0 = \"cp437\"\n16 = \"cp1252\"\n", "");
+        let e = Profile::from_toml("t", "t.toml", &bad).unwrap_err();
+        assert_eq!(e.line, 18, "{e}");
+        assert!(e.to_string().starts_with("t.toml:18:"), "{e}");
     }
 
     #[test]

@@ -48,8 +48,9 @@ pub(super) async fn serve(
 }
 
 /// One connection: the data files of a job received whole, in order (empty when the
-/// connection asked something other than to print).
-pub(super) async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+/// connection asked something other than to print). Crate-visible so that
+/// `crate::fuzzing::lpd_invariants` drives this same code over an in-memory stream.
+pub(crate) async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
     max_job_bytes: u64,
     idle: std::time::Duration,
@@ -87,7 +88,8 @@ pub(super) async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                     .next()
                     .and_then(|c| c.parse::<u64>().ok())
                     .ok_or("an LPD file command without a byte count")?;
-                total += count;
+                // Saturating: a count near 2^64 must be refused, not wrap to a small total.
+                total = total.saturating_add(count);
                 if total > max_job_bytes {
                     let _ = s.write_all(&[NAK]).await;
                     return Err(format!(
