@@ -97,8 +97,7 @@ pub(crate) async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                     ));
                 }
                 s.write_all(&[ACK]).await.map_err(io)?;
-                let mut buf = vec![0u8; count as usize];
-                read_exact(s, &mut buf, idle).await?;
+                let buf = read_counted(s, count, idle).await?;
                 let mut trailer = [0u8; 1];
                 read_exact(s, &mut trailer, idle).await?;
                 if trailer[0] != 0 {
@@ -149,6 +148,26 @@ async fn line<S: AsyncRead + Unpin>(
     }
     let (&code, operand) = bytes.split_first().ok_or("an empty LPD command line")?;
     Ok(Some((code, String::from_utf8_lossy(operand).into_owned())))
+}
+
+/// Read a file of `count` bytes. Memory grows with the bytes that arrive, not with the
+/// count the client declared: a client that declares 16 MiB and sends nothing holds 64 KiB.
+async fn read_counted<S: AsyncRead + Unpin>(
+    s: &mut S,
+    count: u64,
+    idle: std::time::Duration,
+) -> Result<Vec<u8>, String> {
+    const CHUNK: u64 = 64 * 1024;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; count.min(CHUNK) as usize];
+    let mut left = count;
+    while left > 0 {
+        let part = &mut chunk[..left.min(CHUNK) as usize];
+        read_exact(s, part, idle).await?;
+        buf.extend_from_slice(part);
+        left -= part.len() as u64;
+    }
+    Ok(buf)
 }
 
 async fn read_exact<S: AsyncRead + Unpin>(
