@@ -8,8 +8,9 @@
 //! * soak (`-- --soak SECONDS`): steady traffic (20 clients, each a slip every 200 ms, so
 //!   about 100 jobs/s) for that long, sampling resident memory (VmRSS) and open file
 //!   descriptors (`/proc/self/fd`) every 10 s, then comparing the first minute's averages
-//!   with the last minute's. The spool's window is one minute (its shortest), so spool
-//!   entries are swept during the run and the spool reaches a steady size after a minute.
+//!   with the last minute's. The spool's window is one minute (its shortest; `--retention
+//!   15m` for another), so spool entries are swept during the run and the spool reaches a
+//!   steady size after a minute.
 //!
 //! The printers check each connection as it ends and keep counts only, so the harness's own
 //! memory does not grow with the traffic. The daemon keeps its spool in the temporary
@@ -158,7 +159,13 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("slipguard-load-{}", std::process::id()));
     match soak {
         None => load(&dir).await,
-        Some(secs) => run_soak(&dir, Duration::from_secs(secs)).await,
+        Some(secs) => {
+            let retention = args
+                .iter()
+                .position(|a| a == "--retention")
+                .map_or("1m", |i| args[i + 1].as_str());
+            run_soak(&dir, Duration::from_secs(secs), retention).await
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -292,7 +299,7 @@ async fn load(dir: &Path) {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-async fn run_soak(dir: &Path, length: Duration) {
+async fn run_soak(dir: &Path, length: Duration, retention: &str) {
     const CLIENTS: usize = 20;
     const EVERY: Duration = Duration::from_millis(200);
     const SAMPLE: Duration = Duration::from_secs(10);
@@ -308,7 +315,7 @@ async fn run_soak(dir: &Path, length: Duration) {
         addrs.push(a);
         seen.push(s);
     }
-    let d = daemon(&addrs, "retention = \"1m\"", dir).await;
+    let d = daemon(&addrs, &format!("retention = \"{retention}\""), dir).await;
     let via = d.addrs();
     let all = Arc::new(all);
     let stop = Arc::new(AtomicBool::new(false));
@@ -330,10 +337,13 @@ async fn run_soak(dir: &Path, length: Duration) {
     }
     let start = Instant::now();
     let mut samples = Vec::new(); // (seconds, RSS KiB, fds, jobs printed so far)
-    println!("soak: {CLIENTS} clients, a slip every {EVERY:?} each, for {length:?}");
     println!(
-        "  {:>5}  {:>9}  {:>4}  {:>7}",
-        "s", "RSS KiB", "fds", "printed"
+        "soak: {CLIENTS} clients, a slip every {EVERY:?} each, for {length:?}, spool window \
+         {retention}"
+    );
+    println!(
+        "  {:>5}  {:>9}  {:>4}  {:>7}  {:>9}",
+        "s", "RSS KiB", "fds", "printed", "in flight"
     );
     let mut next = start;
     while start.elapsed() < length {
@@ -345,9 +355,12 @@ async fn run_soak(dir: &Path, length: Duration) {
             .map(|s| s.connections.load(Ordering::Relaxed))
             .sum();
         let sample = (at, status_kib("VmRSS:"), open_fds(), printed);
+        // Jobs being sent or queued, not printed yet: a client's and the daemon's end of a
+        // connection each (two fds) until the job is queued.
+        let in_flight = sent.load(Ordering::Relaxed) + CLIENTS as u64 - printed;
         println!(
-            "  {:>5}  {:>9}  {:>4}  {:>7}",
-            sample.0, sample.1, sample.2, sample.3
+            "  {:>5}  {:>9}  {:>4}  {:>7}  {:>9}",
+            sample.0, sample.1, sample.2, sample.3, in_flight
         );
         samples.push(sample);
     }
@@ -384,6 +397,11 @@ async fn run_soak(dir: &Path, length: Duration) {
     };
     let (rss1, fd1) = avg(0, 60);
     let (rss2, fd2) = avg(secs - 60, secs);
+    if secs >= 180 {
+        // The first minute includes the spool filling its (default one-minute) window.
+        let (rss, fd) = avg(60, 120);
+        println!("  RSS, second minute: {rss:.0} KiB; open fds: {fd:.1}");
+    }
     println!(
         "  jobs: {total} sent, {printed} printed ({:.0} jobs/s), {foreign} connection(s) \
          without a whole slip",
