@@ -18,6 +18,7 @@ mod spooling;
 use crate::config::{Config, Limits, ListenConf, PrinterConf, Protocol};
 use crate::core::profile::Profile;
 use crate::core::redact::Redactor;
+use crate::core::tokenize::{Token, Tokenizer};
 use crate::profiles::Profiles;
 use crate::spool;
 use anyhow::Context as _;
@@ -549,6 +550,14 @@ async fn accept(
     );
     // Redacted, then stored in the spool before it is queued (both block: one task).
     let result = tokio::task::spawn_blocking(move || {
+        // Checked before redacting: redaction's working memory is many times a segment's
+        // size (11–13× for a long line of text, measured), so a segment over the limit
+        // must not reach it.
+        if let Some((start, end)) = long_segment(&profile, &bytes, max_segment) {
+            return Err(format!(
+                "segment {start}-{end} is larger than max_segment_bytes ({max_segment} bytes)"
+            ));
+        }
         let (segments, report) = redactor.segments(&profile, &bytes);
         let mut out = Vec::with_capacity(bytes.len());
         for seg in segments {
@@ -631,4 +640,25 @@ async fn accept(
         }
         Err(e) => tracing::error!(job = %id, "redaction task failed: {e}"),
     }
+}
+
+/// The first segment of `job` longer than `max` bytes, found by tokenizing alone.
+fn long_segment(profile: &Profile, job: &[u8], max: u64) -> Option<(u64, u64)> {
+    let mut t = Tokenizer::new(profile.dialect, profile.tokenizer_options());
+    let (mut start, mut end, mut found) = (0u64, 0u64, None);
+    let mut check = |tok: Token| {
+        end = tok.offset + tok.len;
+        if tok.kind.ends_segment() {
+            if found.is_none() && end - start > max {
+                found = Some((start, end));
+            }
+            start = end;
+        }
+    };
+    t.feed(job, &mut check);
+    t.finish(&mut check);
+    if found.is_none() && end - start > max {
+        found = Some((start, end));
+    }
+    found
 }

@@ -1,6 +1,6 @@
 //! The raw listener (AppSocket/JetDirect, port 9100): one connection is one job, complete
 //! when the client closes its side. A connection that breaks first (reset, idle timeout,
-//! over the size limit) is discarded: nothing of it is printed.
+//! over a size limit) is discarded: nothing of it is printed.
 //!
 //! The back-channel (DESIGN §5): a real-time status query (`DLE EOT`, `DLE ENQ`; Star
 //! `ENQ`, `EOT`) goes to the printer as soon as it is free, and its answer comes back on
@@ -51,6 +51,9 @@ async fn session(s: &mut TcpStream, route: &Route, shared: &Arc<Shared>) -> Resu
     let mut sent = 0usize;
     // Bytes of real-time queries taken out of `job` so far.
     let mut removed = 0usize;
+    // Where the open segment starts in `job`: it is refused as soon as it is over
+    // `max_segment_bytes` (as it would be once complete), not read to its end first.
+    let mut segment = 0usize;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match tokio::time::timeout(limits.idle_timeout, s.read(&mut buf)).await {
@@ -79,25 +82,33 @@ async fn session(s: &mut TcpStream, route: &Route, shared: &Arc<Shared>) -> Resu
             ));
         }
         job.extend_from_slice(&buf[..n]);
-        let mut queries = Vec::new();
+        // Queries, and cuts (`None`): where segments end.
+        let mut marks = Vec::new();
         tokens.feed(&buf[..n], &mut |t| {
-            if let TokenKind::Query { kind, .. } = t.kind {
-                queries.push((kind, t.offset as usize, (t.offset + t.len) as usize));
-            }
+            let kind = match t.kind {
+                TokenKind::Query { kind, .. } => Some(kind),
+                k if k.ends_segment() => None,
+                _ => return,
+            };
+            marks.push((kind, t.offset as usize, (t.offset + t.len) as usize));
         });
-        for (kind, start, end) in queries {
+        for (kind, start, end) in marks {
             // Offsets count every byte received; real-time queries are taken out of `job`.
             let (start, end) = (start - removed, end - removed);
             let answer = match kind {
-                QueryKind::RealTime => {
+                None => {
+                    segment = end;
+                    continue;
+                }
+                Some(QueryKind::RealTime) => {
                     // Delivered now, so not again with the job.
                     let q: Vec<u8> = job.drain(start..end).collect();
                     removed += q.len();
                     super::query(q, route, shared).await
                 }
-                QueryKind::Ordered => {
+                Some(QueryKind::Ordered) => {
                     let part = job[sent..end].to_vec();
-                    sent = end;
+                    (sent, segment) = (end, end);
                     let (tx, rx) = oneshot::channel();
                     super::accept(part, "raw", route, shared, Some(tx)).await;
                     // A printer that is off answers nothing; the part stays queued.
@@ -114,6 +125,12 @@ async fn session(s: &mut TcpStream, route: &Route, shared: &Arc<Shared>) -> Resu
                     .await
                     .map_err(|e| format!("cannot answer the client: {e}"))?;
             }
+        }
+        if (job.len() - segment) as u64 > limits.max_segment_bytes {
+            return Err(format!(
+                "a segment (bytes between two cuts) is larger than max_segment_bytes ({} bytes)",
+                limits.max_segment_bytes
+            ));
         }
     }
 }

@@ -18,7 +18,7 @@ mod labels;
 use crate::core::profile::Profile;
 use crate::core::symbol;
 use crate::core::text::{CharSrc, Decoder, LineCollector, Lines};
-use crate::core::tokenize::{DataKind, Op, Token, TokenKind, Tokenizer};
+use crate::core::tokenize::{DataKind, Token, TokenKind, Tokenizer};
 use action::{fold, Action, Out};
 use config::{Gate, RedactConfig};
 use detect::{Detectors, Finding};
@@ -262,12 +262,7 @@ impl Redactor {
         };
         let mut emit = |tok: Token| {
             tokens.push(tok);
-            let ends = match tok.kind {
-                TokenKind::Command(c) => c.op == Op::Cut,
-                TokenKind::Query { kind, .. } => kind == crate::core::tokenize::QueryKind::Ordered,
-                _ => false,
-            };
-            if ends {
+            if tok.kind.ends_segment() {
                 close(&mut tokens);
             }
         };

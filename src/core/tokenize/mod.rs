@@ -247,6 +247,16 @@ impl TokenKind {
     pub fn is_error(&self) -> bool {
         matches!(self, TokenKind::Truncated(_) | TokenKind::OverCap(_))
     }
+
+    /// True for the tokens that end a segment (DESIGN §5), the unit redacted and printed
+    /// whole: a paper cut, or a query answered in order with the data.
+    pub fn ends_segment(&self) -> bool {
+        match self {
+            TokenKind::Command(c) => c.op == Op::Cut,
+            TokenKind::Query { kind, .. } => *kind == QueryKind::Ordered,
+            _ => false,
+        }
+    }
 }
 
 /// The ASCII name of a C0 control byte.
