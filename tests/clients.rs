@@ -19,11 +19,12 @@
 //! Tests run in parallel: each has its own daemon (listeners on port 0, addresses read from
 //! its log), its own spool (`STATE_DIRECTORY`) and CUPS queues named after the process id.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::{bin, canary_job, desk_config, temp, wait_files_within, Running, CANARIES};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 /// CUPS hands a job to its backend within a second or two; a loaded CI machine may take
 /// much longer. This bounds a wait, it asserts no speed.
@@ -31,41 +32,10 @@ const PATIENCE: Duration = Duration::from_secs(90);
 
 const SKIP_VAR: &str = "SLIPGUARD_SKIP_CLIENT_TESTS";
 
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_slipguard"))
-}
-
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/clients")
         .join(name)
-}
-
-fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("slipguard-clients-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Patron values that must reach neither the printer nor the log (the card's last four
-/// digits and the initials are printed on purpose).
-const CANARIES: &[&str] = &[
-    "Canaryfirst",
-    "Canarylast",
-    "21472000358610",
-    "2147200035",
-    "555-0199",
-    "canary.person",
-];
-
-fn canary_job() -> Vec<u8> {
-    let mut j = b"\x1b@Elmwood Library\nCheckout receipt\n".to_vec();
-    j.extend(b"Checked out to: Canaryfirst Canarylast\n");
-    j.extend(b"Card number: 21472000358610\n");
-    j.extend(b"Phone: (785) 555-0199\nEmail: canary.person@example.org\n");
-    j.extend(b"1. Beloved\n   Item: 31472888345091\n   Due: 2026-11-24\n\n\x1dV\x00");
-    j
 }
 
 fn assert_no_canary(what: &str, bytes: &[u8]) {
@@ -167,151 +137,23 @@ fn clients_ready(test: &str, needs: &[Need]) -> bool {
 
 // ---- the daemon --------------------------------------------------------------------------
 
-/// A configuration in `dir` for one printer, "desk" (TM-T88V, a file printer writing to
-/// `dir/out`), with a raw and an LPD listener on free loopback ports. Returns the file and
-/// the output folder.
-fn desk_config(dir: &Path) -> (PathBuf, PathBuf) {
-    let (cfg, out) = (dir.join("slipguard.toml"), dir.join("out"));
-    std::fs::write(
-        &cfg,
-        format!(
-            "[daemon]\nruntime_dir = \"{}\"\n\n\
-             [[printer]]\nname = \"desk\"\nprofile = \"epson-tm-t88v\"\ndevice = \"file://{}\"\n\n\
-             [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n\n\
-             [[listen]]\nprotocol = \"lpd\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n",
-            dir.join("run").display(),
-            out.display()
-        ),
-    )
-    .unwrap();
-    (cfg, out)
+/// `slipguard run` on `config` with a raw and an LPD listener (see [`desk_config`]), waiting
+/// up to [`PATIENCE`]; the daemon and the addresses of its raw and LPD listeners.
+fn start(config: &Path, cwd: &Path) -> (Running, String, String) {
+    let mut d = Running::start(config, cwd).with_patience(PATIENCE);
+    let raw = d.raw_addr();
+    let lpd = d.lpd_addr();
+    (d, raw, lpd)
 }
 
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    log: Vec<String>,
-    raw: String,
-    lpd: String,
-}
-
-impl Running {
-    fn start(config: &Path, cwd: &Path) -> Running {
-        let mut child = Command::new(bin())
-            .args(["run", "--config"])
-            .arg(config)
-            .current_dir(cwd)
-            // Each test's spool in its own directory (as systemd's StateDirectory= would).
-            .env("STATE_DIRECTORY", cwd.join("state"))
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut d = Running {
-            child,
-            lines: rx,
-            log: Vec::new(),
-            raw: String::new(),
-            lpd: String::new(),
-        };
-        d.raw = d.listening("raw");
-        d.lpd = d.listening("lpd");
-        d
-    }
-
-    /// The next stderr line that contains `what`.
-    fn wait_line(&mut self, what: &str) -> String {
-        let until = Instant::now() + PATIENCE;
-        loop {
-            let left = until.saturating_duration_since(Instant::now());
-            let line = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no line with `{what}`; log so far: {:?}", self.log));
-            self.log.push(line.clone());
-            if line.contains(what) {
-                return line;
-            }
-        }
-    }
-
-    /// The address of the listener of `protocol`, from its "listening on" line.
-    fn listening(&mut self, protocol: &str) -> String {
-        let what = format!("listening on {protocol} ");
-        let l = self.wait_line(&what);
-        let rest = l.split(&what).nth(1).unwrap();
-        rest.split_whitespace().next().unwrap().to_string()
-    }
-
-    fn port(addr: &str) -> &str {
-        addr.rsplit(':').next().unwrap()
-    }
-
-    /// SIGTERM, then the exit status and every log line.
-    fn stop(&mut self) -> (std::process::ExitStatus, Vec<String>) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -TERM");
-        let until = Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(
-                Instant::now() < until,
-                "the daemon did not stop after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(2)) {
-            self.log.push(l);
-        }
-        (status, self.log.clone())
-    }
-}
-
-impl Drop for Running {
-    /// A test that failed halfway leaves no daemon behind (after `stop` this does nothing).
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn port(addr: &str) -> &str {
+    addr.rsplit(':').next().unwrap()
 }
 
 /// The printed jobs in `dir` once there are `n`, in job order; on timeout, `why()` says
 /// what the client thinks happened.
 fn wait_files(dir: &Path, n: usize, why: impl Fn() -> String) -> Vec<PathBuf> {
-    let until = Instant::now() + PATIENCE;
-    loop {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map(|d| d.map(|e| e.unwrap().path()).collect())
-            .unwrap_or_default();
-        files.retain(|p| p.extension().is_some_and(|e| e == "prn"));
-        if files.len() >= n {
-            files.sort();
-            return files;
-        }
-        assert!(
-            Instant::now() < until,
-            "gave up waiting for {n} printed file(s), have {}; {}",
-            files.len(),
-            why()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_files_within(dir, n, PATIENCE, why)
 }
 
 /// What `slipguard redact` (the daemon's configuration, so the same profile) makes of `input`.
@@ -424,16 +266,13 @@ fn cups_raw_socket_queue_prints_slips_redacted() {
         return;
     }
     let dir = temp("cups-socket");
-    let (cfg, out) = desk_config(&dir);
+    let (cfg, out) = desk_config(&dir, &["raw", "lpd"]);
     let (hold, canary) = (dir.join("hold.bin"), dir.join("checkout.bin"));
     std::fs::write(&hold, sample("hold")).unwrap();
     std::fs::write(&canary, canary_job()).unwrap();
 
-    let mut d = Running::start(&cfg, &dir);
-    let queue = Queue::add(
-        "socket",
-        &format!("socket://127.0.0.1:{}", Running::port(&d.raw)),
-    );
+    let (mut d, raw, _) = start(&cfg, &dir);
+    let queue = Queue::add("socket", &format!("socket://127.0.0.1:{}", port(&raw)));
     // One job after the other: CUPS prints a queue's jobs in order, so are the files.
     queue.print(&hold, None);
     wait_files(&out, 1, || queue.state());
@@ -469,17 +308,14 @@ fn cups_lpd_backend_prints_a_slip_redacted_and_its_patron_job_title_goes_nowhere
         return;
     }
     let dir = temp("cups-lpd");
-    let (cfg, out) = desk_config(&dir);
+    let (cfg, out) = desk_config(&dir, &["raw", "lpd"]);
     let job = dir.join("checkout.bin");
     std::fs::write(&job, canary_job()).unwrap();
 
-    let mut d = Running::start(&cfg, &dir);
+    let (mut d, _, lpd) = start(&cfg, &dir);
     // CUPS's lpd backend is the LPD client: it sends a control file (user, host, and the
     // job title as `J` and `N` lines) and the data file, from a reserved port as root.
-    let queue = Queue::add(
-        "lpd",
-        &format!("lpd://127.0.0.1:{}/desk", Running::port(&d.lpd)),
-    );
+    let queue = Queue::add("lpd", &format!("lpd://127.0.0.1:{}/desk", port(&lpd)));
     // Circulation clients title jobs after the patron: the control file then names them.
     queue.print(&job, Some("Canaryfirst Canarylast 21472000358610"));
     let files = wait_files(&out, 1, || queue.state());
@@ -524,13 +360,13 @@ fn python_escpos_network_printer_prints_a_receipt_redacted() {
         return;
     }
     let dir = temp("escpos");
-    let (cfg, out) = desk_config(&dir);
-    let mut d = Running::start(&cfg, &dir);
+    let (cfg, out) = desk_config(&dir, &["raw", "lpd"]);
+    let (mut d, raw, _) = start(&cfg, &dir);
 
     // The script prints to the raw listener with escpos.printer.Network, and the same
     // receipt to a Dummy printer whose bytes it writes to `sent`.
     let sent = dir.join("sent.bin");
-    let (host, port) = d.raw.rsplit_once(':').unwrap();
+    let (host, port) = raw.rsplit_once(':').unwrap();
     let py = Command::new(tool("python3").unwrap())
         .arg(fixture("escpos_receipt.py"))
         .args([host, port])

@@ -1,6 +1,9 @@
 //! The daemon in-process: real TCP sockets, real files, a real pty for serial, a FIFO for a
 //! USB printer device, and a fake network printer that can go down and come back.
 
+mod common;
+
+use common::{encodings, leaks, printed, redacted, temp, wait_for, PATIENCE};
 use slipguard::config::Config;
 use slipguard::core::redact::config::RedactConfig;
 use slipguard::core::redact::Redactor;
@@ -8,22 +11,12 @@ use slipguard::daemon::Daemon;
 use slipguard::profiles::Profiles;
 use slipguard::sample::{generate, Kind};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-/// How long a test waits for something that should happen at once before it fails.
-const PATIENCE: Duration = Duration::from_secs(20);
-
-fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("slipguard-daemon-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// A configuration from `text`, with a spool of its own (state and runtime directories
 /// unique to the call) unless the text names them.
@@ -53,27 +46,6 @@ async fn send(addr: SocketAddr, job: &[u8]) {
     s.shutdown().await.unwrap();
     let mut rest = Vec::new();
     let _ = s.read_to_end(&mut rest).await;
-}
-
-/// The files a file printer wrote, in job order (ids sort by arrival).
-fn printed(dir: &Path) -> Vec<Vec<u8>> {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.map(|e| e.unwrap().path()).collect())
-        .unwrap_or_default();
-    names.retain(|p| p.extension().is_some_and(|e| e == "prn"));
-    names.sort();
-    names.iter().map(|p| std::fs::read(p).unwrap()).collect()
-}
-
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let until = tokio::time::Instant::now() + PATIENCE;
-    while !done() {
-        assert!(
-            tokio::time::Instant::now() < until,
-            "gave up waiting: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn file_printer(dir: &Path, extra: &str) -> String {
@@ -725,14 +697,6 @@ fn entries(state: &Path) -> usize {
         .unwrap_or(0)
 }
 
-fn redacted(job: &[u8]) -> Vec<u8> {
-    let profile = Profiles::builtin_only().load("generic-80mm").unwrap();
-    Redactor::new(RedactConfig::default())
-        .job(&profile, job)
-        .unwrap()
-        .0
-}
-
 /// A hold slip with canary patron values and a title.
 fn canary_slip(n: usize) -> Vec<u8> {
     format!(
@@ -832,74 +796,6 @@ async fn a_job_that_outlives_its_window_is_dropped_and_counted_expired() {
     assert_eq!(printed(&out), vec![next]);
     assert_eq!(stats.printed.load(Ordering::Relaxed), 1);
     d.shutdown(Duration::from_secs(5)).await;
-}
-
-/// Every way a value could sit in a file in the clear.
-fn encodings(value: &str) -> Vec<Vec<u8>> {
-    use std::fmt::Write as _;
-    let raw = value.as_bytes().to_vec();
-    let utf16: Vec<u8> = value.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    let hex = raw.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    });
-    let mut v = vec![
-        raw.clone(),
-        utf16,
-        hex.clone().into_bytes(),
-        hex.to_uppercase().into_bytes(),
-    ];
-    // Base64 at each of the three alignments, without the characters that depend on the
-    // bytes around the value.
-    for shift in 0..3 {
-        let mut padded = vec![b'x'; shift];
-        padded.extend(&raw);
-        let enc = base64(&padded);
-        let skip = (shift * 4).div_ceil(3) + 1;
-        let keep = (raw.len() * 4 / 3).saturating_sub(2);
-        if enc.len() > skip + keep {
-            v.push(enc[skip..skip + keep].to_vec());
-        }
-    }
-    v
-}
-
-fn base64(data: &[u8]) -> Vec<u8> {
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::new();
-    for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..=c.len() {
-            out.push(T[(n >> (18 - 6 * i) & 63) as usize]);
-        }
-    }
-    out
-}
-
-/// Every file under `dirs` (recursively) that holds one of `values` in any encoding.
-fn leaks(dirs: &[&Path], values: &[&str]) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack: Vec<PathBuf> = dirs.iter().map(|d| d.to_path_buf()).collect();
-    while let Some(p) = stack.pop() {
-        if p.is_dir() {
-            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
-            continue;
-        }
-        let Ok(bytes) = std::fs::read(&p) else {
-            continue;
-        };
-        for v in values {
-            if encodings(v)
-                .iter()
-                .any(|e| bytes.windows(e.len()).any(|w| w == e.as_slice()))
-            {
-                found.push(format!("{} holds a canary", p.display()));
-            }
-        }
-    }
-    found
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

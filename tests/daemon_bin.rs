@@ -2,182 +2,19 @@
 //! files, SIGTERM; and `slipguard check`. Its log lines are checked for patron data with
 //! canary values.
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use common::{bin, canary_job, desk_config, send, temp, wait_files, Running, CANARIES, PATIENCE};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-const PATIENCE: Duration = Duration::from_secs(20);
-
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_slipguard"))
-}
-
-fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("slipguard-bin-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Patron data no log line may show (the card's last four digits are printed on purpose).
-const CANARIES: &[&str] = &[
-    "Canaryfirst",
-    "Canarylast",
-    "21472000358610",
-    "2147200035",
-    "555-0199",
-    "canary.person",
-];
-
-/// A configuration in `dir` for one printer, "desk" (TM-T88V, a file printer writing to
-/// `dir/out`), with one listener of `protocol` on a free loopback port. Returns the file
-/// and the output folder.
-fn desk_config(dir: &Path, protocol: &str) -> (PathBuf, PathBuf) {
-    let (cfg, out) = (dir.join("slipguard.toml"), dir.join("out"));
-    std::fs::write(
-        &cfg,
-        format!(
-            "[daemon]\nruntime_dir = \"{}\"\n\n\
-             [[printer]]\nname = \"desk\"\nprofile = \"epson-tm-t88v\"\ndevice = \"file://{}\"\n\n\
-             [[listen]]\nprotocol = \"{protocol}\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n",
-            dir.join("run").display(),
-            out.display()
-        ),
-    )
-    .unwrap();
-    (cfg, out)
-}
-
-fn canary_job() -> Vec<u8> {
-    let mut j = b"\x1b@Elmwood Library\nCheckout receipt\n".to_vec();
-    j.extend(b"Checked out to: Canaryfirst Canarylast\n");
-    j.extend(b"Card number: 21472000358610\n");
-    j.extend(b"Phone: (785) 555-0199\nEmail: canary.person@example.org\n");
-    j.extend(b"1. Beloved\n   Item: 31472888345091\n   Due: 2026-11-24\n\n\x1dV\x00");
-    j
-}
-
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    log: Vec<String>,
-}
-
-impl Running {
-    fn start(config: &Path, cwd: &Path) -> Running {
-        let mut cmd = Command::new(bin());
-        cmd.args(["run", "--config"]).arg(config);
-        Self::spawn(cmd, cwd)
-    }
-
-    fn spawn(mut cmd: Command, cwd: &Path) -> Running {
-        let mut child = cmd
-            .current_dir(cwd)
-            // Each test's spool in its own directory (as systemd's StateDirectory= would).
-            .env("STATE_DIRECTORY", cwd.join("state"))
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Running {
-            child,
-            lines: rx,
-            log: Vec::new(),
-        }
-    }
-
-    /// The next stderr line that contains `what`.
-    fn wait_line(&mut self, what: &str) -> String {
-        let until = Instant::now() + PATIENCE;
-        loop {
-            let left = until.saturating_duration_since(Instant::now());
-            let line = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no line with `{what}`; log so far: {:?}", self.log));
-            self.log.push(line.clone());
-            if line.contains(what) {
-                return line;
-            }
-        }
-    }
-
-    fn raw_addr(&mut self) -> String {
-        let l = self.wait_line("listening on raw ");
-        let rest = l.split("listening on raw ").nth(1).unwrap();
-        rest.split_whitespace().next().unwrap().to_string()
-    }
-
-    /// SIGTERM, then the exit status and every remaining log line.
-    fn stop(mut self) -> (std::process::ExitStatus, Vec<String>) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -TERM");
-        let until = Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(
-                Instant::now() < until,
-                "the daemon did not stop after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(2)) {
-            self.log.push(l);
-        }
-        (status, self.log)
-    }
-}
-
-fn send(addr: &str, job: &[u8]) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.write_all(job).unwrap();
-    s.shutdown(std::net::Shutdown::Write).unwrap();
-    let mut rest = Vec::new();
-    let _ = std::io::Read::read_to_end(&mut s, &mut rest);
-}
-
-fn wait_files(dir: &Path, n: usize) -> Vec<PathBuf> {
-    let until = Instant::now() + PATIENCE;
-    loop {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map(|d| d.map(|e| e.unwrap().path()).collect())
-            .unwrap_or_default();
-        files.retain(|p| p.extension().is_some_and(|e| e == "prn"));
-        if files.len() >= n {
-            files.sort();
-            return files;
-        }
-        assert!(
-            Instant::now() < until,
-            "gave up waiting for {n} printed file(s)"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[test]
 fn the_service_prints_what_redact_makes_logs_no_patron_data_and_stops_on_sigterm() {
     let dir = temp("service");
-    let (cfg, out) = desk_config(&dir, "raw");
+    let (cfg, out) = desk_config(&dir, &["raw"]);
     let job = canary_job();
     std::fs::write(dir.join("job.bin"), &job).unwrap();
 
@@ -216,7 +53,7 @@ fn the_service_prints_what_redact_makes_logs_no_patron_data_and_stops_on_sigterm
 #[test]
 fn a_job_that_fails_closed_is_refused_and_logged_without_its_text() {
     let dir = temp("refused");
-    let (cfg, out) = desk_config(&dir, "raw");
+    let (cfg, out) = desk_config(&dir, &["raw"]);
     let mut d = Running::start(&cfg, &dir);
     let addr = d.raw_addr();
     // A name, then a command whose declared length runs past the end of the job.
@@ -308,7 +145,7 @@ fn check_accepts_a_good_config_and_names_file_and_line_of_a_bad_one() {
 fn lpd_user_and_job_names_never_reach_the_log() {
     use std::io::Read;
     let dir = temp("lpd-log");
-    let (cfg, out) = desk_config(&dir, "lpd");
+    let (cfg, out) = desk_config(&dir, &["lpd"]);
     let mut d = Running::start(&cfg, &dir);
     let l = d.wait_line("listening on lpd ");
     let addr = l.split("listening on lpd ").nth(1).unwrap();
@@ -617,7 +454,7 @@ fn systemd_hears_ready_watchdog_and_stopping_and_sigterm_ends_a_stalled_job_in_t
 #[test]
 fn spool_list_reprint_and_purge_work_from_the_command_line_and_show_no_slip_content() {
     let dir = temp("spool-cli");
-    let (cfg, out) = desk_config(&dir, "raw");
+    let (cfg, out) = desk_config(&dir, &["raw"]);
     let mut d = Running::start(&cfg, &dir);
     let addr = d.raw_addr();
     d.wait_line("control socket");

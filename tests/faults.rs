@@ -8,36 +8,16 @@
 //! names or output. Behaviours the other suites already prove are listed in the table at the
 //! end of this file instead of being tested twice.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use common::{bin, leaks, printed, redacted, send, temp, wait_until, Running, PATIENCE};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
-
-/// How long a test waits for something that should happen before it gives up.
-const PATIENCE: Duration = Duration::from_secs(20);
-
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_slipguard"))
-}
-
-fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("slipguard-faults-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Poll `done` until it holds, or fail naming `what`.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let until = Instant::now() + PATIENCE;
-    while !done() {
-        assert!(Instant::now() < until, "gave up waiting: {what}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
+use std::time::{Duration, SystemTime};
 
 /// A port nothing listens on (a network printer that is off).
 fn free_port() -> SocketAddr {
@@ -68,86 +48,10 @@ fn canary_job(n: usize) -> Vec<u8> {
     j
 }
 
-/// What the daemon prints for `job` on a `generic-80mm` printer with the default rules.
-fn redacted(job: &[u8]) -> Vec<u8> {
-    use slipguard::core::redact::{config::RedactConfig, Redactor};
-    let profile = slipguard::profiles::Profiles::builtin_only()
-        .load("generic-80mm")
-        .unwrap();
-    Redactor::new(RedactConfig::default())
-        .job(&profile, job)
-        .unwrap()
-        .0
-}
-
-/// Every way a value could sit in a file in the clear: raw, UTF-16LE, hex, and base64 at
-/// each alignment (without the characters that depend on neighbouring bytes).
-fn encodings(value: &str) -> Vec<Vec<u8>> {
-    let raw = value.as_bytes().to_vec();
-    let utf16: Vec<u8> = value.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-    let mut v = vec![
-        raw.clone(),
-        utf16,
-        hex.clone().into_bytes(),
-        hex.to_uppercase().into_bytes(),
-    ];
-    for shift in 0..3 {
-        let mut padded = vec![b'x'; shift];
-        padded.extend(&raw);
-        let enc = base64(&padded);
-        let skip = (shift * 4).div_ceil(3) + 1;
-        let keep = (raw.len() * 4 / 3).saturating_sub(2);
-        if enc.len() > skip + keep {
-            v.push(enc[skip..skip + keep].to_vec());
-        }
-    }
-    v
-}
-
-fn base64(data: &[u8]) -> Vec<u8> {
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::new();
-    for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..=c.len() {
-            out.push(T[(n >> (18 - 6 * i) & 63) as usize]);
-        }
-    }
-    out
-}
-
-/// Every file under `dirs` that holds a canary in any encoding (named by path, never by
-/// the value).
+/// Every file under `dirs` that holds one of this suite's canaries in any encoding (named
+/// by path, never by the value).
 fn canary_leaks(dirs: &[&Path]) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack: Vec<PathBuf> = dirs.iter().map(|d| d.to_path_buf()).collect();
-    while let Some(p) = stack.pop() {
-        let Ok(meta) = std::fs::symlink_metadata(&p) else {
-            continue;
-        };
-        if meta.is_dir() {
-            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
-            continue;
-        }
-        if !meta.is_file() {
-            continue; // sockets, FIFOs
-        }
-        let Ok(bytes) = std::fs::read(&p) else {
-            continue;
-        };
-        for (i, c) in CANARIES.iter().enumerate() {
-            if encodings(c)
-                .iter()
-                .any(|e| bytes.windows(e.len()).any(|w| w == e.as_slice()))
-            {
-                found.push(format!("{} holds canary #{i}", p.display()));
-            }
-        }
-    }
-    found
+    leaks(dirs, CANARIES)
 }
 
 /// Fails naming the canary's index (not its value) if a log line shows one.
@@ -189,131 +93,6 @@ fn plain_job(tag: &str, n: usize) -> Vec<u8> {
     j
 }
 
-// ---------------------------------------------------------------------------------------
-// The daemon as a child process.
-
-/// A running `slipguard run`; killed (SIGKILL) if the test fails before stopping it.
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    log: Vec<String>,
-}
-
-impl Running {
-    /// Start on `config` in `cwd`, with `STATE_DIRECTORY` = `cwd/state`.
-    fn start(config: &Path, cwd: &Path) -> Running {
-        let mut child = Command::new(bin())
-            .args(["run", "--config"])
-            .arg(config)
-            .current_dir(cwd)
-            .env("STATE_DIRECTORY", cwd.join("state"))
-            .env_remove("RUNTIME_DIRECTORY")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("LISTEN_FDS")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Running {
-            child,
-            lines: rx,
-            log: Vec::new(),
-        }
-    }
-
-    /// The next log line that contains `what`.
-    fn wait_line(&mut self, what: &str) -> String {
-        let until = Instant::now() + PATIENCE;
-        loop {
-            let left = until.saturating_duration_since(Instant::now());
-            let Ok(line) = self.lines.recv_timeout(left) else {
-                panic!("no log line with `{what}`; log so far: {:#?}", self.log);
-            };
-            self.log.push(line.clone());
-            if line.contains(what) {
-                return line;
-            }
-        }
-    }
-
-    /// The address of the next raw listener the daemon announces.
-    fn raw_addr(&mut self) -> String {
-        let l = self.wait_line("listening on raw ");
-        let rest = l.split("listening on raw ").nth(1).unwrap();
-        rest.split_whitespace().next().unwrap().to_string()
-    }
-
-    fn lpd_addr(&mut self) -> String {
-        let l = self.wait_line("listening on lpd ");
-        let rest = l.split("listening on lpd ").nth(1).unwrap();
-        rest.split_whitespace().next().unwrap().to_string()
-    }
-
-    /// Take the log lines so far, so that [`Running::wait_line`] sees only later ones.
-    fn drain(&mut self) {
-        while let Ok(l) = self.lines.try_recv() {
-            self.log.push(l);
-        }
-    }
-
-    fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    /// Wait for the process to end by itself; every log line it left.
-    fn wait_exit(&mut self) -> ExitStatus {
-        let until = Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(Instant::now() < until, "the daemon did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(2)) {
-            self.log.push(l);
-        }
-        status
-    }
-
-    /// SIGTERM; the exit status once it has stopped.
-    fn stop(&mut self) -> ExitStatus {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -TERM");
-        self.wait_exit()
-    }
-
-    /// `kill -9`: no chance to clean up or record anything.
-    fn kill9(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        self.drain();
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 /// `slipguard status --json` for the daemon of `config`.
 fn status(config: &Path) -> serde_json::Value {
     let o = Command::new(bin())
@@ -340,14 +119,6 @@ fn printer(config: &Path, name: &str) -> serde_json::Value {
         .clone()
 }
 
-/// Send one raw job and wait for the daemon to close the connection.
-fn send(addr: &str, job: &[u8]) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.write_all(job).unwrap();
-    s.shutdown(std::net::Shutdown::Write).unwrap();
-    let _ = s.read_to_end(&mut Vec::new());
-}
-
 /// Close `s` with a reset (RST) instead of an end of stream (FIN): a zero linger time.
 fn reset(s: TcpStream) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -360,16 +131,6 @@ fn reset(s: TcpStream) {
         t.set_zero_linger().unwrap();
         drop(t);
     });
-}
-
-/// The `.prn` files a file printer wrote into `dir`, in job order (ids sort by arrival).
-fn printed(dir: &Path) -> Vec<Vec<u8>> {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.map(|e| e.unwrap().path()).collect())
-        .unwrap_or_default();
-    names.retain(|p| p.extension().is_some_and(|e| e == "prn"));
-    names.sort();
-    names.iter().map(|p| std::fs::read(p).unwrap()).collect()
 }
 
 /// The names in a directory (none if it is missing).
@@ -574,7 +335,7 @@ fn jobs_of_every_size_reach_file_and_network_printers_byte_for_byte() {
         net.conns().iter().all(|c| c.whole),
         "one connection per job"
     );
-    assert!(d.stop().success());
+    assert!(d.stop().0.success());
 }
 
 #[test]
@@ -650,7 +411,7 @@ fn a_client_that_breaks_off_half_way_prints_nothing_and_later_jobs_print() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(printed(&out).len(), 3);
     assert!(printed(&out)[2] == redacted(&broken[..half]));
-    assert!(d.stop().success());
+    assert!(d.stop().0.success());
     assert_no_canary_in_log(&d.log);
     assert!(canary_leaks(&[&out, &dir.join("state"), &dir.join("run")]).is_empty());
 }
@@ -687,7 +448,7 @@ fn a_stalled_printer_times_out_keeps_the_job_across_sigterm_and_prints_it_once()
 
     // SIGTERM while it stalls: the daemon exits (0) and the job stays in the spool.
     assert!(d.alive());
-    let st = d.stop();
+    let (st, _) = d.stop();
     assert!(st.success(), "{st}");
     assert!(
         d.log
@@ -709,7 +470,7 @@ fn a_stalled_printer_times_out_keeps_the_job_across_sigterm_and_prints_it_once()
     wait_until("the next job printed", || p.jobs().len() == 2);
     std::thread::sleep(Duration::from_millis(300));
     assert!(p.jobs() == vec![job, next], "each once, in order");
-    assert!(d.stop().success());
+    assert!(d.stop().0.success());
 }
 
 #[test]
@@ -767,7 +528,7 @@ fn a_printer_that_refuses_then_vanishes_mid_job_gets_the_job_whole_and_once() {
         row["printed"] == 2 && row["queued"] == 0 && row["state"] == "ready"
     });
     d.wait_line("printer is back");
-    assert!(d.stop().success());
+    assert!(d.stop().0.success());
 }
 
 /// `mkfifo PATH`: a FIFO standing in for a USB printer's device node.
@@ -836,7 +597,7 @@ fn a_usb_device_node_that_goes_and_comes_back_gets_each_job_once_without_a_resta
     });
     assert_eq!(d.child.id(), pid);
     assert!(d.alive(), "no restart");
-    assert!(d.stop().success());
+    assert!(d.stop().0.success());
 }
 
 #[test]
@@ -897,7 +658,7 @@ fn after_kill_9_queued_jobs_print_once_and_then_nothing_readable_is_left() {
     wait_until("the spool and the keys are empty", || {
         names(&state.join("spool")).is_empty() && names(&run.join("keys")).is_empty()
     });
-    assert!(d2.stop().success());
+    assert!(d2.stop().0.success());
     assert_eq!(p.jobs().len(), 3, "no duplicate");
     assert_no_canary_in_log(&d.log);
     assert_no_canary_in_log(&d2.log);
@@ -1050,7 +811,7 @@ fn a_full_disk_under_the_state_dir_prints_to_a_ready_printer_and_refuses_for_an_
         let row = printer(&cfg, "desk");
         row["printed"] == 2 && row["unspooled"] == 1
     });
-    assert!(d.stop().success());
+    assert!(d.stop().0.success());
     assert_no_canary_in_log(&d.log);
 }
 
@@ -1193,7 +954,7 @@ fn a_reload_storm_with_bad_configs_in_it_leaves_the_last_good_one_serving() {
     }
     assert!(d.alive());
     assert_eq!(fingerprint(Path::new("/etc/passwd")), passwd);
-    assert!(d.stop().success());
+    assert!(d.stop().0.success());
     drop(taken);
 }
 

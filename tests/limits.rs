@@ -7,6 +7,9 @@
 //! read. One test measures the process's peak memory (VmHWM); it runs alone (the other tests
 //! wait on [`EXCLUSIVE`]) and resets the peak before it starts.
 
+mod common;
+
+use common::{printed, temp, wait_for, PATIENCE};
 use slipguard::config::Config;
 use slipguard::core::redact::config::RedactConfig;
 use slipguard::core::redact::Redactor;
@@ -22,9 +25,6 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{RwLock, RwLockReadGuard};
-
-/// How long a test waits for something that should happen at once before it fails.
-const PATIENCE: Duration = Duration::from_secs(20);
 
 /// Taken shared by every test, exclusively by the one that measures peak memory.
 static EXCLUSIVE: RwLock<()> = RwLock::const_new(());
@@ -67,13 +67,6 @@ fn logged(printer: &str, what: &str) -> bool {
         .any(|l| l.split_whitespace().any(|w| w == tag) && l.contains(what))
 }
 
-fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("slipguard-limits-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 /// A daemon with one raw listener and one file printer named `name` writing to a directory
 /// of its own, with a spool of its own; `extra` goes into `[daemon]`.
 async fn start(name: &str, extra: &str) -> (Daemon, PathBuf) {
@@ -99,27 +92,6 @@ async fn start_with(name: &str, extra: &str, listen: &str) -> (Daemon, PathBuf) 
         .await
         .unwrap();
     (d, out)
-}
-
-/// The files the file printer wrote, in job order.
-fn printed(dir: &Path) -> Vec<Vec<u8>> {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.map(|e| e.unwrap().path()).collect())
-        .unwrap_or_default();
-    names.retain(|p| p.extension().is_some_and(|e| e == "prn"));
-    names.sort();
-    names.iter().map(|p| std::fs::read(p).unwrap()).collect()
-}
-
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let until = tokio::time::Instant::now() + PATIENCE;
-    while !done() {
-        assert!(
-            tokio::time::Instant::now() < until,
-            "gave up waiting: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// A job without patron data: text, then a cut.
