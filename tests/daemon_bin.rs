@@ -290,7 +290,20 @@ fn status_shows_printer_states_queues_and_counts_but_no_patron_data() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8(o.stdout).unwrap()
     };
-    let v: serde_json::Value = serde_json::from_str(&status(true)).unwrap();
+    // The file appears a moment before its job is counted: ask until it is.
+    let until = Instant::now() + PATIENCE;
+    let v: serde_json::Value = loop {
+        let v: serde_json::Value = serde_json::from_str(&status(true)).unwrap();
+        let desk = v["printers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "desk" && p["printed"] == 1);
+        if desk || Instant::now() > until {
+            break v;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     let p = |name: &str| {
         v["printers"]
             .as_array()
@@ -300,7 +313,6 @@ fn status_shows_printer_states_queues_and_counts_but_no_patron_data() {
             .unwrap()
             .clone()
     };
-    // The file printer may still be marked busy for a moment after writing the file.
     assert_eq!(p("desk")["printed"], 1);
     assert_eq!(p("desk")["redacted"]["card"], 1);
     assert_eq!(p("desk")["redacted"]["name"], 1);
