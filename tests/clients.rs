@@ -9,12 +9,10 @@
 //!
 //! `.ci/clients.sh` installs them (Debian's `cups`, `cups-client`, `cups-bsd`; `python-escpos`
 //! from PyPI) and starts `cupsd`; `.ci/run` calls it before `cargo test`. A test whose client
-//! is missing (or whose scheduler is not running) FAILS with a message naming
-//! `.ci/clients.sh`, so CI cannot pass without them.
-//!
-//! A developer without CUPS can opt out explicitly: with `SLIPGUARD_SKIP_CLIENT_TESTS=1` in
-//! the environment, a test whose client is missing says on stderr that it skipped, and
-//! passes. A client that is installed is always tested.
+//! is missing (or whose scheduler is not running) says on stderr that it skipped, so that
+//! plain `cargo test` works on a developer's machine without CUPS; with
+//! `SLIPGUARD_REQUIRE_TOOLS=1` (set by `.ci/run`) it FAILS instead, naming `.ci/clients.sh`,
+//! so CI cannot pass without them. A client that is installed is always tested.
 //!
 //! Tests run in parallel: each has its own daemon (listeners on port 0, addresses read from
 //! its log), its own spool (`STATE_DIRECTORY`) and CUPS queues named after the process id.
@@ -30,7 +28,7 @@ use std::time::Duration;
 /// much longer. This bounds a wait, it asserts no speed.
 const PATIENCE: Duration = Duration::from_secs(90);
 
-const SKIP_VAR: &str = "SLIPGUARD_SKIP_CLIENT_TESTS";
+const REQUIRE_VAR: &str = "SLIPGUARD_REQUIRE_TOOLS";
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -117,21 +115,21 @@ fn check(need: &Need) -> Result<(), String> {
     }
 }
 
-/// Whether `test` can run. A missing client fails the test, naming `.ci/clients.sh`,
-/// unless `SLIPGUARD_SKIP_CLIENT_TESTS=1` asks to skip it (said on stderr).
+/// Whether `test` can run. A missing client skips the test (said on stderr), or fails it,
+/// naming `.ci/clients.sh`, when `SLIPGUARD_REQUIRE_TOOLS=1`.
 fn clients_ready(test: &str, needs: &[Need]) -> bool {
     let missing: Vec<String> = needs.iter().filter_map(|n| check(n).err()).collect();
     if missing.is_empty() {
         return true;
     }
     let missing = missing.join("; ");
-    if std::env::var(SKIP_VAR).is_ok_and(|v| v == "1") {
-        eprintln!("SKIPPED {test}: {missing} ({SKIP_VAR}=1)");
+    if !std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1") {
+        eprintln!("SKIPPED {test}: {missing} (run `.ci/clients.sh` as root to test it; {REQUIRE_VAR}=1 makes this fail)");
         return false;
     }
     panic!(
         "{test} needs a real client: {missing}. Run `.ci/clients.sh` (as root) to install \
-         and start them, or set {SKIP_VAR}=1 to skip the client tests explicitly."
+         and start them ({REQUIRE_VAR}=1 requires them)."
     );
 }
 

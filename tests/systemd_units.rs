@@ -5,9 +5,10 @@
 //! drop-ins in `systemd/drop-ins/` applied.
 //!
 //! These tests need `systemd-analyze` (Debian: `apt-get install systemd`; it works without
-//! systemd running, in a container too). Where it is missing they fail, unless
-//! `SLIPGUARD_SKIP_SYSTEMD_TESTS=1` is set: then the tests that need it pass, each saying
-//! `SKIPPED` on stderr (shown with `cargo test -- --nocapture`). The directive tests always run. Nothing here starts the
+//! systemd running, in a container too). Where it is missing the tests that need it pass,
+//! each saying `SKIPPED` on stderr (shown with `cargo test -- --nocapture`), so that plain
+//! `cargo test` works everywhere; with `SLIPGUARD_REQUIRE_TOOLS=1` (set by `.ci/run`) they
+//! fail instead. The directive tests always run. Nothing here starts the
 //! units; `tests/daemon_bin.rs` runs the daemon under `systemd-socket-activate`.
 
 use std::collections::BTreeSet;
@@ -237,8 +238,8 @@ fn drop_in_examples_say_what_the_readme_says() {
     );
 }
 
-/// `systemd-analyze`, or `None` (after saying so) when it is missing and
-/// `SLIPGUARD_SKIP_SYSTEMD_TESTS=1` allows that. Missing without it fails the test.
+/// `systemd-analyze`, or `None` (after saying so) when it is missing; missing fails the
+/// test when `SLIPGUARD_REQUIRE_TOOLS=1`.
 fn analyze(test: &str) -> Option<Command> {
     match Command::new("systemd-analyze").arg("--version").output() {
         Ok(o) if o.status.success() => Some(Command::new("systemd-analyze")),
@@ -247,14 +248,11 @@ fn analyze(test: &str) -> Option<Command> {
                 Ok(o) => format!("systemd-analyze --version failed: {}", o.status),
                 Err(e) => format!("cannot run systemd-analyze: {e}"),
             };
-            if std::env::var("SLIPGUARD_SKIP_SYSTEMD_TESTS").as_deref() == Ok("1") {
-                eprintln!("{test}: SKIPPED ({why}; SLIPGUARD_SKIP_SYSTEMD_TESTS=1)");
+            if std::env::var("SLIPGUARD_REQUIRE_TOOLS").as_deref() != Ok("1") {
+                eprintln!("{test}: SKIPPED ({why}; `.ci/systemd.sh` installs it)");
                 return None;
             }
-            panic!(
-                "{why}. Install systemd (apt-get install systemd) or set \
-                 SLIPGUARD_SKIP_SYSTEMD_TESTS=1 to skip the systemd-analyze tests"
-            );
+            panic!("{why}. Install systemd (apt-get install systemd, or `.ci/systemd.sh`)");
         }
     }
 }
