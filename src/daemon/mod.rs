@@ -539,15 +539,7 @@ async fn accept(
     let bytes_in = bytes.len();
     let (redactor, profile) = (shared.redactor(), route.profile());
     let max_segment = shared.limits().max_segment_bytes;
-    let (spool, entry_for) = (
-        shared.spool.clone(),
-        spool::NewEntry {
-            job: id.clone(),
-            printer: route.printer.clone(),
-            listener: listener.to_string(),
-            redacted: [0; 7],
-        },
-    );
+    let (spool, job_id, printer) = (shared.spool.clone(), id.clone(), route.printer.clone());
     // Redacted, then stored in the spool before it is queued (both block: one task).
     let result = tokio::task::spawn_blocking(move || {
         // Checked before redacting: redaction's working memory is many times a segment's
@@ -571,8 +563,10 @@ async fn accept(
         }
         let entry = spool.map(|sp| {
             let new = spool::NewEntry {
+                job: job_id,
+                printer,
+                listener: listener.to_string(),
                 redacted: report.redacted,
-                ..entry_for
             };
             spooling::lock(&sp).put(new, &out)
         });

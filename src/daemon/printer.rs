@@ -75,9 +75,7 @@ pub(super) async fn worker(
                     tracing::warn!(job = %job.id, entry = %id, printer = %conf.name, outcome = "dropped", "job not printed: its spool entry expired or was purged");
                     break;
                 }
-                if backoff == FIRST_BACKOFF {
-                    spooling::mark_printing(spool, id); // the first attempt
-                }
+                spooling::mark_printing(spool, id);
             }
             let timeout = shared.limits().device_timeout;
             let sent = tokio::select! {

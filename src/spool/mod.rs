@@ -247,18 +247,6 @@ pub struct NewEntry {
     pub redacted: [u64; 7],
 }
 
-impl NewEntry {
-    /// The metadata of a daemon job bound for `printer`: its id, listener and counts.
-    pub fn for_job(job: &crate::daemon::job::Job, printer: &str) -> NewEntry {
-        NewEntry {
-            job: job.id.clone(),
-            printer: printer.to_string(),
-            listener: job.listener.to_string(),
-            redacted: job.report.redacted,
-        }
-    }
-}
-
 /// A stored slip's (redacted) bytes. `Debug` shows the length only; zeroized when dropped.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Slip(Zeroizing<Vec<u8>>);
