@@ -254,8 +254,14 @@ pub struct Limits {
     pub max_segment_bytes: u64,
     /// A client that sends nothing for this long loses its connection (and the job).
     pub idle_timeout: Duration,
+    /// A client that has not finished sending its job this long after connecting loses its
+    /// connection (and the job): a slow drip cannot hold a connection slot for ever.
+    pub job_timeout: Duration,
     /// Connections served at once per listener; more wait in the backlog.
     pub max_connections: usize,
+    /// Jobs redacted at once (redaction's working memory is many times a job's size);
+    /// more wait their turn.
+    pub max_redactions: usize,
     /// How long a printer may take to accept a job's bytes before the attempt fails.
     pub device_timeout: Duration,
     /// How long SIGTERM waits for jobs in flight.
@@ -268,7 +274,9 @@ impl Default for Limits {
             max_job_bytes: 16 << 20,
             max_segment_bytes: 4 << 20,
             idle_timeout: Duration::from_secs(30),
+            job_timeout: Duration::from_secs(120),
             max_connections: 64,
+            max_redactions: std::thread::available_parallelism().map_or(1, |n| n.get()),
             device_timeout: Duration::from_secs(30),
             stop_timeout: Duration::from_secs(10),
         }
@@ -320,7 +328,9 @@ struct RawDaemon {
     max_job_bytes: Option<Spanned<u64>>,
     max_segment_bytes: Option<Spanned<u64>>,
     idle_timeout: Option<Spanned<String>>,
+    job_timeout: Option<Spanned<String>>,
     max_connections: Option<Spanned<u64>>,
+    max_redactions: Option<Spanned<u64>>,
     device_timeout: Option<Spanned<String>>,
     stop_timeout: Option<Spanned<String>>,
 }
@@ -553,6 +563,7 @@ impl Config {
                     Ok(())
                 };
             dur(&d.idle_timeout, &mut limits.idle_timeout)?;
+            dur(&d.job_timeout, &mut limits.job_timeout)?;
             dur(&d.device_timeout, &mut limits.device_timeout)?;
             dur(&d.stop_timeout, &mut limits.stop_timeout)?;
             for (v, into) in [
@@ -566,11 +577,16 @@ impl Config {
                     *into = v.into_inner();
                 }
             }
-            if let Some(v) = d.max_connections {
-                if *v.get_ref() == 0 {
-                    return Err(err(v.span().start, "must be more than zero".into()));
+            for (v, into) in [
+                (d.max_connections, &mut limits.max_connections),
+                (d.max_redactions, &mut limits.max_redactions),
+            ] {
+                if let Some(v) = v {
+                    if *v.get_ref() == 0 {
+                        return Err(err(v.span().start, "must be more than zero".into()));
+                    }
+                    *into = usize::try_from(v.into_inner()).unwrap_or(usize::MAX);
                 }
-                limits.max_connections = v.into_inner() as usize;
             }
         }
         let redact = match raw.redact {

@@ -425,7 +425,8 @@ pub fn config_invariants(data: &[u8]) {
     }
     let lim = &c.limits;
     assert!(lim.max_job_bytes > 0 && lim.max_segment_bytes > 0 && lim.max_connections > 0);
-    assert!(!lim.idle_timeout.is_zero());
+    assert!(lim.max_redactions > 0);
+    assert!(!lim.idle_timeout.is_zero() && !lim.job_timeout.is_zero());
     assert!(!lim.device_timeout.is_zero() && !lim.stop_timeout.is_zero());
     let window = c.retention.duration();
     assert!(window.as_secs() >= 1, "a retention window under a second");

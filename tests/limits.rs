@@ -439,3 +439,131 @@ async fn an_lpd_file_with_a_long_line_is_refused_before_redaction() {
     assert_eq!(printed(&out), vec![ok]);
     d.shutdown(Duration::from_secs(5)).await;
 }
+
+/// Send one byte of `job` at a time every 100 ms (under any idle timeout) until the daemon
+/// closes the connection; the bytes sent.
+async fn drip(mut s: TcpStream, job: &'static [u8]) -> usize {
+    let mut sent = 0usize;
+    for b in job.iter().cycle() {
+        if s.write_all(&[*b]).await.is_err() {
+            break;
+        }
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut probe = [0u8; 1];
+        if let Ok(Ok(0) | Err(_)) =
+            tokio::time::timeout(Duration::from_millis(1), s.read(&mut probe)).await
+        {
+            break;
+        }
+    }
+    sent
+}
+
+/// A client that sends a byte every 100 ms is never idle and, under `max_job_bytes`, never
+/// too large: `job_timeout` ends it, on the raw and the LPD listener, while other jobs print.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_drip_that_is_never_idle_is_dropped_at_job_timeout() {
+    let _g = shared().await;
+    let listen =
+        "[[listen]]\nprotocol = \"lpd\"\naddress = \"127.0.0.1:0\"\nprinter = \"jobtime\"\n";
+    let (d, out) = start_with("jobtime", "job_timeout = \"2s\"", listen).await;
+    let (raw, lpd) = (d.addrs()[0], d.addrs()[1]);
+    let started = std::time::Instant::now();
+    let raw_drip = tokio::spawn(drip(
+        TcpStream::connect(raw).await.unwrap(),
+        b"\x1b@a slow drip of a slip\n",
+    ));
+    let mut l = TcpStream::connect(lpd).await.unwrap();
+    l.write_all(b"\x02lp\n").await.unwrap();
+    assert_eq!(l.read_u8().await.unwrap(), 0);
+    l.write_all(b"\x031000 dfA001desk\n").await.unwrap();
+    assert_eq!(l.read_u8().await.unwrap(), 0);
+    let lpd_drip = tokio::spawn(drip(l, b"\x1b@a slow drip over lpd\n"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ok = normal_job_prints(raw, &out).await;
+    assert!(!raw_drip.is_finished() && !lpd_drip.is_finished());
+    let raw_sent = tokio::time::timeout(PATIENCE, raw_drip)
+        .await
+        .unwrap()
+        .unwrap();
+    let lpd_sent = tokio::time::timeout(PATIENCE, lpd_drip)
+        .await
+        .unwrap()
+        .unwrap();
+    let took = started.elapsed();
+    // About 20 bytes in 2 s; well under the 30 s idle timeout and the size limits.
+    assert!(
+        (10..=40).contains(&raw_sent),
+        "raw: cut off after {raw_sent} bytes"
+    );
+    assert!(
+        (10..=40).contains(&lpd_sent),
+        "lpd: cut off after {lpd_sent} bytes"
+    );
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    wait_for("both refusals logged", || {
+        let n = String::from_utf8_lossy(&log().lock().unwrap())
+            .lines()
+            .filter(|l| {
+                l.contains("printer=jobtime")
+                    && l.contains("did not finish its job within 2s (job_timeout)")
+            })
+            .count();
+        n == 2
+    })
+    .await;
+    assert_eq!(printed(&out), vec![ok]);
+    d.shutdown(Duration::from_secs(5)).await;
+}
+
+/// Twelve clients send a 1 MiB job each at once; with `max_redactions = 1` the jobs are
+/// redacted one after another (the daemon's own count of the most at once, read through
+/// `status` on the control socket, is 1) and every job prints, whole and once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_jobs_wait_for_a_redaction_turn_and_all_print() {
+    let _g = shared().await;
+    let (mut d, out) = start("turns", "max_redactions = 1").await;
+    let sock = out.parent().unwrap().join("run").join("control.sock");
+    d.listen_control(&sock).unwrap();
+    let addr = d.addrs()[0];
+    let jobs: Vec<Vec<u8>> = (0..12)
+        .map(|i| {
+            let mut j = b"\x1b@".to_vec();
+            while j.len() < 1 << 20 {
+                j.extend(format!("job {i:02} line {} of a long plain slip\n", j.len()).bytes());
+            }
+            j.extend(b"\x1dV\x00");
+            j
+        })
+        .collect();
+    let sends: Vec<_> = jobs
+        .iter()
+        .cloned()
+        .map(|j| {
+            tokio::spawn(async move {
+                let mut s = TcpStream::connect(addr).await.unwrap();
+                s.write_all(&j).await.unwrap();
+                s.shutdown().await.unwrap();
+                let _ = s.read_to_end(&mut Vec::new()).await;
+            })
+        })
+        .collect();
+    for s in sends {
+        tokio::time::timeout(PATIENCE, s).await.unwrap().unwrap();
+    }
+    wait_for("all twelve printed", || printed(&out).len() == 12).await;
+    let mut got = printed(&out);
+    got.sort();
+    assert_eq!(got, jobs, "every job whole, once");
+    let answer = tokio::task::spawn_blocking(move || {
+        slipguard::daemon::control::request(&sock, "status").unwrap()
+    })
+    .await
+    .unwrap();
+    let st: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(st["redactions"]["limit"], 1, "{st}");
+    assert_eq!(st["redactions"]["peak"], 1, "{st}");
+    assert_eq!(st["redactions"]["running"], 0, "{st}");
+    d.shutdown(Duration::from_secs(5)).await;
+}

@@ -25,6 +25,17 @@ pub const SOCKET: &str = "control.sock";
 pub struct Status {
     pub uptime_s: u64,
     pub printers: Vec<PrinterStatus>,
+    /// Jobs in redaction now, the most at once since start, and the limit
+    /// (`max_redactions`).
+    #[serde(default)]
+    pub redactions: RedactionStatus,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RedactionStatus {
+    pub running: u64,
+    pub peak: u64,
+    pub limit: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -60,6 +71,7 @@ pub(super) struct View {
     /// Where reprints go (replaced on reload; emptied when stopping).
     pub routes: std::sync::RwLock<Vec<super::Route>>,
     pub spool: Option<SharedSpool>,
+    pub redactions: Arc<super::Redactions>,
 }
 
 /// One spool entry as `spool list` shows it: ids, times, sizes, counts. No slip content.
@@ -165,8 +177,14 @@ impl View {
     }
 
     fn status(&self) -> Status {
+        let (limit, running, peak) = self.redactions.counts();
         Status {
             uptime_s: self.started.elapsed().as_secs(),
+            redactions: RedactionStatus {
+                running: running as u64,
+                peak: peak as u64,
+                limit: limit as u64,
+            },
             printers: self
                 .printers
                 .read()
@@ -304,7 +322,11 @@ pub fn request(path: &Path, what: &str) -> anyhow::Result<String> {
 
 /// `status` as a table for people.
 pub fn render(st: &Status) -> String {
-    let mut out = format!("up {}s\n", st.uptime_s);
+    let r = &st.redactions;
+    let mut out = format!(
+        "up {}s; redacting {} (at most {} at once so far, limit {})\n",
+        st.uptime_s, r.running, r.peak, r.limit
+    );
     for p in &st.printers {
         let state = match p.offline_since {
             Some(t) => format!("offline since {t} (unix time)"),

@@ -30,7 +30,19 @@ pub(super) async fn serve(
         async move {
             let mut stream = tokio::io::BufReader::new(stream);
             let limits = sh.limits();
-            match session(&mut stream, limits.max_job_bytes, limits.idle_timeout).await {
+            // A client that keeps sending a little, never quite idle, still ends here.
+            let received = tokio::time::timeout(
+                limits.job_timeout,
+                session(&mut stream, limits.max_job_bytes, limits.idle_timeout),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "the client did not finish its job within {:?} (job_timeout)",
+                    limits.job_timeout
+                ))
+            });
+            match received {
                 Ok(files) => {
                     for f in files {
                         super::accept(f, "lpd", &route, &sh, None).await;

@@ -40,6 +40,68 @@ pub(crate) struct Shared {
     tracker: Tracker,
     /// The encrypted spool; `None` when it could not be opened (jobs then print unspooled).
     spool: Option<spooling::SharedSpool>,
+    redactions: Arc<Redactions>,
+}
+
+/// The gate that keeps at most `max_redactions` jobs in redaction at once: each holds a
+/// permit while it is redacted and stored. Memory is then bounded by the limits
+/// (`max_redactions` times redaction's working memory for a job of `max_job_bytes`), not by
+/// how many clients send at once. Also counts, for `status`, how many ran at once at most.
+pub(crate) struct Redactions {
+    /// Replaced when a reload changes the number; jobs in redaction keep their old permits.
+    gate: RwLock<(usize, Arc<tokio::sync::Semaphore>)>,
+    running: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Redactions {
+    fn new(max: usize) -> Self {
+        Redactions {
+            gate: RwLock::new((max, Arc::new(tokio::sync::Semaphore::new(max)))),
+            running: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+        }
+    }
+
+    fn resize(&self, max: usize) {
+        let mut g = self.gate.write().expect("not poisoned");
+        if g.0 != max {
+            *g = (max, Arc::new(tokio::sync::Semaphore::new(max)));
+        }
+    }
+
+    /// Wait for a turn; the job is counted as running until the returned guard drops.
+    async fn enter(self: &Arc<Self>) -> RedactionTurn {
+        let gate = self.gate.read().expect("not poisoned").1.clone();
+        let permit = gate.acquire_owned().await.expect("never closed");
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        RedactionTurn {
+            _permit: permit,
+            of: self.clone(),
+        }
+    }
+
+    /// (the limit, running now, the most that ran at once since start)
+    pub(crate) fn counts(&self) -> (usize, usize, usize) {
+        let limit = self.gate.read().expect("not poisoned").0;
+        (
+            limit,
+            self.running.load(Ordering::SeqCst),
+            self.peak.load(Ordering::SeqCst),
+        )
+    }
+}
+
+struct RedactionTurn {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    of: Arc<Redactions>,
+}
+
+impl Drop for RedactionTurn {
+    fn drop(&mut self) {
+        self.of.running.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Shared {
@@ -162,6 +224,7 @@ impl Daemon {
     ) -> anyhow::Result<Daemon> {
         // The spool is cleaned up before anything is served.
         let (spool, pending) = spooling::open(cfg)?;
+        let redactions = Arc::new(Redactions::new(cfg.limits.max_redactions));
         let mut d = Daemon {
             printers: Vec::new(),
             listeners: Vec::new(),
@@ -173,12 +236,14 @@ impl Daemon {
                 ids: Ids::new(),
                 tracker: Tracker::default(),
                 spool: spool.clone(),
+                redactions: redactions.clone(),
             }),
             view: Arc::new(control::View {
                 started: Instant::now(),
                 printers: RwLock::new(Vec::new()),
                 routes: RwLock::new(Vec::new()),
                 spool: spool.clone(),
+                redactions,
             }),
             control: None,
             sweeper: None,
@@ -266,6 +331,7 @@ impl Daemon {
             tracing::warn!("state_dir and retention changes apply at the next start");
         }
         *self.shared.limits.write().expect("not poisoned") = cfg.limits.clone();
+        self.shared.redactions.resize(cfg.limits.max_redactions);
         *self.shared.redactor.write().expect("not poisoned") =
             Arc::new(Redactor::new(cfg.redact.clone()));
         let mut printers = Vec::new();
@@ -540,8 +606,10 @@ async fn accept(
     let (redactor, profile) = (shared.redactor(), route.profile());
     let max_segment = shared.limits().max_segment_bytes;
     let (spool, job_id, printer) = (shared.spool.clone(), id.clone(), route.printer.clone());
+    let turn = shared.redactions.enter().await;
     // Redacted, then stored in the spool before it is queued (both block: one task).
     let result = tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         // Checked before redacting: redaction's working memory is many times a segment's
         // size (11–13× for a long line of text, measured), so a segment over the limit
         // must not reach it.

@@ -55,8 +55,20 @@ async fn session(s: &mut TcpStream, route: &Route, shared: &Arc<Shared>) -> Resu
     // `max_segment_bytes` (as it would be once complete), not read to its end first.
     let mut segment = 0usize;
     let mut buf = vec![0u8; 64 * 1024];
+    // A client that keeps sending a little, never quite idle, still ends here.
+    let deadline = tokio::time::Instant::now() + limits.job_timeout;
     loop {
-        let n = match tokio::time::timeout(limits.idle_timeout, s.read(&mut buf)).await {
+        let now = tokio::time::Instant::now();
+        let wait = limits
+            .idle_timeout
+            .min(deadline.saturating_duration_since(now));
+        let n = match tokio::time::timeout(wait, s.read(&mut buf)).await {
+            Err(_) if tokio::time::Instant::now() >= deadline => {
+                return Err(format!(
+                    "the client did not finish its job within {:?} (job_timeout)",
+                    limits.job_timeout
+                ))
+            }
             Err(_) => {
                 return Err(format!(
                     "the client sent nothing for {:?} (idle_timeout)",
