@@ -19,9 +19,11 @@ pub mod core;
 pub mod daemon;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod html;
 pub mod inspect;
 pub mod preview;
 pub mod profiles;
 pub mod sample;
 pub mod service;
 pub mod spool;
+pub mod typeset;

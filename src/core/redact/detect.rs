@@ -150,6 +150,26 @@ const PLACE_WORDS: &[&str] = &[
     "road",
 ];
 
+/// Every field label the detectors know (built in and from `cfg`), in lower case.
+pub(super) fn all_labels(cfg: &RedactConfig) -> Vec<String> {
+    [
+        (NAME_LABELS, &cfg.labels.name),
+        (CARD_LABELS, &cfg.labels.card),
+        (PHONE_LABELS, &cfg.labels.phone),
+        (EMAIL_LABELS, &cfg.labels.email),
+        (ADDRESS_LABELS, &cfg.labels.address),
+        (BIRTH_LABELS, &cfg.labels.birthdate),
+    ]
+    .iter()
+    .flat_map(|(built_in, extra)| {
+        built_in
+            .iter()
+            .map(|l| l.to_lowercase())
+            .chain(extra.iter().map(|l| l.to_lowercase()))
+    })
+    .collect()
+}
+
 pub(super) struct Detectors {
     /// Every label (ASCII, case-insensitive, longest match first).
     labels: Labels,
@@ -514,12 +534,19 @@ impl Detectors {
             push(&mut f, li, a, end, Kind::Name);
         }
 
-        // A name alone above a street address: a mailing block.
+        // A name alone above a street address: a mailing block. A street line directly
+        // under a line that reads as the library's ("Maple Ridge Public Library") is the
+        // library's address, as in a slip's footer.
+        let under_library = |li: usize| {
+            let pos = texty.iter().position(|&t| t == li)?;
+            let prev = *texty.get(pos.checked_sub(1)?)?;
+            Some(library(&f, &[], prev))
+        };
         let street: Vec<Option<(usize, usize)>> = lines
             .iter()
             .enumerate()
             .map(|(li, t)| {
-                if !may_be_street(t) || !has_street_word(t) {
+                if !may_be_street(t) || !has_street_word(t) || under_library(li) == Some(true) {
                     return None;
                 }
                 // A house number must not run on from a word, masked (`*`) or not: masking

@@ -228,6 +228,13 @@ impl Redactor {
         }
     }
 
+    /// Every field label the detectors read values after (lower case). Typesetting keeps
+    /// each on one line with the word after it, so a wrapped line never parts a label from
+    /// its value.
+    pub fn labels(&self) -> Vec<String> {
+        detect::all_labels(&self.cfg)
+    }
+
     pub fn config(&self) -> &RedactConfig {
         &self.cfg
     }

@@ -1,0 +1,902 @@
+//! Slips that arrive as HTML (Koha, Evergreen: rendered in the staff browser) or as plain
+//! text, laid out as printed lines for a receipt printer ([`crate::typeset`] writes them as
+//! printer bytes). Sans-IO.
+//!
+//! What a browser would show, in the printer's terms: block elements and `<br>` break lines;
+//! `h1`–`h3` print bold at double size, `h4`–`h6` bold; `<b>`/`<strong>` bold, `<u>`
+//! underlined; `<hr>` a rule; tables as columns; lists with bullets or numbers; `<pre>`
+//! keeps its spacing. Text is wrapped at word boundaries to the paper's columns (font A).
+//! Scripts, styles, the document head, form controls and hidden elements (`hidden`,
+//! `display: none`, `visibility: hidden`, and the print-hiding classes Koha and Bootstrap
+//! use) are left out. The parser (html5ever, through `scraper`) decodes entities and
+//! recovers from malformed markup as browsers do, so broken HTML still prints what text it
+//! has.
+
+use crate::typeset::{Align, Layout, Line, Style};
+use ego_tree::NodeRef;
+use scraper::node::Element;
+use scraper::{Html, Node};
+
+/// Elements never printed, with everything inside them.
+const DROPPED: &[&str] = &[
+    "head", "script", "style", "template", "noscript", "title", "meta", "link", "iframe", "object",
+    "embed", "svg", "canvas", "select", "option", "textarea", "input", "button", "img", "audio",
+    "video", "map", "area",
+];
+
+/// Elements that start and end a block (a line of their own).
+const BLOCKS: &[&str] = &[
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "body",
+    "caption",
+    "center",
+    "dd",
+    "details",
+    "dialog",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "header",
+    "hgroup",
+    "html",
+    "legend",
+    "li",
+    "main",
+    "nav",
+    "p",
+    "section",
+    "summary",
+    "tr",
+];
+
+/// Columns always left for text beside a list's margin, and the longest word a table
+/// column is made wide enough for: a card number (up to 20 characters) is never broken
+/// across lines, where redaction could not read it whole.
+const MIN_TEXT: usize = 20;
+
+/// Classes whose elements the staff client hides when printing.
+const PRINT_HIDDEN_CLASSES: &[&str] = &["noprint", "no-print", "d-print-none", "d-none", "hidden"];
+
+/// The printed lines of an HTML slip (a whole page or a fragment). `labels` (lower case)
+/// are the field labels redaction reads values after ([`crate::core::redact::Redactor::labels`]):
+/// a line is never broken inside one or between one and the word after it.
+pub fn html_lines(html: &str, layout: &Layout, labels: &[String]) -> Vec<Line> {
+    let doc = Html::parse_document(html);
+    let mut w = Writer::new(layout, labels);
+    w.children(doc.tree.root(), Style::default());
+    w.finish()
+}
+
+/// The printed lines of a plain-text slip: its lines, with their spacing, wrapped at word
+/// boundaries where they are longer than the paper.
+pub fn text_lines(text: &str, layout: &Layout, labels: &[String]) -> Vec<Line> {
+    let mut w = Writer::new(layout, labels);
+    w.pre = 1;
+    w.text(text, Style::default());
+    w.finish()
+}
+
+/// A character of a paragraph and how it prints. Spaces a browser would collapse are
+/// collapsed on the way in; in `<pre>` they are kept.
+type Para = Vec<(char, Style)>;
+
+/// Lays out a document: paragraphs of inline text collect in `para` and are wrapped into
+/// `out` when a block ends. (No `Debug`: it holds slip text.)
+struct Writer<'a> {
+    layout: &'a Layout,
+    labels: &'a [String],
+    out: Vec<Line>,
+    para: Para,
+    /// A collapsible space is due before the next character (not at a line's start).
+    space: Option<Style>,
+    align: Align,
+    /// Left margin of list items, in columns.
+    indent: usize,
+    /// A list marker (`- `, `3. `) for the first line of the next paragraph.
+    marker: Option<String>,
+    /// Inside `<pre>` (or plain text): spaces and line feeds as they are.
+    pre: usize,
+    /// Collecting a table cell: paragraphs are kept unwrapped, to be fitted to the
+    /// column's width once every cell's natural width is known.
+    cell: Option<Vec<Para>>,
+}
+
+impl<'a> Writer<'a> {
+    fn new(layout: &'a Layout, labels: &'a [String]) -> Self {
+        Writer {
+            layout,
+            labels,
+            out: Vec::new(),
+            para: Vec::new(),
+            space: None,
+            align: Align::Left,
+            indent: 0,
+            marker: None,
+            pre: 0,
+            cell: None,
+        }
+    }
+
+    fn finish(mut self) -> Vec<Line> {
+        self.flush();
+        // No blank lines at the start or the end: the cut comes right after the text.
+        let first = self.out.iter().position(|l| !l.text().trim().is_empty());
+        let last = self.out.iter().rposition(|l| !l.text().trim().is_empty());
+        match (first, last) {
+            (Some(a), Some(b)) => self.out[a..=b].to_vec(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn children(&mut self, node: NodeRef<'_, Node>, style: Style) {
+        for c in node.children() {
+            self.node(c, style);
+        }
+    }
+
+    fn node(&mut self, node: NodeRef<'_, Node>, style: Style) {
+        match node.value() {
+            Node::Text(t) => self.text(t, style),
+            Node::Element(e) => self.element(node, e, style),
+            Node::Document | Node::Fragment => self.children(node, style),
+            _ => {}
+        }
+    }
+
+    fn element(&mut self, node: NodeRef<'_, Node>, e: &Element, style: Style) {
+        let name = e.name();
+        if DROPPED.contains(&name) || hidden(e) {
+            return;
+        }
+        match name {
+            "br" => self.line_break(),
+            "hr" => {
+                self.flush();
+                let rule = "-".repeat(self.width());
+                self.push_line(vec![(Style::default(), rule)]);
+            }
+            "table" => {
+                self.flush();
+                self.table(node, style);
+            }
+            "ul" | "ol" => {
+                self.flush();
+                self.list(node, e, style);
+            }
+            "pre" => {
+                self.flush();
+                self.pre += 1;
+                self.children(node, style);
+                self.flush();
+                self.pre -= 1;
+            }
+            "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
+                let double = matches!(name, "h1" | "h2" | "h3");
+                let s = Style {
+                    bold: true,
+                    double,
+                    ..style
+                };
+                self.block(node, e, s);
+            }
+            "b" | "strong" => self.children(
+                node,
+                Style {
+                    bold: true,
+                    ..style
+                },
+            ),
+            "u" | "ins" => self.children(
+                node,
+                Style {
+                    underline: true,
+                    ..style
+                },
+            ),
+            "th" | "td" => self.block(node, e, style),
+            n if BLOCKS.contains(&n) => self.block(node, e, style),
+            _ => self.children(node, style),
+        }
+    }
+
+    /// A block: its own lines, aligned as its `align` attribute or style says.
+    fn block(&mut self, node: NodeRef<'_, Node>, e: &Element, style: Style) {
+        self.flush();
+        let saved = self.align;
+        if let Some(a) = alignment(e) {
+            self.align = a;
+        }
+        self.children(node, style);
+        self.flush();
+        self.align = saved;
+    }
+
+    fn text(&mut self, t: &str, style: Style) {
+        if self.pre > 0 {
+            for c in t.chars() {
+                match c {
+                    '\r' => {}
+                    '\n' => {
+                        self.flush_pre_line();
+                    }
+                    '\t' => {
+                        let at = self.para.len();
+                        let n = 8 - at % 8;
+                        self.para.extend(std::iter::repeat_n((' ', style), n));
+                    }
+                    c => self.para.push((c, style)),
+                }
+            }
+            return;
+        }
+        for c in t.chars() {
+            if c.is_ascii_whitespace() {
+                if !self.para.is_empty() {
+                    self.space.get_or_insert(style);
+                }
+            } else {
+                if let Some(s) = self.space.take() {
+                    self.para.push((' ', s));
+                }
+                // A non-breaking space holds words together, and prints as a space.
+                self.para.push((c, style));
+            }
+        }
+    }
+
+    fn line_break(&mut self) {
+        if self.para.is_empty() && self.cell.is_none() {
+            self.push_line(Vec::new());
+        } else {
+            self.flush_pre_line();
+        }
+    }
+
+    /// End the paragraph as a line (kept even when empty, as a `<br>` or a blank line of
+    /// `<pre>` is).
+    fn flush_pre_line(&mut self) {
+        if self.para.is_empty() {
+            match &mut self.cell {
+                Some(paras) => paras.push(Vec::new()),
+                None => self.push_line(Vec::new()),
+            }
+        } else {
+            self.flush();
+        }
+    }
+
+    /// End the paragraph: wrapped into lines (or kept whole, in a table cell).
+    fn flush(&mut self) {
+        self.space = None;
+        if self.para.is_empty() {
+            return;
+        }
+        let para = std::mem::take(&mut self.para);
+        if let Some(paras) = &mut self.cell {
+            paras.push(para);
+            return;
+        }
+        let marker = self.marker.take().unwrap_or_default();
+        let width = self.width();
+        // A list's margin, at most half the paper; a marker wider than it pushes it out.
+        let lead = self
+            .indent
+            .min(width.saturating_sub(MIN_TEXT))
+            .max(marker.chars().count());
+        let first = format!("{marker:>lead$}");
+        let rest = " ".repeat(lead);
+        let lines = wrap(
+            &para,
+            width.saturating_sub(lead).max(1),
+            self.pre > 0,
+            self.labels,
+        );
+        for (i, l) in lines.into_iter().enumerate() {
+            let margin = if i == 0 { &first } else { &rest };
+            let mut runs = Vec::new();
+            if !margin.is_empty() {
+                runs.push((Style::default(), margin.clone()));
+            }
+            runs.extend(l);
+            self.push_line(runs);
+        }
+    }
+
+    fn push_line(&mut self, runs: Vec<(Style, String)>) {
+        // In a table cell a finished line (a rule, a nested table's row) is one more
+        // paragraph of the cell.
+        if let Some(paras) = &mut self.cell {
+            paras.push(
+                runs.iter()
+                    .flat_map(|(s, t)| t.chars().map(move |c| (c, *s)))
+                    .collect(),
+            );
+            return;
+        }
+        self.out.push(Line {
+            align: self.align,
+            runs,
+        });
+    }
+
+    fn width(&self) -> usize {
+        self.layout.columns
+    }
+
+    fn list(&mut self, node: NodeRef<'_, Node>, e: &Element, style: Style) {
+        let ordered = e.name() == "ol";
+        let mut n: i64 = e
+            .attr("start")
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(1);
+        let bullet = if self.layout.prints('•') {
+            "• "
+        } else {
+            "- "
+        };
+        let saved = self.indent;
+        for item in node.children() {
+            let Node::Element(ie) = item.value() else {
+                // Text directly inside a list prints as its own line.
+                self.node(item, style);
+                continue;
+            };
+            if ie.name() != "li" || hidden(ie) {
+                self.node(item, style);
+                continue;
+            }
+            self.flush();
+            let marker = if ordered {
+                format!("{n}. ")
+            } else {
+                bullet.to_string()
+            };
+            n += 1;
+            self.indent = saved + marker.chars().count();
+            self.marker = Some(marker);
+            self.children(item, style);
+            self.flush();
+            // An item with nothing to print leaves no marker behind.
+            self.marker = None;
+        }
+        self.indent = saved;
+    }
+
+    /// A table as columns: every cell laid out at its natural width first, then the
+    /// columns fitted to the paper (the widest give way first) and each cell wrapped in its
+    /// column. Numbers are right-aligned. When the columns cannot fit at four characters
+    /// each, the cells print one under another instead.
+    fn table(&mut self, table: NodeRef<'_, Node>, style: Style) {
+        let mut rows: Vec<Vec<(Vec<Para>, bool)>> = Vec::new();
+        for tr in rows_of(table) {
+            let mut cells = Vec::new();
+            for td in tr.children() {
+                let Node::Element(e) = td.value() else {
+                    continue;
+                };
+                if !matches!(e.name(), "td" | "th") || hidden(e) {
+                    continue;
+                }
+                let s = Style {
+                    bold: style.bold || e.name() == "th",
+                    ..style
+                };
+                let mut sub = Writer::new(self.layout, self.labels);
+                sub.cell = Some(Vec::new());
+                sub.children(td, s);
+                sub.flush();
+                let paras = sub.cell.take().unwrap_or_default();
+                let numeric = paras.len() == 1 && is_number(&paras[0]);
+                // A nested table or list inside a cell lays out at the cell's width below.
+                cells.push((paras, numeric));
+            }
+            if !cells.is_empty() {
+                rows.push(cells);
+            }
+        }
+        let ncols = rows.iter().map(Vec::len).max().unwrap_or(0);
+        if ncols == 0 {
+            return;
+        }
+        let width = self.width() - self.indent.min(self.width().saturating_sub(MIN_TEXT));
+        let natural: Vec<usize> = (0..ncols)
+            .map(|i| {
+                rows.iter()
+                    .filter_map(|r| r.get(i))
+                    .flat_map(|(p, _)| p.iter().map(|p| para_width(p)))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let gap = if natural.iter().sum::<usize>() + 2 * (ncols - 1) <= width {
+            2
+        } else {
+            1
+        };
+        let avail = width.saturating_sub(gap * (ncols - 1));
+        // No column narrower than its longest word (up to MIN_TEXT), nor than 4.
+        let mins: Vec<usize> = (0..ncols)
+            .map(|i| {
+                let longest = rows
+                    .iter()
+                    .filter_map(|r| r.get(i))
+                    .flat_map(|(p, _)| p.iter())
+                    .flat_map(|p| p.split(|(c, _)| *c == ' ').map(para_width))
+                    .max()
+                    .unwrap_or(0);
+                natural[i].min(longest.clamp(4, MIN_TEXT))
+            })
+            .collect();
+        let Some(widths) = fit(&natural, avail, &mins) else {
+            // Too many columns for the paper: one cell under another.
+            for row in rows {
+                for (paras, _) in row {
+                    for p in paras {
+                        self.para = p;
+                        self.flush();
+                    }
+                }
+            }
+            return;
+        };
+        let margin = " ".repeat(self.indent);
+        for row in rows {
+            // A row of one cell (a caption, a total spanning the table) takes the width.
+            let single = row.len() == 1;
+            let cells: Vec<Vec<Vec<(Style, String)>>> = row
+                .iter()
+                .enumerate()
+                .map(|(i, (paras, _))| {
+                    let w = if single { width } else { widths[i] };
+                    paras
+                        .iter()
+                        .flat_map(|p| {
+                            if p.is_empty() {
+                                vec![Vec::new()]
+                            } else {
+                                wrap(p, w.max(1), false, self.labels)
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            let height = cells.iter().map(Vec::len).max().unwrap_or(0);
+            for k in 0..height {
+                let mut runs: Vec<(Style, String)> = Vec::new();
+                if !margin.is_empty() {
+                    runs.push((Style::default(), margin.clone()));
+                }
+                for (i, cell) in cells.iter().enumerate() {
+                    let w = if single { width } else { widths[i] };
+                    let line = cell.get(k).cloned().unwrap_or_default();
+                    let used: usize = line
+                        .iter()
+                        .map(|(s, t)| t.chars().count() * if s.double { 2 } else { 1 })
+                        .sum();
+                    let pad = " ".repeat(w.saturating_sub(used));
+                    let right = row[i].1;
+                    if i > 0 {
+                        runs.push((Style::default(), " ".repeat(gap)));
+                    }
+                    if right {
+                        runs.push((Style::default(), pad));
+                        runs.extend(line);
+                    } else {
+                        runs.extend(line);
+                        runs.push((Style::default(), pad));
+                    }
+                }
+                trim_end(&mut runs);
+                self.push_line(runs);
+            }
+        }
+    }
+}
+
+/// The rows of a table, in order: its own `tr` elements, directly or in `thead`, `tbody`,
+/// `tfoot` (not those of tables nested in its cells).
+fn rows_of<'a>(table: NodeRef<'a, Node>) -> Vec<NodeRef<'a, Node>> {
+    let mut rows = Vec::new();
+    for c in table.children() {
+        let Node::Element(e) = c.value() else {
+            continue;
+        };
+        if hidden(e) {
+            continue;
+        }
+        match e.name() {
+            "tr" => rows.push(c),
+            "thead" | "tbody" | "tfoot" => rows.extend(rows_of(c)),
+            _ => {}
+        }
+    }
+    rows
+}
+
+/// Column widths within `avail` columns: the natural widths when they fit; else each
+/// column starts at its minimum and the room left is shared equally among the columns
+/// that want more, up to their natural width. `None` when the minimums do not fit.
+fn fit(natural: &[usize], avail: usize, mins: &[usize]) -> Option<Vec<usize>> {
+    if natural.iter().sum::<usize>() <= avail {
+        return Some(natural.to_vec());
+    }
+    let mut widths = mins.to_vec();
+    let mut left = avail.checked_sub(widths.iter().sum())?;
+    while left > 0 {
+        let wanting: Vec<usize> = (0..widths.len())
+            .filter(|&i| widths[i] < natural[i])
+            .collect();
+        if wanting.is_empty() {
+            break;
+        }
+        let share = (left / wanting.len()).max(1);
+        for i in wanting {
+            let add = share.min(natural[i] - widths[i]).min(left);
+            widths[i] += add;
+            left -= add;
+        }
+    }
+    Some(widths)
+}
+
+/// Columns a paragraph takes on one line.
+fn para_width(p: &[(char, Style)]) -> usize {
+    p.iter().map(|(_, s)| if s.double { 2 } else { 1 }).sum()
+}
+
+/// Does a cell hold only an amount or a count (`$4.25`, `-1.00`, `3`)?
+fn is_number(p: &Para) -> bool {
+    let t: String = p.iter().map(|(c, _)| *c).collect();
+    let t = t.trim();
+    let digits = t.chars().filter(char::is_ascii_digit).count();
+    digits > 0
+        && t.chars().all(|c| {
+            c.is_ascii_digit() || matches!(c, '.' | ',' | '-' | '+' | '$' | '€' | '£' | '(' | ')')
+        })
+}
+
+/// Wrap a paragraph at word boundaries into lines of at most `width` columns.
+/// `keep_spaces` (`<pre>`, plain text): runs of spaces stay as they are within a line (a
+/// break still drops the spaces at it). A field label and the word after it stay on one
+/// line ([`glued`]); when together they are wider than the line, a number after the label
+/// goes to the next line and anything else is broken at the line's end. A word wider than
+/// the line prints at normal size if it was double; if still wider, it is broken.
+fn wrap(p: &Para, width: usize, keep_spaces: bool, labels: &[String]) -> Vec<Vec<(Style, String)>> {
+    let cols = |s: &Style| if s.double { 2 } else { 1 };
+    let glue = glued(p, labels);
+    let mut p = p.clone();
+    // (spaces before, word): a word runs over glued spaces.
+    let mut tokens: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> = Vec::new();
+    let mut i = 0;
+    while i < p.len() {
+        let s0 = i;
+        while i < p.len() && p[i].0 == ' ' && !glue[i] {
+            i += 1;
+        }
+        let w0 = i;
+        while i < p.len() && (p[i].0 != ' ' || glue[i]) {
+            i += 1;
+        }
+        let too_wide = p[w0..i].iter().map(|(_, s)| cols(s)).sum::<usize>() > width;
+        // The word after the label: a number (a card) is found by its shape on a line of
+        // its own; a name is not, and is better broken inside (redaction then reads its
+        // start after the label and takes the rest as a wrapped name).
+        let value_is_number = p[w0..i]
+            .rsplit(|(c, _)| *c == ' ')
+            .next()
+            .is_some_and(|w| w.iter().any(|(c, _)| c.is_ascii_digit()));
+        if too_wide && value_is_number && glue[w0..i].iter().any(|g| *g) {
+            // Glued words that cannot share a line part at their spaces after all.
+            let mut spaces = s0..w0;
+            let mut k = w0;
+            while k < i {
+                let a = k;
+                while k < i && p[k].0 != ' ' {
+                    k += 1;
+                }
+                tokens.push((spaces, a..k));
+                let sp = k;
+                while k < i && p[k].0 == ' ' {
+                    k += 1;
+                }
+                spaces = sp..k;
+            }
+            if !spaces.is_empty() {
+                tokens.push((spaces, i..i));
+            }
+        } else {
+            tokens.push((s0..w0, w0..i));
+        }
+    }
+    for (_, word) in &tokens {
+        if p[word.clone()].iter().map(|(_, s)| cols(s)).sum::<usize>() > width {
+            for c in &mut p[word.clone()] {
+                c.1.double = false;
+            }
+        }
+    }
+    let mut lines: Vec<Para> = Vec::new();
+    let mut line: Para = Vec::new();
+    let mut used = 0usize;
+    for (spaces, word) in tokens {
+        let spaces = &p[spaces];
+        let word = &p[word];
+        let spaces_w: usize = spaces.iter().map(|(_, s)| cols(s)).sum();
+        let word_w: usize = word.iter().map(|(_, s)| cols(s)).sum();
+        let lead_ok = keep_spaces || !line.is_empty();
+        if used + if lead_ok { spaces_w } else { 0 } + word_w <= width {
+            if lead_ok {
+                line.extend_from_slice(spaces);
+                used += spaces_w;
+            }
+        } else if !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+            used = 0;
+        }
+        for &(c, s) in word {
+            if used + cols(&s) > width && !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+                used = 0;
+            }
+            line.push((c, s));
+            used += cols(&s);
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+        .into_iter()
+        .map(|l| {
+            let mut runs: Vec<(Style, String)> = Vec::new();
+            for (c, s) in l {
+                let c = if c == '\u{A0}' { ' ' } else { c };
+                match runs.last_mut() {
+                    Some((ls, t)) if *ls == s => t.push(c),
+                    _ => runs.push((s, c.to_string())),
+                }
+            }
+            trim_end(&mut runs);
+            runs
+        })
+        .collect()
+}
+
+/// Which spaces of `p` must not break a line: those inside a field label, and those
+/// between a label (with a `:`, `#` or `.` after it) and the word that follows.
+fn glued(p: &Para, labels: &[String]) -> Vec<bool> {
+    let chars: Vec<char> = p.iter().map(|(c, _)| *c).collect();
+    let mut glue = vec![false; chars.len()];
+    let is_space = |c: char| c == ' ' || c == '\u{A0}';
+    for start in 0..chars.len() {
+        if !chars[start].is_alphanumeric() || start > 0 && chars[start - 1].is_alphanumeric() {
+            continue;
+        }
+        for label in labels {
+            let mut k = start;
+            let mut ok = true;
+            for lc in label.chars() {
+                let matches = chars.get(k).is_some_and(|&c| {
+                    if lc == ' ' {
+                        is_space(c)
+                    } else {
+                        c.to_lowercase().eq(lc.to_lowercase())
+                    }
+                });
+                if !matches {
+                    ok = false;
+                    break;
+                }
+                k += 1;
+            }
+            if !ok || chars.get(k).is_some_and(|c| c.is_alphanumeric()) {
+                continue;
+            }
+            for g in &mut glue[start..k] {
+                *g = true;
+            }
+            while chars.get(k).is_some_and(|&c| matches!(c, ':' | '#' | '.')) {
+                k += 1;
+            }
+            let s = k;
+            while chars.get(k).is_some_and(|&c| is_space(c)) {
+                k += 1;
+            }
+            if k < chars.len() {
+                for g in &mut glue[s..k] {
+                    *g = true;
+                }
+            }
+        }
+    }
+    glue
+}
+
+/// Drop trailing spaces (and runs left empty).
+fn trim_end(runs: &mut Vec<(Style, String)>) {
+    while let Some((_, t)) = runs.last_mut() {
+        let n = t.trim_end_matches(' ').len();
+        t.truncate(n);
+        if t.is_empty() {
+            runs.pop();
+        } else {
+            break;
+        }
+    }
+}
+
+/// Is the element hidden from print: the `hidden` attribute, `display: none` or
+/// `visibility: hidden` in its style, or a print-hiding class?
+fn hidden(e: &Element) -> bool {
+    if e.attr("hidden").is_some() {
+        return true;
+    }
+    if let Some(style) = e.attr("style") {
+        let s: String = style
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if s.contains("display:none") || s.contains("visibility:hidden") {
+            return true;
+        }
+    }
+    e.classes().any(|c| {
+        PRINT_HIDDEN_CLASSES
+            .iter()
+            .any(|h| c.eq_ignore_ascii_case(h))
+    })
+}
+
+/// A block's alignment from `align="center"`, `style="text-align: right"` or `<center>`.
+fn alignment(e: &Element) -> Option<Align> {
+    if e.name() == "center" {
+        return Some(Align::Center);
+    }
+    let from = |v: &str| match v.trim().to_ascii_lowercase().as_str() {
+        "center" | "middle" => Some(Align::Center),
+        "right" | "end" => Some(Align::Right),
+        "left" | "start" | "justify" => Some(Align::Left),
+        _ => None,
+    };
+    if let Some(style) = e.attr("style") {
+        for decl in style.split(';') {
+            if let Some((k, v)) = decl.split_once(':') {
+                if k.trim().eq_ignore_ascii_case("text-align") {
+                    if let Some(a) = from(v) {
+                        return Some(a);
+                    }
+                }
+            }
+        }
+    }
+    e.attr("align").and_then(from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::text::codepage::Encoding;
+
+    fn layout(columns: usize) -> Layout {
+        Layout {
+            columns,
+            encoding: Encoding::by_name("cp858").unwrap(),
+        }
+    }
+
+    fn labels() -> Vec<String> {
+        crate::core::redact::Redactor::new(Default::default()).labels()
+    }
+
+    fn texts(html: &str, columns: usize) -> Vec<String> {
+        html_lines(html, &layout(columns), &labels())
+            .iter()
+            .map(Line::text)
+            .collect()
+    }
+
+    #[test]
+    fn blocks_breaks_entities_and_hidden_parts() {
+        let html = "<html><head><title>T</title><style>p{}</style><script>x()</script></head>\
+            <body><p>Due&nbsp;date: <b>12/05</b></p><div>one<br>two</div>\
+            <p hidden>secret</p><span style=\"display: none\">gone</span>\
+            <div class=\"noprint\">button</div>caf&eacute; &amp; tea</body></html>";
+        assert_eq!(
+            texts(html, 42),
+            vec!["Due date: 12/05", "one", "two", "café & tea"]
+        );
+    }
+
+    #[test]
+    fn words_wrap_to_the_columns_and_long_words_break() {
+        let t = texts("<p>The quick brown fox jumps over the lazy dog</p>", 16);
+        assert_eq!(t, vec!["The quick brown", "fox jumps over", "the lazy dog"]);
+        let t = texts("<p>abcdefghijklmnopqrstuvwxyz</p>", 10);
+        assert_eq!(t, vec!["abcdefghij", "klmnopqrst", "uvwxyz"]);
+    }
+
+    #[test]
+    fn headings_are_bold_and_double_and_count_two_columns() {
+        let lines = html_lines("<h3>Hold slip for you</h3><h4>Small</h4>", &layout(20), &[]);
+        assert_eq!(lines.len(), 3);
+        assert!(lines.iter().all(|l| l.width() <= 20));
+        assert!(lines[0].runs[0].0.double && lines[0].runs[0].0.bold);
+        assert_eq!(
+            lines[2].runs[0].0,
+            Style {
+                bold: true,
+                ..Style::default()
+            }
+        );
+    }
+
+    #[test]
+    fn lists_tables_and_rules() {
+        let t = texts(
+            "<ul><li>first item</li><li>second</li></ul><ol start=\"3\"><li>three</li></ol>\
+             <hr><table><tr><th>Title</th><th>Due</th><th>Fee</th></tr>\
+             <tr><td>A long title of a book that wraps</td><td>12/05/2026</td><td>$4.25</td></tr></table>",
+            32,
+        );
+        assert_eq!(t[0], "- first item");
+        assert_eq!(t[1], "- second");
+        assert_eq!(t[2], "3. three");
+        assert_eq!(t[3], "-".repeat(32));
+        assert!(t[4].starts_with("Title") && t[4].contains("Due"), "{t:?}");
+        assert!(t.iter().all(|l| l.chars().count() <= 32), "{t:?}");
+        // The amount is right-aligned in its column, on the row's first line.
+        assert!(
+            t[5].ends_with("12/05/2026  $4.25") || t[5].ends_with("12/05/2026 $4.25"),
+            "{t:?}"
+        );
+        assert!(t.iter().any(|l| l.contains("wraps")), "{t:?}");
+    }
+
+    #[test]
+    fn pre_keeps_spacing_and_malformed_html_keeps_its_text() {
+        let t = texts("<pre>Name    Due\n\nBook    12/05</pre>", 42);
+        assert_eq!(t, vec!["Name    Due", "", "Book    12/05"]);
+        let t = texts("<div><p>unclosed <b>bold <table><tr><td>cell", 42);
+        assert_eq!(t, vec!["unclosed bold", "cell"]);
+    }
+
+    #[test]
+    fn a_label_stays_with_its_value_and_numbers_stay_whole() {
+        // At 42 columns the label's value joins it on the next line.
+        let t = texts(
+            "<p>Thank you for your visit today. Received with thanks from Maria-Jos&eacute; Castellanos</p>",
+            42,
+        );
+        assert!(
+            t.iter()
+                .any(|l| l.starts_with("Received with thanks from Maria-José")),
+            "{t:?}"
+        );
+        // Too long together for 32 columns: a name is broken at the line's end, after the label.
+        let t = texts(
+            "<p>Received with thanks from Maria-Jos&eacute; Castellanos</p>",
+            32,
+        );
+        assert!(t[0].starts_with("Received with thanks from Mar"), "{t:?}");
+        // A number after a label that cannot fit goes whole to the next line.
+        let t = texts("<p>Library card number: 23390005077316</p>", 32);
+        assert_eq!(t, vec!["Library card number:", "23390005077316"]);
+        // In a narrow table column a 14-digit barcode is not broken.
+        let t = texts(
+            "<table><tr><td>12/05/2026</td><td>Lost item 33390008233476 replacement fee for a long title</td>\
+             <td>Payment</td><td>$4.25</td><td>$0.00</td></tr></table>",
+            42,
+        );
+        assert!(t.iter().any(|l| l.contains("33390008233476")), "{t:?}");
+        assert!(t.iter().all(|l| l.chars().count() <= 42), "{t:?}");
+    }
+}
