@@ -218,6 +218,12 @@ pub enum Protocol {
     Lpd { address: SocketAddr },
     /// A drop folder: each complete file is one job.
     Folder { path: PathBuf },
+    /// HTTP for browser-based clients: slips posted as HTML, text or raw bytes, to the
+    /// printer the URL names. Browsers may call it from `allowed_origins` only.
+    Http {
+        address: SocketAddr,
+        allowed_origins: Vec<String>,
+    },
 }
 
 impl Protocol {
@@ -226,13 +232,16 @@ impl Protocol {
             Protocol::Raw { .. } => "raw",
             Protocol::Lpd { .. } => "lpd",
             Protocol::Folder { .. } => "folder",
+            Protocol::Http { .. } => "http",
         }
     }
 
     /// The socket address of a network listener.
     pub fn address(&self) -> Option<SocketAddr> {
         match self {
-            Protocol::Raw { address } | Protocol::Lpd { address } => Some(*address),
+            Protocol::Raw { address }
+            | Protocol::Lpd { address }
+            | Protocol::Http { address, .. } => Some(*address),
             Protocol::Folder { .. } => None,
         }
     }
@@ -242,7 +251,9 @@ impl Protocol {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListenConf {
     pub protocol: Protocol,
-    pub printer: String,
+    /// The printer its jobs go to. `None` only for an HTTP listener, which then serves
+    /// every printer (the URL names one).
+    pub printer: Option<String>,
 }
 
 /// Limits that protect the daemon and other clients from one job.
@@ -351,7 +362,52 @@ struct RawListen {
     protocol: Spanned<String>,
     address: Option<Spanned<String>>,
     path: Option<Spanned<String>>,
-    printer: Spanned<String>,
+    printer: Option<Spanned<String>>,
+    allowed_origins: Option<Vec<Spanned<String>>>,
+}
+
+/// Where an HTTP listener listens when its `address` is not given (loopback only).
+pub const DEFAULT_HTTP_PORT: u16 = 9180;
+
+/// A web origin as browsers send it in `Origin`: `scheme://host` or `scheme://host:port`,
+/// nothing after. Returned in lower case (as browsers serialise it).
+fn check_origin(o: &str) -> Result<String, String> {
+    if o == "*" || o == "null" {
+        return Err(format!(
+            "`{o}` is not allowed: list the staff client's origins (such as `https://staff.library.example`), so that no other web page can print"
+        ));
+    }
+    let bad = || {
+        format!(
+            "`{o}` is not an origin (`https://host` or `https://host:port`, without a path or a trailing slash)"
+        )
+    };
+    let (scheme, rest) = o.split_once("://").ok_or_else(bad)?;
+    if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") {
+        return Err(bad());
+    }
+    // `host`, `host:port`, `[v6]`, `[v6]:port`.
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(v6) => {
+            let (h, after) = v6.split_once(']').ok_or_else(bad)?;
+            match after {
+                "" => (h, None),
+                a => (h, Some(a.strip_prefix(':').ok_or_else(bad)?)),
+            }
+        }
+        None => match rest.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (rest, None),
+        },
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+    if !host_ok || port.is_some_and(|p| p.parse::<u16>().is_err()) {
+        return Err(bad());
+    }
+    Ok(o.to_ascii_lowercase())
 }
 
 /// `90s`, `15m`, `2h`, `500ms`, or a number of seconds.
@@ -396,7 +452,7 @@ impl Config {
                 protocol: Protocol::Raw {
                     address: "127.0.0.1:9100".parse().expect("address"),
                 },
-                printer: "default".into(),
+                printer: Some("default".into()),
             }],
             limits: Limits::default(),
             redact: RedactConfig::default(),
@@ -474,11 +530,26 @@ impl Config {
         }
         let mut listeners = Vec::new();
         for l in raw.listen {
-            if !printers.iter().any(|p| p.name == *l.printer.get_ref()) {
+            if let Some(name) = &l.printer {
+                if !printers.iter().any(|p| p.name == *name.get_ref()) {
+                    return Err(err(
+                        name.span().start,
+                        format!("no printer named `{}` is defined", name.get_ref()),
+                    ));
+                }
+            } else if l.protocol.get_ref() != "http" {
                 return Err(err(
-                    l.printer.span().start,
-                    format!("no printer named `{}` is defined", l.printer.get_ref()),
+                    l.protocol.span().start,
+                    "a listener needs `printer = \"NAME\"` (the printer its jobs go to)".into(),
                 ));
+            }
+            if let Some(o) = l.allowed_origins.as_ref().and_then(|o| o.first()) {
+                if l.protocol.get_ref() != "http" {
+                    return Err(err(
+                        o.span().start,
+                        "`allowed_origins` is for http listeners".into(),
+                    ));
+                }
             }
             let protocol = match l.protocol.get_ref().as_str() {
                 p @ ("raw" | "lpd") => {
@@ -526,16 +597,40 @@ impl Config {
                         path: PathBuf::from(p.get_ref()),
                     }
                 }
+                "http" => {
+                    let address = match &l.address {
+                        None => SocketAddr::from(([127, 0, 0, 1], DEFAULT_HTTP_PORT)),
+                        Some(a) => a.get_ref().parse::<SocketAddr>().map_err(|_| {
+                            err(
+                                a.span().start,
+                                format!("`{}` is not an IP address and port", a.get_ref()),
+                            )
+                        })?,
+                    };
+                    if let Some(p) = &l.path {
+                        return Err(err(p.span().start, "`path` is for folder listeners".into()));
+                    }
+                    let mut allowed_origins = Vec::new();
+                    for o in l.allowed_origins.iter().flatten() {
+                        let origin =
+                            check_origin(o.get_ref()).map_err(|m| err(o.span().start, m))?;
+                        allowed_origins.push(origin);
+                    }
+                    Protocol::Http {
+                        address,
+                        allowed_origins,
+                    }
+                }
                 p => {
                     return Err(err(
                         l.protocol.span().start,
-                        format!("unknown protocol `{p}` (known: raw, lpd, folder)"),
+                        format!("unknown protocol `{p}` (known: raw, lpd, folder, http)"),
                     ))
                 }
             };
             listeners.push(ListenConf {
                 protocol,
-                printer: l.printer.into_inner(),
+                printer: l.printer.map(Spanned::into_inner),
             });
         }
         let mut limits = Limits::default();
@@ -699,5 +794,49 @@ mod tests {
         // 2^64 seconds and more: refused, not wrapped around to 44 seconds.
         assert!(parse_duration("307445734561825861m").is_err());
         assert!(parse_duration("18446744073709551615d").is_err());
+    }
+
+    #[test]
+    fn http_listeners() {
+        let load = |listen: &str| {
+            Config::from_toml(
+                Path::new("desk.toml"),
+                &format!(
+                    "[[printer]]\nname = \"desk\"\nprofile = \"generic-80mm\"\n\
+                     device = \"file:///tmp/x\"\n[[listen]]\n{listen}\n"
+                ),
+            )
+            .map(|c| c.listeners)
+            .map_err(|e| e.to_string())
+        };
+        let l = load("protocol = \"http\"\nallowed_origins = [\"https://Staff.Example.org\", \"http://[::1]:8080\"]").unwrap();
+        assert_eq!(
+            l[0],
+            ListenConf {
+                protocol: Protocol::Http {
+                    address: "127.0.0.1:9180".parse().unwrap(),
+                    allowed_origins: vec![
+                        "https://staff.example.org".into(),
+                        "http://[::1]:8080".into()
+                    ],
+                },
+                printer: None,
+            }
+        );
+        let l = load("protocol = \"http\"\naddress = \"[::1]:9999\"\nprinter = \"desk\"").unwrap();
+        assert_eq!(l[0].printer.as_deref(), Some("desk"));
+        for (listen, says) in [
+            ("protocol = \"http\"\nallowed_origins = [\"*\"]", "desk.toml:7:20"),
+            ("protocol = \"http\"\nallowed_origins = [\"https://staff.example.org/\"]", "not an origin"),
+            ("protocol = \"http\"\nallowed_origins = [\"staff.example.org\"]", "not an origin"),
+            ("protocol = \"http\"\nallowed_origins = [\"https://x:99999\"]", "not an origin"),
+            ("protocol = \"http\"\npath = \"/tmp\"", "for folder listeners"),
+            ("protocol = \"http\"\nprinter = \"nope\"", "no printer named `nope`"),
+            ("protocol = \"raw\"\naddress = \"127.0.0.1:9100\"", "needs `printer"),
+            ("protocol = \"raw\"\naddress = \"127.0.0.1:9100\"\nprinter = \"desk\"\nallowed_origins = [\"https://a.b\"]", "for http listeners"),
+        ] {
+            let e = load(listen).unwrap_err();
+            assert!(e.contains(says), "{listen}: {e}");
+        }
     }
 }

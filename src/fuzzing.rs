@@ -411,10 +411,24 @@ pub fn config_invariants(data: &[u8]) {
         }
     }
     for l in &c.listeners {
-        assert!(
-            c.printers.iter().any(|p| p.name == l.printer),
-            "a listener's printer is not defined"
-        );
+        match &l.printer {
+            Some(name) => assert!(
+                c.printers.iter().any(|p| p.name == *name),
+                "a listener's printer is not defined"
+            ),
+            None => assert!(
+                matches!(l.protocol, Protocol::Http { .. }),
+                "only an http listener serves every printer"
+            ),
+        }
+        if let Protocol::Http {
+            allowed_origins, ..
+        } = &l.protocol
+        {
+            assert!(allowed_origins
+                .iter()
+                .all(|o| o.contains("://") && !o.ends_with('/') && o != "*"));
+        }
         if let Protocol::Folder { path } = &l.protocol {
             assert!(path.is_absolute());
         }

@@ -171,14 +171,20 @@ async fn serve(cfg: Config, profile_dir: Option<PathBuf>) -> anyhow::Result<()> 
     }
     let mut addrs = daemon.addrs().into_iter();
     for l in &cfg.listeners {
-        let printer = cfg
-            .printers
-            .iter()
-            .find(|p| p.name == l.printer)
-            .expect("checked at load");
         let at = match &l.protocol {
             crate::config::Protocol::Folder { path } => path.display().to_string(),
             _ => addrs.next().expect("bound").to_string(),
+        };
+        let Some(printer) = cfg
+            .printers
+            .iter()
+            .find(|p| Some(&p.name) == l.printer.as_ref())
+        else {
+            eprintln!(
+                "slipguard: listening on {} {at} for every printer",
+                l.protocol.name()
+            );
+            continue;
         };
         eprintln!(
             "slipguard: listening on {} {at} for printer `{}` ({}), printing to {}",

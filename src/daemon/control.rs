@@ -192,13 +192,7 @@ impl View {
                 .iter()
                 .map(|(name, profile, device, s)| {
                     let off = s.offline_since.load(Ordering::Relaxed);
-                    let state = if off != 0 {
-                        "offline"
-                    } else if s.busy.load(Ordering::Relaxed) {
-                        "busy"
-                    } else {
-                        "ready"
-                    };
+                    let state = state_of(s);
                     PrinterStatus {
                         name: name.clone(),
                         profile: profile.clone(),
@@ -223,6 +217,18 @@ impl View {
                 })
                 .collect(),
         }
+    }
+}
+
+/// A printer's state as `status` and the HTTP listener show it: `offline`, `busy` or
+/// `ready`.
+pub(super) fn state_of(s: &Stats) -> &'static str {
+    if s.offline_since.load(Ordering::Relaxed) != 0 {
+        "offline"
+    } else if s.busy.load(Ordering::Relaxed) {
+        "busy"
+    } else {
+        "ready"
     }
 }
 

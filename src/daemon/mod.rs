@@ -8,6 +8,7 @@
 pub mod control;
 mod device;
 pub mod folder;
+mod http;
 pub mod job;
 pub mod lpd;
 pub mod notify;
@@ -17,7 +18,7 @@ mod spooling;
 
 use crate::config::{Config, Limits, ListenConf, PrinterConf, Protocol};
 use crate::core::profile::Profile;
-use crate::core::redact::Redactor;
+use crate::core::redact::{Redactor, Report};
 use crate::core::tokenize::{Token, Tokenizer};
 use crate::profiles::Profiles;
 use crate::spool;
@@ -388,19 +389,21 @@ impl Daemon {
                 listeners.push(keep.swap_remove(i));
                 continue;
             }
-            let route = self
-                .printers
-                .iter()
-                .find(|e| e.route.printer == l.printer)
-                .expect("checked at load")
-                .route
-                .clone();
+            let route = l.printer.as_ref().map(|name| {
+                self.printers
+                    .iter()
+                    .find(|e| e.route.printer == *name)
+                    .expect("checked at load")
+                    .route
+                    .clone()
+            });
             let (stop, stop_rx) = watch::channel(false);
             let sh = self.shared.clone();
             let (addr, task) = match (r, &l.protocol) {
-                (Some(Ready::Folder), Protocol::Folder { path }) => {
-                    (None, folder::watch(path, route, sh, stop_rx)?)
-                }
+                (Some(Ready::Folder), Protocol::Folder { path }) => (
+                    None,
+                    folder::watch(path, route.expect("a folder has a printer"), sh, stop_rx)?,
+                ),
                 (tcp, proto) => {
                     let tcp = match tcp {
                         Some(Ready::Tcp(t)) => t,
@@ -412,9 +415,29 @@ impl Daemon {
                         }
                     };
                     let addr = tcp.local_addr()?;
-                    let task = match proto {
-                        Protocol::Lpd { .. } => tokio::spawn(lpd::serve(tcp, route, sh, stop_rx)),
-                        _ => tokio::spawn(raw::serve(tcp, route, sh, stop_rx)),
+                    let task = match (proto, route) {
+                        (
+                            Protocol::Http {
+                                allowed_origins, ..
+                            },
+                            only,
+                        ) => {
+                            let conf = http::Conf {
+                                only: only.map(|r| r.printer),
+                                allowed_origins: allowed_origins.clone(),
+                                loopback: addr.ip().is_loopback(),
+                            };
+                            tokio::spawn(http::serve(tcp, conf, self.view.clone(), sh, stop_rx))
+                        }
+                        (Protocol::Lpd { .. }, Some(route)) => {
+                            tokio::spawn(lpd::serve(tcp, route, sh, stop_rx))
+                        }
+                        (_, route) => tokio::spawn(raw::serve(
+                            tcp,
+                            route.expect("a raw listener has a printer"),
+                            sh,
+                            stop_rx,
+                        )),
                     };
                     (Some(addr), task)
                 }
@@ -591,6 +614,18 @@ async fn query(bytes: Vec<u8>, route: &Route, shared: &Arc<Shared>) -> Vec<u8> {
     rx.await.unwrap_or_default()
 }
 
+/// What became of a job handed to [`accept`].
+pub(crate) enum Accepted {
+    /// Queued for its printer, under this id, with these counts.
+    Queued { id: String, report: Report },
+    /// Not printed: it fails closed, or is over a limit (the reason names offsets, limits
+    /// and command names, never text).
+    Refused(String),
+    /// Not printed: it could not be spooled and the printer is offline, or the daemon is
+    /// stopping.
+    Unavailable(String),
+}
+
 /// Redact a complete job and queue it for its printer; a job that fails closed is refused
 /// with a log line that says why (offsets and command names, never text).
 async fn accept(
@@ -599,7 +634,7 @@ async fn accept(
     route: &Route,
     shared: &Arc<Shared>,
     reply: Option<tokio::sync::oneshot::Sender<Vec<u8>>>,
-) {
+) -> Accepted {
     let accepted = Instant::now();
     let id = shared.ids.next();
     let bytes_in = bytes.len();
@@ -661,7 +696,9 @@ async fn accept(
                             outcome = "refused",
                             "job not printed: it cannot be spooled ({why}) and the printer is offline"
                         );
-                        return;
+                        return Accepted::Unavailable(format!(
+                            "it cannot be spooled ({why}) and the printer is offline"
+                        ));
                     }
                     route.stats.unspooled.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(
@@ -673,10 +710,11 @@ async fn accept(
                 }
             };
             route.stats.queued.fetch_add(1, Ordering::Relaxed);
+            let counts = report.clone();
             let job = Job {
                 kind: job::JobKind::Print,
                 reply,
-                id,
+                id: id.clone(),
                 listener,
                 bytes_in,
                 bytes: out,
@@ -687,7 +725,9 @@ async fn accept(
             if route.queue.send(job).is_err() {
                 route.stats.queued.fetch_sub(1, Ordering::Relaxed);
                 tracing::warn!(printer = %route.printer, "job refused: the daemon is stopping");
+                return Accepted::Unavailable("the daemon is stopping".into());
             }
+            Accepted::Queued { id, report: counts }
         }
         Ok(Err(blocked)) => {
             route.stats.failed.fetch_add(1, Ordering::Relaxed);
@@ -699,8 +739,12 @@ async fn accept(
                 outcome = "refused",
                 "job not printed: {blocked}"
             );
+            Accepted::Refused(blocked)
         }
-        Err(e) => tracing::error!(job = %id, "redaction task failed: {e}"),
+        Err(e) => {
+            tracing::error!(job = %id, "redaction task failed: {e}");
+            Accepted::Refused("redaction failed".into())
+        }
     }
 }
 
