@@ -7,6 +7,7 @@
 #   CUPS (Debian's cups, cups-client, cups-bsd): lpadmin, lp, lpstat, cancel, the `socket`
 #     and `lpd` backends (the lpd backend is the tests' LPD client), and cupsd.
 #   python-escpos (PyPI): escpos.printer.Network, as point-of-sale software prints.
+#   Chromium (Debian's chromium): the headless browser of tests/browser.rs.
 #
 # Without systemd as PID 1, cupsd is started by hand: `/usr/sbin/cupsd` forks into the
 # background; this waits until `lpstat -r` says the scheduler is running.
@@ -59,6 +60,17 @@ else
     did+=("installed python-escpos")
 fi
 did+=("python-escpos $(python3 -m pip show python-escpos 2>/dev/null | sed -n 's/^Version: //p')")
+
+# ---- Chromium (tests/browser.rs: a Koha slip page posting to the HTTP listener) -----------
+if command -v chromium >/dev/null; then
+    did+=("chromium already installed")
+else
+    echo "clients: apt-get install -y -qq chromium"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    did+=("installed chromium")
+fi
+did+=("$(chromium --version 2>/dev/null || echo 'chromium ?')")
 
 for d in "${did[@]}"; do echo "clients: $d"; done
 echo "clients: ready in $(($(date +%s) - start))s"

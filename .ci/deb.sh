@@ -45,6 +45,9 @@ expected=(
     /usr/share/fish/vendor_completions.d/slipguard.fish
     /usr/share/doc/slipguard/copyright
     /usr/share/doc/slipguard/README.Debian
+    /usr/share/doc/slipguard/contrib/koha/IntranetSlipPrinterJS.js
+    /usr/share/doc/slipguard/contrib/evergreen/README.md
+    /usr/share/doc/slipguard/contrib/evergreen/slipguard.user.js
 )
 for sub in run check status spool spool-list spool-reprint spool-purge redact preview inspect \
     sample profiles; do

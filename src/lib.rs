@@ -9,6 +9,8 @@
 //!   * [`core::profile`] is the printer profile schema; [`core::symbol`] reads barcodes and
 //!     2-D codes.
 //! * [`profiles`] — finds profile files (site directory, system directory, built-in copies).
+//! * [`html`], [`typeset`] — HTML and plain-text slips (from the HTTP listener) laid out as
+//!   printed lines and written as ESC/POS or Star Line bytes; sans-IO.
 //! * [`inspect`], [`preview`], [`sample`] — the offline commands; `main.rs` is the CLI.
 //! * [`spool`] — the encrypted spool: sealed entries, epoch keys, retention sweeper.
 //! * `fuzzing` — invariants shared by the fuzz targets and the corpus replay test.
