@@ -514,3 +514,76 @@ pub fn profile_invariants(data: &[u8]) {
     t.finish(&mut |x| bad |= x.kind.is_error());
     assert!(!bad, "printed output must tokenize cleanly");
 }
+
+// ---------------------------------------------------------------------------------------
+// HTML slips (the HTTP listener's `text/html`): layout, typesetting and redaction.
+
+/// The first byte picks the printer (even: Epson TM-T88V, 42 columns; odd: Star TSP650II in
+/// Star Line Mode, 48 columns; a multiple of 4: the 32-column generic 58 mm); the rest,
+/// read as UTF-8 (lossily, as the listener reads it), is the slip. Checks: layout and
+/// typesetting never panic; every laid-out line fits the paper; the typeset job holds only
+/// text, line feeds and whole, known commands (markup and control characters never become
+/// printer commands); it ends with the profile's feed and cut; redaction either prints it
+/// or refuses it whole, and what it prints tokenizes cleanly.
+pub fn html_invariants(data: &[u8]) {
+    static PROFILES: OnceLock<[Profile; 3]> = OnceLock::new();
+    static REDACTOR: OnceLock<(Redactor, Vec<String>)> = OnceLock::new();
+    let Some((&ctl, html)) = data.split_first() else {
+        return;
+    };
+    let ps = PROFILES.get_or_init(|| {
+        let load = |n| Profiles::new(None).load(n).expect("built-in profile loads");
+        [
+            load("epson-tm-t88v"),
+            load("star-tsp650ii"),
+            load("generic-58mm"),
+        ]
+    });
+    let p = match ctl {
+        c if c % 4 == 0 => &ps[2],
+        c if c % 2 == 0 => &ps[0],
+        _ => &ps[1],
+    };
+    let (r, labels) = REDACTOR.get_or_init(|| {
+        let r = Redactor::new(RedactConfig::default());
+        let labels = r.labels();
+        (r, labels)
+    });
+    let text = String::from_utf8_lossy(html);
+    let (layout, _) = crate::typeset::Layout::for_profile(p).expect("a Latin page");
+    let lines = crate::html::html_lines(&text, &layout, labels);
+    for l in &lines {
+        assert!(l.width() <= layout.columns, "a line wider than the paper");
+    }
+    let job = crate::typeset::render(&lines, p).expect("typesets");
+    let mut t = Tokenizer::new(p.dialect, p.tokenizer_options());
+    let mut odd = None;
+    let mut check = |x: Token| {
+        let ok = match x.kind {
+            TokenKind::Text | TokenKind::Control(_) => true,
+            TokenKind::Command(_) => true,
+            _ => false,
+        };
+        if !ok && odd.is_none() {
+            odd = Some(x.kind.label());
+        }
+    };
+    t.feed(&job, &mut check);
+    t.finish(&mut check);
+    assert_eq!(
+        odd, None,
+        "the typeset job holds only text and whole commands"
+    );
+    let (segments, _) = r.segments(p, &job);
+    let mut printed = Vec::new();
+    for s in &segments {
+        if let Ok(bytes) = &s.output {
+            printed.extend_from_slice(bytes);
+        }
+    }
+    let mut t = Tokenizer::new(p.dialect, p.tokenizer_options());
+    let mut bad = false;
+    t.feed(&printed, &mut |x| bad |= x.kind.is_error());
+    t.finish(&mut |x| bad |= x.kind.is_error());
+    assert!(!bad, "printed output must tokenize cleanly");
+}

@@ -106,3 +106,9 @@ fn edge_inputs_hold_the_invariants() {
         slipguard::fuzzing::profile_invariants(text);
     }
 }
+
+#[test]
+fn html_seed_corpus_holds_the_invariants() {
+    let n = replay("html", slipguard::fuzzing::html_invariants);
+    assert!(n >= 12, "the seed corpus has only {n} files");
+}
