@@ -559,11 +559,10 @@ pub fn html_invariants(data: &[u8]) {
     let mut t = Tokenizer::new(p.dialect, p.tokenizer_options());
     let mut odd = None;
     let mut check = |x: Token| {
-        let ok = match x.kind {
-            TokenKind::Text | TokenKind::Control(_) => true,
-            TokenKind::Command(_) => true,
-            _ => false,
-        };
+        let ok = matches!(
+            x.kind,
+            TokenKind::Text | TokenKind::Control(_) | TokenKind::Command(_)
+        );
         if !ok && odd.is_none() {
             odd = Some(x.kind.label());
         }
