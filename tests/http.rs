@@ -415,3 +415,51 @@ async fn malformed_html_plain_text_and_raw_jobs_without_an_origin_print() {
     d.shutdown(Duration::from_secs(5)).await;
     log_is_clean();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_for_one_printer_serves_only_it_and_a_slow_body_gets_408() {
+    let dir = temp("http-one");
+    let other = dir.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let extra = format!(
+        "printer = \"front-desk\"\n[[printer]]\nname = \"back-office\"\nprofile = \"generic-80mm\"\n\
+         device = \"file://{}\"\n",
+        other.display()
+    );
+    let (d, addr, out) = start(&dir, &extra, "job_timeout = \"1s\"").await;
+    let a = request(addr, "GET /v1/printers HTTP/1.1", b"").await;
+    let names: Vec<String> = a.json()["printers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, vec!["front-desk"]);
+    let a = request(
+        addr,
+        "POST /v1/printers/back-office/slips HTTP/1.1\r\nContent-Type: text/plain",
+        b"hello",
+    )
+    .await;
+    assert_eq!(a.status, 404);
+    // A body that never finishes arriving: 408 at job_timeout, nothing printed.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/printers/front-desk/slips HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
+         Content-Type: text/plain\r\nContent-Length: 1000\r\n\r\npart of a slip",
+        addr.port()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut raw))
+        .await
+        .expect("an answer")
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("job_timeout"), "{text}");
+    nothing_printed(&out).await;
+    nothing_printed(&other).await;
+    d.shutdown(Duration::from_secs(5)).await;
+    log_is_clean();
+}
