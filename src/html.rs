@@ -62,17 +62,131 @@ const BLOCKS: &[&str] = &[
 /// across lines, where redaction could not read it whole.
 const MIN_TEXT: usize = 20;
 
+/// Elements nested deeper than this are not laid out: the slip is refused instead (a
+/// recursive layout of an arbitrarily deep document could exhaust the stack, and a slip is
+/// never nested this deep).
+pub const MAX_DEPTH: usize = 256;
+
 /// Classes whose elements the staff client hides when printing.
 const PRINT_HIDDEN_CLASSES: &[&str] = &["noprint", "no-print", "d-print-none", "d-none", "hidden"];
 
 /// The printed lines of an HTML slip (a whole page or a fragment). `labels` (lower case)
 /// are the field labels redaction reads values after ([`crate::core::redact::Redactor::labels`]):
-/// a line is never broken inside one or between one and the word after it.
-pub fn html_lines(html: &str, layout: &Layout, labels: &[String]) -> Vec<Line> {
+/// a line is never broken inside one or between one and the word after it. An error when
+/// elements nest deeper than [`MAX_DEPTH`] (nothing of such a slip prints).
+pub fn html_lines(html: &str, layout: &Layout, labels: &[String]) -> Result<Vec<Line>, String> {
+    // Checked before parsing: the parser's time grows with the square of the nesting depth
+    // (40 KB of nested `<div>`s takes a quarter of a second, a megabyte minutes).
+    if nesting_bound(html) > MAX_DEPTH {
+        return Err(format!(
+            "the HTML nests elements deeper than {MAX_DEPTH} levels"
+        ));
+    }
     let doc = Html::parse_document(html);
     let mut w = Writer::new(layout, labels);
     w.children(doc.tree.root(), Style::default());
-    w.finish()
+    if w.too_deep {
+        return Err(format!(
+            "the HTML nests elements deeper than {MAX_DEPTH} levels"
+        ));
+    }
+    Ok(w.finish())
+}
+
+/// An upper bound of how deep `html` nests its elements, from its tags alone: start tags
+/// open, end tags close; void elements (`<br>`) and elements a sibling closes implicitly
+/// (`<p>`, `<li>`, `<td>`, `<tr>`, …) do not count, nor do comments or the content of
+/// `<script>`, `<style>`, `<textarea>` and `<title>`. Linear in the length.
+fn nesting_bound(html: &str) -> usize {
+    const UNCOUNTED: &[&[u8]] = &[
+        b"area",
+        b"base",
+        b"br",
+        b"col",
+        b"embed",
+        b"hr",
+        b"img",
+        b"input",
+        b"link",
+        b"meta",
+        b"param",
+        b"source",
+        b"track",
+        b"wbr",
+        b"p",
+        b"li",
+        b"td",
+        b"th",
+        b"tr",
+        b"dt",
+        b"dd",
+        b"option",
+        b"optgroup",
+        b"thead",
+        b"tbody",
+        b"tfoot",
+        b"colgroup",
+        b"caption",
+        b"rt",
+        b"rp",
+        b"html",
+        b"head",
+        b"body",
+    ];
+    const RAW_TEXT: &[&[u8]] = &[b"script", b"style", b"textarea", b"title"];
+    let b = html.as_bytes();
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    let find = |from: usize, what: &[u8]| {
+        memchr::memmem::find(&b[from.min(b.len())..], what).map(|p| from + p)
+    };
+    while let Some(p) = memchr::memchr(b'<', &b[i..]) {
+        i += p + 1;
+        if b[i..].starts_with(b"!--") {
+            i = find(i + 3, b"-->").map_or(b.len(), |e| e + 3);
+            continue;
+        }
+        let close = b.get(i) == Some(&b'/');
+        let start = i + usize::from(close);
+        let mut end = start;
+        while end < b.len() && b[end].is_ascii_alphanumeric() && end - start < 16 {
+            end += 1;
+        }
+        if end == start {
+            continue;
+        }
+        let name = b[start..end].to_ascii_lowercase();
+        let Some(gt) = memchr::memchr(b'>', &b[end..]).map(|g| end + g) else {
+            break;
+        };
+        i = gt + 1;
+        if UNCOUNTED.contains(&name.as_slice()) {
+            continue;
+        }
+        if close {
+            depth = depth.saturating_sub(1);
+        } else if RAW_TEXT.contains(&name.as_slice()) {
+            // To the matching end tag, in any case.
+            let lower = |k: usize| b.get(k).map(u8::to_ascii_lowercase);
+            let mut k = i;
+            i = loop {
+                match memchr::memchr(b'<', &b[k.min(b.len())..]) {
+                    None => break b.len(),
+                    Some(q) => {
+                        k += q + 1;
+                        if lower(k) == Some(b'/')
+                            && (0..name.len()).all(|j| lower(k + 1 + j) == Some(name[j]))
+                        {
+                            break k;
+                        }
+                    }
+                }
+            };
+        } else if b[gt - 1] != b'/' {
+            depth += 1;
+            max = max.max(depth);
+        }
+    }
+    max
 }
 
 /// The printed lines of a plain-text slip: its lines, with their spacing, wrapped at word
@@ -107,6 +221,10 @@ struct Writer<'a> {
     /// Collecting a table cell: paragraphs are kept unwrapped, to be fitted to the
     /// column's width once every cell's natural width is known.
     cell: Option<Vec<Para>>,
+    /// Elements open around the one being laid out.
+    depth: usize,
+    /// An element lay deeper than [`MAX_DEPTH`]: the layout is refused.
+    too_deep: bool,
 }
 
 impl<'a> Writer<'a> {
@@ -122,6 +240,8 @@ impl<'a> Writer<'a> {
             marker: None,
             pre: 0,
             cell: None,
+            depth: 0,
+            too_deep: false,
         }
     }
 
@@ -152,6 +272,16 @@ impl<'a> Writer<'a> {
     }
 
     fn element(&mut self, node: NodeRef<'_, Node>, e: &Element, style: Style) {
+        if self.depth >= MAX_DEPTH || self.too_deep {
+            self.too_deep = true;
+            return;
+        }
+        self.depth += 1;
+        self.element_within(node, e, style);
+        self.depth -= 1;
+    }
+
+    fn element_within(&mut self, node: NodeRef<'_, Node>, e: &Element, style: Style) {
         let name = e.name();
         if DROPPED.contains(&name) || hidden(e) {
             return;
@@ -391,8 +521,10 @@ impl<'a> Writer<'a> {
                 };
                 let mut sub = Writer::new(self.layout, self.labels);
                 sub.cell = Some(Vec::new());
+                sub.depth = self.depth;
                 sub.children(td, s);
                 sub.flush();
+                self.too_deep |= sub.too_deep;
                 let paras = sub.cell.take().unwrap_or_default();
                 let numeric = paras.len() == 1 && is_number(&paras[0]);
                 // A nested table or list inside a cell lays out at the cell's width below.
@@ -799,6 +931,7 @@ mod tests {
 
     fn texts(html: &str, columns: usize) -> Vec<String> {
         html_lines(html, &layout(columns), &labels())
+            .unwrap()
             .iter()
             .map(Line::text)
             .collect()
@@ -826,7 +959,8 @@ mod tests {
 
     #[test]
     fn headings_are_bold_and_double_and_count_two_columns() {
-        let lines = html_lines("<h3>Hold slip for you</h3><h4>Small</h4>", &layout(20), &[]);
+        let lines =
+            html_lines("<h3>Hold slip for you</h3><h4>Small</h4>", &layout(20), &[]).unwrap();
         assert_eq!(lines.len(), 3);
         assert!(lines.iter().all(|l| l.width() <= 20));
         assert!(lines[0].runs[0].0.double && lines[0].runs[0].0.bold);
@@ -898,5 +1032,26 @@ mod tests {
         );
         assert!(t.iter().any(|l| l.contains("33390008233476")), "{t:?}");
         assert!(t.iter().all(|l| l.chars().count() <= 42), "{t:?}");
+    }
+
+    #[test]
+    fn a_document_nested_too_deep_is_refused_not_a_stack_overflow() {
+        // Refused before parsing (which would take minutes for this megabyte).
+        let deep = format!(
+            "{}secret{}",
+            "<div><b>".repeat(200_000),
+            "</b></div>".repeat(10)
+        );
+        let e = html_lines(&deep, &layout(42), &[]).unwrap_err();
+        assert!(e.contains("deeper than 256"), "{e}");
+        // Nested tables count by their `table` elements.
+        let t = "<table><tr><td>".repeat(300) + "x";
+        assert!(html_lines(&t, &layout(42), &[]).is_err());
+        // Closed elements, implicitly closed ones, void ones, comments and scripts do not.
+        let ok = "<div>".repeat(100) + "fine" + &"</div>".repeat(100);
+        let ok = ok + &"<p>x<li>y<td>z<br><!-- <div><div> -->".repeat(1000);
+        let ok = ok + "<script>" + &"<div>".repeat(1000) + "</SCRIPT><div>end</div>";
+        assert_eq!(nesting_bound(&ok), 100);
+        assert!(html_lines(&ok, &layout(42), &[]).is_ok());
     }
 }

@@ -288,7 +288,7 @@ async fn slips(State(app): State<App>, Path(name): Path<String>, req: Request) -
             let text = String::from_utf8_lossy(&body);
             let (layout, _) = crate::typeset::Layout::for_profile(&profile)?;
             let lines = match form {
-                Form::Html => crate::html::html_lines(&text, &layout, &labels),
+                Form::Html => crate::html::html_lines(&text, &layout, &labels)?,
                 _ => crate::html::text_lines(&text, &layout, &labels),
             };
             crate::typeset::render(&lines, &profile)
