@@ -534,19 +534,12 @@ impl Detectors {
             push(&mut f, li, a, end, Kind::Name);
         }
 
-        // A name alone above a street address: a mailing block. A street line directly
-        // under a line that reads as the library's ("Maple Ridge Public Library") is the
-        // library's address, as in a slip's footer.
-        let under_library = |li: usize| {
-            let pos = texty.iter().position(|&t| t == li)?;
-            let prev = *texty.get(pos.checked_sub(1)?)?;
-            Some(library(&f, &[], prev))
-        };
+        // A name alone above a street address: a mailing block.
         let street: Vec<Option<(usize, usize)>> = lines
             .iter()
             .enumerate()
             .map(|(li, t)| {
-                if !may_be_street(t) || !has_street_word(t) || under_library(li) == Some(true) {
+                if !may_be_street(t) || !has_street_word(t) {
                     return None;
                 }
                 // A house number must not run on from a word, masked (`*`) or not: masking
@@ -715,10 +708,29 @@ impl Detectors {
         let first_marker = (0..first_found.unwrap_or(lines.len()))
             .find(|&li| redacted_line(lines[li]))
             .or(first_found);
+        // A street line directly under the library's own line ("Maple Ridge Public
+        // Library", as in a slip's footer) is the library's address. That line must hold
+        // nothing redaction changes (no value found on it, no digits, `@` or `*`), so that it
+        // reads the same when the output is redacted again.
+        let under_library = |f: &[Finding], li: usize| {
+            let Some(pos) = texty.iter().position(|&t| t == li) else {
+                return false;
+            };
+            let Some(&above) = pos.checked_sub(1).and_then(|p| texty.get(p)) else {
+                return false;
+            };
+            street[above].is_none()
+                && !lines[above]
+                    .bytes()
+                    .any(|b| b.is_ascii_digit() || b == b'@' || b == b'*')
+                && !f.iter().any(|x| x.line == above)
+                && !partial.iter().any(|m| m.0 == above)
+                && library(f, &partial, above)
+        };
         if let Some(first_line) = first_patron {
             for (li, s) in street.iter().enumerate() {
                 if let Some((a, b)) = *s {
-                    if li > first_line {
+                    if li > first_line && !under_library(&f, li) {
                         push(&mut f, li, a, b, Kind::Address);
                     }
                 }
