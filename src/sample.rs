@@ -303,19 +303,6 @@ fn slip(kind: Kind, seed: u64) -> Vec<Part> {
     v
 }
 
-/// The profile's table number and encoding to write a Latin slip in: the first of
-/// cp858, cp850, cp1252, cp437 that the profile has.
-fn pick_code_page(table: &std::collections::BTreeMap<u8, Encoding>) -> Option<(u8, Encoding)> {
-    ["cp858", "cp850", "cp1252", "cp437"]
-        .iter()
-        .find_map(|want| {
-            table
-                .iter()
-                .find(|(_, e)| e.name() == *want)
-                .map(|(n, e)| (*n, *e))
-        })
-}
-
 /// Replace characters the page cannot print with their unaccented letter, or `?`.
 fn printable(enc: Encoding, s: &str) -> String {
     let Encoding::Single(page) = enc else {
@@ -369,7 +356,7 @@ fn encode(enc: Encoding, s: &str) -> Vec<u8> {
 }
 
 fn escpos_bytes(parts: &[Part], profile: &Profile) -> anyhow::Result<Vec<u8>> {
-    let (n, enc) = pick_code_page(&profile.code_pages.table)
+    let (n, enc) = crate::typeset::text_page(&profile.code_pages.table)
         .ok_or_else(|| anyhow::anyhow!("profile `{}` has no Latin code page", profile.name))?;
     let cap = Capture::default();
     let opts = PrinterOptions::new(None, None, profile.columns.font_a as u8);
@@ -423,7 +410,7 @@ fn escpos_bytes(parts: &[Part], profile: &Profile) -> anyhow::Result<Vec<u8>> {
 }
 
 fn star_bytes(parts: &[Part], profile: &Profile) -> anyhow::Result<Vec<u8>> {
-    let (n, enc) = pick_code_page(&profile.code_pages.table)
+    let (n, enc) = crate::typeset::text_page(&profile.code_pages.table)
         .ok_or_else(|| anyhow::anyhow!("profile `{}` has no Latin code page", profile.name))?;
     let mut o = Vec::new();
     for part in parts {

@@ -23,13 +23,8 @@ pub struct Style {
     pub double: bool,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Align {
-    #[default]
-    Left,
-    Center,
-    Right,
-}
+/// Horizontal justification (the text model's own).
+pub use crate::core::text::Align;
 
 /// One printed line: runs of styled text, left to right. Holds slip text, so `Debug` shows
 /// only sizes.

@@ -37,6 +37,41 @@ fn chromium() -> Option<&'static str> {
     })
 }
 
+/// Chromium, or `None` with the test skipped (said on stderr); with
+/// `SLIPGUARD_REQUIRE_TOOLS=1` a missing Chromium fails the test instead.
+fn chromium_or_skip() -> Option<&'static str> {
+    let found = chromium();
+    if found.is_none() {
+        if std::env::var("SLIPGUARD_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
+            panic!("Chromium is needed: run `.ci/clients.sh` (as root) to install it");
+        }
+        eprintln!("SKIPPED: chromium is not installed (run `.ci/clients.sh` as root)");
+    }
+    found
+}
+
+/// What the printer printed of `job` (an Epson TM-T88V), as text, after checking that none
+/// of the fixture's patron values is in it and all of its listed content is.
+fn check_printed(job: &[u8], fixture: &str) -> String {
+    let profile = Profiles::builtin_only().load("epson-tm-t88v").unwrap();
+    let all: String = text::lines(&profile, job)
+        .iter()
+        .map(|l| l.text.to_string() + "\n")
+        .collect();
+    let path = repo().join(format!("tests/fixtures/html/{fixture}.toml"));
+    let manifest: toml::Value = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for v in manifest["patron"].as_array().unwrap() {
+        let v = v.as_str().unwrap();
+        assert!(!all.contains(v), "a patron value printed");
+        assert!(!String::from_utf8_lossy(job).contains(v));
+    }
+    for k in manifest["keep"].as_array().unwrap() {
+        let k = k.as_str().unwrap();
+        assert!(all.contains(k), "`{k}` printed:\n{all}");
+    }
+    all
+}
+
 /// The Koha slip page with the snippet as `IntranetSlipPrinterJS`, talking to slipguard at
 /// `slipguard` (`http://127.0.0.1:PORT`). `window.print` is replaced by a marker, so that
 /// the fallback shows in the page instead of opening a dialog.
@@ -136,11 +171,7 @@ async fn start(dir: &Path, origin: &str) -> (Daemon, u16, PathBuf) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_posts_a_koha_slip_that_prints_redacted_and_falls_back_when_unreachable() {
-    let Some(browser) = chromium() else {
-        if std::env::var("SLIPGUARD_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
-            panic!("Chromium is needed: run `.ci/clients.sh` (as root) to install it");
-        }
-        eprintln!("SKIPPED: chromium is not installed (run `.ci/clients.sh` as root)");
+    let Some(browser) = chromium_or_skip() else {
         return;
     };
     let dir = temp("browser");
@@ -164,24 +195,7 @@ async fn chromium_posts_a_koha_slip_that_prints_redacted_and_falls_back_when_unr
     assert!(!dom.contains("data-browser-print=\"yes\""));
     wait_for("the slip printed", || printed(&out).len() == 1).await;
     let job = printed(&out).remove(0);
-    let profile = Profiles::builtin_only().load("epson-tm-t88v").unwrap();
-    let all: String = text::lines(&profile, &job)
-        .iter()
-        .map(|l| l.text.to_string() + "\n")
-        .collect();
-    let manifest: toml::Value = toml::from_str(
-        &std::fs::read_to_string(repo().join("tests/fixtures/html/koha_issueslip.toml")).unwrap(),
-    )
-    .unwrap();
-    for v in manifest["patron"].as_array().unwrap() {
-        let v = v.as_str().unwrap();
-        assert!(!all.contains(v), "a patron value printed");
-        assert!(!String::from_utf8_lossy(&job).contains(v));
-    }
-    for k in manifest["keep"].as_array().unwrap() {
-        let k = k.as_str().unwrap();
-        assert!(all.contains(k), "`{k}` printed:\n{all}");
-    }
+    let all = check_printed(&job, "koha_issueslip");
     assert!(
         all.contains("**********2604"),
         "the card's last four digits"
@@ -252,11 +266,7 @@ fn evergreen_page(slipguard: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_runs_the_evergreen_user_script_on_a_page_that_prints_like_evergreen() {
-    let Some(browser) = chromium() else {
-        if std::env::var("SLIPGUARD_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
-            panic!("Chromium is needed: run `.ci/clients.sh` (as root) to install it");
-        }
-        eprintln!("SKIPPED: chromium is not installed (run `.ci/clients.sh` as root)");
+    let Some(browser) = chromium_or_skip() else {
         return;
     };
     let dir = temp("browser-eg");
@@ -271,24 +281,7 @@ async fn chromium_runs_the_evergreen_user_script_on_a_page_that_prints_like_ever
     assert!(dom.contains("data-slipguard=\"printed "), "{}", dom.len());
     assert!(!dom.contains("data-browser-print=\""));
     wait_for("the receipt printed", || printed(&out).len() == 1).await;
-    let job = printed(&out).remove(0);
-    let profile = Profiles::builtin_only().load("epson-tm-t88v").unwrap();
-    let all: String = text::lines(&profile, &job)
-        .iter()
-        .map(|l| l.text.to_string() + "\n")
-        .collect();
-    let manifest: toml::Value = toml::from_str(
-        &std::fs::read_to_string(repo().join("tests/fixtures/html/eg_hold_shelf_slip.toml"))
-            .unwrap(),
-    )
-    .unwrap();
-    for v in manifest["patron"].as_array().unwrap() {
-        assert!(!all.contains(v.as_str().unwrap()), "a patron value printed");
-    }
-    for k in manifest["keep"].as_array().unwrap() {
-        let k = k.as_str().unwrap();
-        assert!(all.contains(k), "`{k}` printed:\n{all}");
-    }
+    check_printed(&printed(&out)[0], "eg_hold_shelf_slip");
     // slipguard stopped: the browser's print, with the receipt back in the container.
     d.shutdown(Duration::from_secs(5)).await;
     let dom = load(browser, &format!("{origin}/"), &dir.join("chromium-2")).await;
