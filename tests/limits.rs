@@ -282,26 +282,8 @@ async fn a_slow_drip_client_is_refused_at_max_job_bytes() {
     let _g = shared().await;
     let (d, out) = start("drip", "max_job_bytes = 20").await;
     let addr = d.addrs()[0];
-    let mut hostile = TcpStream::connect(addr).await.unwrap();
-    let drip = tokio::spawn(async move {
-        let mut sent = 0usize;
-        for b in b"\x1b@a slow drip of a slip that never ends".iter().cycle() {
-            if hostile.write_all(&[*b]).await.is_err() {
-                break;
-            }
-            sent += 1;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            // Once refused, a write may still succeed (the reset has not come back yet):
-            // stop when the daemon has closed the connection.
-            let mut probe = [0u8; 1];
-            if let Ok(Ok(0) | Err(_)) =
-                tokio::time::timeout(Duration::from_millis(1), hostile.read(&mut probe)).await
-            {
-                break;
-            }
-        }
-        sent
-    });
+    let hostile = TcpStream::connect(addr).await.unwrap();
+    let drip = tokio::spawn(drip(hostile, b"\x1b@a slow drip of a slip that never ends"));
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Under the lowered limit too.
     let ok = this_job_prints(addr, &out, b"\x1b@short\n\x1dV\x00".to_vec()).await;
@@ -440,8 +422,9 @@ async fn an_lpd_file_with_a_long_line_is_refused_before_redaction() {
     d.shutdown(Duration::from_secs(5)).await;
 }
 
-/// Send one byte of `job` at a time every 100 ms (under any idle timeout) until the daemon
-/// closes the connection; the bytes sent.
+/// Send one byte of `job` at a time every 100 ms (under any idle timeout), over and over,
+/// until the daemon closes the connection; the bytes sent. (Once refused, a write may still
+/// succeed before the reset comes back: each byte is followed by a look for the close.)
 async fn drip(mut s: TcpStream, job: &'static [u8]) -> usize {
     let mut sent = 0usize;
     for b in job.iter().cycle() {
