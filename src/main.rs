@@ -80,6 +80,10 @@ enum Command {
         /// Show the job as slipguard would print it, redacted.
         #[arg(long)]
         redact: bool,
+        /// What the input is: printer bytes, or an HTML or plain-text slip typeset for the
+        /// profile first (as the HTTP listener does).
+        #[arg(long, value_enum, default_value_t = From::Raw)]
+        from: From,
         /// The print job (standard input when absent or `-`).
         file: Option<PathBuf>,
     },
@@ -92,6 +96,10 @@ enum Command {
         /// Printer profile (default: the first [[printer]]'s, else generic-80mm).
         #[arg(long)]
         profile: Option<String>,
+        /// What the input is: printer bytes, or an HTML or plain-text slip typeset for the
+        /// profile first (as the HTTP listener does).
+        #[arg(long, value_enum, default_value_t = From::Raw)]
+        from: From,
         /// The print job (standard input when absent or `-`).
         input: Option<PathBuf>,
         /// Where to write the redacted job (standard output by default).
@@ -229,6 +237,40 @@ fn spool(action: SpoolAction) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// What `redact` and `preview` read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum From {
+    /// A print job in the printer's language.
+    Raw,
+    /// An HTML slip (a page or a fragment), typeset for the profile.
+    Html,
+    /// A plain-text slip, typeset for the profile.
+    Text,
+}
+
+/// The print job for `input` read as `from`: itself, or the slip typeset for the profile.
+fn typeset(
+    from: From,
+    input: Vec<u8>,
+    profile: &slipguard::core::profile::Profile,
+    redactor: &Redactor,
+) -> anyhow::Result<Vec<u8>> {
+    if from == From::Raw {
+        return Ok(input);
+    }
+    let text = String::from_utf8_lossy(&input);
+    let (layout, _) =
+        slipguard::typeset::Layout::for_profile(profile).map_err(anyhow::Error::msg)?;
+    let labels = redactor.labels();
+    let lines = match from {
+        From::Html => {
+            slipguard::html::html_lines(&text, &layout, &labels).map_err(anyhow::Error::msg)?
+        }
+        _ => slipguard::html::text_lines(&text, &layout, &labels),
+    };
+    slipguard::typeset::render(&lines, profile).map_err(anyhow::Error::msg)
 }
 
 fn read_input(file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
@@ -415,15 +457,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             profile,
             format,
             redact,
+            from,
             file,
         } => {
             let profile = profiles.load(&profile)?;
-            let job = read_input(file.as_deref())?;
+            let cfg = match redact {
+                true => Config::load(config.as_deref())?.unwrap_or_default(),
+                false => Config::default(),
+            };
+            let redactor = Redactor::new(cfg.redact);
+            let job = typeset(from, read_input(file.as_deref())?, &profile, &redactor)?;
             if !redact {
                 return write_out(slipguard::preview::render(&profile, &job, format).as_bytes());
             }
-            let cfg = Config::load(config.as_deref())?.unwrap_or_default();
-            let (segments, _) = Redactor::new(cfg.redact).segments(&profile, &job);
+            let (segments, _) = redactor.segments(&profile, &job);
             let mut printed = Vec::new();
             let mut blocked = Vec::new();
             for s in segments {
@@ -452,6 +499,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Redact {
             config,
             profile,
+            from,
             input,
             output,
         } => {
@@ -461,8 +509,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .or_else(|| cfg.printers.first().map(|p| p.profile.clone()))
                 .unwrap_or_else(|| DEFAULT_PROFILE.to_string());
             let profile = profiles.load(&name)?;
-            let job = read_input(input.as_deref())?;
-            let (bytes, report) = Redactor::new(cfg.redact).job(&profile, &job)?;
+            let redactor = Redactor::new(cfg.redact);
+            let job = typeset(from, read_input(input.as_deref())?, &profile, &redactor)?;
+            let (bytes, report) = redactor.job(&profile, &job)?;
             match output {
                 Some(path) => std::fs::write(&path, &bytes)
                     .with_context(|| format!("cannot write {}", path.display()))?,

@@ -325,3 +325,49 @@ fn redact_reads_its_profile_and_rules_from_the_config() {
     assert!(e.contains("slipguard.toml:2:"), "{e}");
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn html_and_text_slips_are_typeset_then_redacted_by_redact_and_preview() {
+    let slip = fixture("html/koha_hold_slip.html");
+    let args = [
+        "preview",
+        "--redact",
+        "--from",
+        "html",
+        "--profile",
+        "epson-tm-t88v",
+        &slip,
+    ];
+    let preview = String::from_utf8(ok(&args, None)).unwrap();
+    assert!(
+        preview.contains("Song of Solomon") && preview.contains("WHIT D"),
+        "{preview}"
+    );
+    assert!(
+        !preview.contains("Whitfield") && !preview.contains("Desmond"),
+        "{preview}"
+    );
+    assert!(preview.contains("partial cut"), "{preview}");
+    // Unredacted, the same slip shows the patron: the preview above is redaction's work.
+    let unredacted = [
+        "preview",
+        "--from",
+        "html",
+        "--profile",
+        "epson-tm-t88v",
+        &slip,
+    ];
+    let plain = String::from_utf8(ok(&unredacted, None)).unwrap();
+    assert!(plain.contains("Whitfield, Desmond"), "{plain}");
+    // redact --from text: the typeset job, redacted, as printer bytes; counts on stderr.
+    let out = run(
+        &["redact", "--from", "text"],
+        Some(b"Checked out to: Marisol Quillfeather\nThe Dispossessed  12/05/2026\n"),
+    );
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("name 1"), "{err}");
+    let shown = String::from_utf8(ok(&["preview"], Some(&out.stdout))).unwrap();
+    assert!(shown.contains("Checked out to: M. Q."), "{shown}");
+    assert!(shown.contains("The Dispossessed  12/05/2026"), "{shown}");
+}
