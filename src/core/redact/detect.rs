@@ -188,6 +188,8 @@ pub(super) struct Detectors {
     redacted_name: Regex,
     /// A line of one to four capitalised words and nothing else.
     name_words: Regex,
+    /// A line of a city (one to four words), perhaps a state, and a ZIP code.
+    city_line: Regex,
     library: Regex,
     card_types: Vec<char>,
     /// How many digits a masked card number keeps (`keep-last:N` of the card actions).
@@ -240,6 +242,9 @@ impl Detectors {
             redacted_name: build(r"^(?:\p{L}\.(?:[ \t]+\p{L}\.){0,7}|\p{Lu}{2,8}[ \t]+\p{Lu})$"),
             masked_card: build(r"\*(?:[ -]?\*){5,}(?:[ -]?[0-9]){1,6}"),
             name_words: build(r"^\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*){0,3}$"),
+            city_line: build(
+                r"^\s*\p{Lu}[\p{L}'’.-]*(?:[ -]\p{L}[\p{L}'’.-]*){0,3},?[ \t]+(?:\p{Lu}{2}[ \t]+)?[0-9]{5}(?:-[0-9]{4})?\s*$",
+            ),
             library: build(LIBRARY_CONTEXT),
             card_types: cfg.card_type_digits.clone(),
             card_kept_digits: std::iter::once(&cfg.actions)
@@ -734,6 +739,26 @@ impl Detectors {
                         push(&mut f, li, a, b, Kind::Address);
                     }
                 }
+            }
+        }
+        // The line under a patron's address that holds its city and postal code
+        // (`Albion  30341`, `Lawrence, KS 66047`) is the address's too.
+        let address_lines: Vec<usize> = f
+            .iter()
+            .filter(|x| x.kind == Kind::Address)
+            .map(|x| x.line)
+            .collect();
+        for li in address_lines {
+            let Some(pos) = texty.iter().position(|&t| t == li) else {
+                continue;
+            };
+            let Some(&next) = texty.get(pos + 1) else {
+                continue;
+            };
+            let t = lines[next];
+            if !f.iter().any(|x| x.line == next) && self.city_line.is_match(t) {
+                let m = trimmed_span(t, char::is_whitespace);
+                push(&mut f, next, m.start, m.end(), Kind::Address);
             }
         }
         let patron_pos: Vec<usize> = f
