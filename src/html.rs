@@ -538,7 +538,9 @@ impl<'a> Writer<'a> {
         if ncols == 0 {
             return;
         }
-        let width = self.width() - self.indent.min(self.width().saturating_sub(MIN_TEXT));
+        // A list's margin, at most what leaves MIN_TEXT columns (as for paragraphs).
+        let indent = self.indent.min(self.width().saturating_sub(MIN_TEXT));
+        let width = self.width() - indent;
         let natural: Vec<usize> = (0..ncols)
             .map(|i| {
                 rows.iter()
@@ -579,7 +581,7 @@ impl<'a> Writer<'a> {
             }
             return;
         };
-        let margin = " ".repeat(self.indent);
+        let margin = " ".repeat(indent);
         for row in rows {
             // A row of one cell (a caption, a total spanning the table) takes the width.
             let single = row.len() == 1;
