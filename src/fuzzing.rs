@@ -119,7 +119,8 @@ pub fn tokenize_invariants(data: &[u8]) {
 
 /// The first byte picks the dialect; the rest is the job. Checks: redaction never panics;
 /// every printed segment tokenizes without errors; redacting the printed output again
-/// changes nothing.
+/// changes nothing; and, with a patron's name and card number planted in the job (see
+/// [`canary_invariants`]), neither is printed.
 pub fn redact_invariants(data: &[u8]) {
     static REDACTOR: OnceLock<Redactor> = OnceLock::new();
     let Some((_, d, job)) = split(data) else {
@@ -144,6 +145,77 @@ pub fn redact_invariants(data: &[u8]) {
         assert_eq!(
             again, printed,
             "redacting printed output must change nothing"
+        );
+    }
+    canary_invariants(p, r, job);
+}
+
+/// Patron values planted in a fuzz job: a name after `Name:` and a card number after
+/// `Card number:`, each on a line of its own.
+const CANARY_NAME: [&str; 2] = ["Quillfeather", "Zebulon"];
+const CANARY_CARD: &str = "23390005077316";
+
+/// Text a person or a scanner reads from a job: its decoded lines, and the data of its
+/// barcodes and 2-D codes.
+fn readable(p: &Profile, job: &[u8]) -> String {
+    let mut out: String = text::lines(p, job)
+        .iter()
+        .map(|l| l.text.to_string() + "\n")
+        .collect();
+    text::for_each_token(p, job, |tok, bytes| {
+        if let Some((_, t)) = crate::core::symbol::barcode(p.dialect, &tok, bytes) {
+            out.push_str(&t);
+        } else if let Some((_, d)) = crate::core::symbol::code2d(p.dialect, &tok, bytes) {
+            out.push_str(&String::from_utf8_lossy(&d));
+        }
+        out.push('\n');
+    });
+    out
+}
+
+/// The canary check: the canary lines are planted in `job` at a place its first byte
+/// picks. When the job as received reads them as text lines of their own (the fuzz bytes
+/// around did not swallow them into a command or switch to a code page where they read
+/// otherwise), nothing the printer would print of the redacted job — text, barcodes,
+/// 2-D codes — may show the name or more than the card's last four digits. (Segments that
+/// fail closed print nothing: `segments` returns no bytes for them.)
+fn canary_invariants(p: &Profile, r: &Redactor, job: &[u8]) {
+    let Some((&at, rest)) = job.split_first() else {
+        return;
+    };
+    let own = |s: &str| memchr::memmem::find(rest, s.as_bytes()).is_some();
+    if CANARY_NAME.iter().any(|n| own(n)) || own(&CANARY_CARD[..10]) {
+        return;
+    }
+    let at = if rest.is_empty() {
+        0
+    } else {
+        at as usize % (rest.len() + 1)
+    };
+    let name_line = format!("Name: {} {}", CANARY_NAME[1], CANARY_NAME[0]);
+    let card_line = format!("Card number: {CANARY_CARD}");
+    let mut planted = rest[..at].to_vec();
+    planted.extend(format!("\n{name_line}\n{card_line}\n").bytes());
+    planted.extend_from_slice(&rest[at..]);
+    let before = text::lines(p, &planted);
+    let clean = |want: &str| before.iter().any(|l| l.text.trim() == want);
+    let (segments, _) = r.segments(p, &planted);
+    let mut printed = Vec::new();
+    for s in &segments {
+        if let Ok(bytes) = &s.output {
+            printed.extend_from_slice(bytes);
+        }
+    }
+    let shown = readable(p, &printed);
+    if clean(&name_line) {
+        for n in CANARY_NAME {
+            assert!(!shown.contains(n), "a planted patron name is printed");
+        }
+    }
+    if clean(&card_line) {
+        assert!(
+            !shown.contains(&CANARY_CARD[..10]),
+            "more of a planted card number than its last four digits is printed"
         );
     }
 }
