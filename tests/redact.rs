@@ -417,3 +417,16 @@ fn shortened_values_keep_columns_but_make_none() {
     let (_, text) = redact(b"Checked out to Marisol Okonkwo 3 items\n");
     assert_eq!(text, ["Checked out to M. O. 3 items"]);
 }
+
+#[test]
+fn a_surname_comma_first_name_in_any_case_next_to_a_card_is_the_patron() {
+    let (out, text) = redact(b"\x1b@Nguyen, marisol\n(21472277654238)\nThe Overstory\n");
+    assert!(has(&text, "N. m."), "{text:?}");
+    assert!(has(&text, "(**********4238)"), "{text:?}");
+    assert!(has(&text, "The Overstory"), "{text:?}");
+    // Redacting the output again changes nothing.
+    assert_eq!(redact(&out).0, out);
+    // Away from a card line, a lower-case second part is not a name: a sentence stays.
+    let (_, text) = redact(b"\x1b@Thanks for visiting\nWelcome back, come again\nDue 12/05/2026\n");
+    assert!(has(&text, "Welcome back, come again"), "{text:?}");
+}

@@ -181,6 +181,9 @@ pub(super) struct Detectors {
     phone: Regex,
     street: Regex,
     name_line: Regex,
+    /// [`Self::name_line`] with the first name in any case (`Nguyen, marisol`): a name
+    /// line next to a card number line, where a client printed it as the patron typed it.
+    name_line_any_case: Regex,
     /// A card number masked by an earlier run (`**********8610`).
     masked_card: Regex,
     /// A name line as an earlier run left it: initials (`M. O.`, in the case the letters had)
@@ -238,6 +241,9 @@ impl Detectors {
             ),
             name_line: build(
                 r"^[ \t]*(?P<n>\p{Lu}[\p{L}'’.]*(?:[ -]\p{L}[\p{L}'’.]*){0,2},[ \t]*\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*)?)[ \t]*$",
+            ),
+            name_line_any_case: build(
+                r"^[ \t]*(?P<n>\p{Lu}[\p{L}'’.]*(?:[ -]\p{L}[\p{L}'’.]*){0,2},[ \t]*\p{L}[\p{L}'’.-]*(?:[ \t]+\p{L}[\p{L}'’.-]*)?)[ \t]*$",
             ),
             redacted_name: build(r"^(?:\p{L}\.(?:[ \t]+\p{L}\.){0,7}|\p{Lu}{2,8}[ \t]+\p{Lu})$"),
             masked_card: build(r"\*(?:[ -]?\*){5,}(?:[ -]?[0-9]){1,6}"),
@@ -493,7 +499,12 @@ impl Detectors {
             let next = texty.get(pos + 1).copied();
             let by_card = prev.is_some_and(|p| has(&f, p, Kind::Card))
                 || next.is_some_and(|n| has(&f, n, Kind::Card));
-            if (pos == 0 || by_card) && !has(&f, li, Kind::Name) && self.name_line.is_match(text) {
+            // Next to a card number, the first name may be in any case: masking a mention
+            // of it elsewhere (`MARI`) must not turn the line into a name line on a second
+            // run.
+            let name_line =
+                self.name_line.is_match(text) || by_card && self.name_line_any_case.is_match(text);
+            if (pos == 0 || by_card) && !has(&f, li, Kind::Name) && name_line {
                 // The pattern's name is the line without its blanks.
                 let m = trimmed_span(text, |c| matches!(c, ' ' | '\t'));
                 if !m
