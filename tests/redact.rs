@@ -430,3 +430,21 @@ fn a_surname_comma_first_name_in_any_case_next_to_a_card_is_the_patron() {
     let (_, text) = redact(b"\x1b@Thanks for visiting\nWelcome back, come again\nDue 12/05/2026\n");
     assert!(has(&text, "Welcome back, come again"), "{text:?}");
 }
+
+#[test]
+fn an_email_address_with_accented_letters_is_masked_whole() {
+    let job = "\x1b@\x1bt\x02Email: jos\u{e9}.garc\u{ed}a@correo.example\nDue 12/05/2026\n";
+    // CP850 (ESC t 2): é is 0x82, í is 0xA1.
+    let bytes: Vec<u8> = job
+        .chars()
+        .map(|c| match c {
+            '\u{e9}' => 0x82,
+            '\u{ed}' => 0xA1,
+            c => c as u8,
+        })
+        .collect();
+    let (out, text) = redact(&bytes);
+    assert!(has(&text, "Email: ****.******@******.*******"), "{text:?}");
+    assert!(has(&text, "Due 12/05/2026"), "{text:?}");
+    assert_eq!(redact(&out).0, out);
+}
