@@ -495,17 +495,33 @@ impl Detectors {
         let texty: Vec<usize> = (0..lines.len())
             .filter(|&i| !lines[i].trim().is_empty())
             .collect();
+        // The words of the names found after labels, which are masked wherever else they
+        // stand (in upper case under a surname-prefix action): a first line whose lower-case
+        // first name is made only of them reads as a name line once printed.
+        let label_words = spread_words(&f, lines, name_actions);
+        let masked_words = |t: &str| {
+            let Some((_, first)) = t.split_once(',') else {
+                return false;
+            };
+            let mut ws = first.split_whitespace().peekable();
+            ws.peek().is_some()
+                && ws.all(|w| {
+                    w.chars().any(char::is_uppercase)
+                        || label_words.iter().any(|l| *l == lower_same_len(w))
+                })
+        };
         for (pos, &li) in texty.iter().enumerate() {
             let text = lines[li];
             let prev = pos.checked_sub(1).map(|p| texty[p]);
             let next = texty.get(pos + 1).copied();
             let by_card = prev.is_some_and(|p| has(&f, p, Kind::Card))
                 || next.is_some_and(|n| has(&f, n, Kind::Card));
-            // Next to a card number, the first name may be in any case: masking a mention
-            // of it elsewhere (`MARI`) must not turn the line into a name line on a second
-            // run.
-            let name_line =
-                self.name_line.is_match(text) || by_card && self.name_line_any_case.is_match(text);
+            // Next to a card number the first name may be in any case, and on the first line
+            // when its words are a found name's: masking a mention of it elsewhere (`MARI`)
+            // must not turn the line into a name line on a second run.
+            let name_line = self.name_line.is_match(text)
+                || (by_card || pos == 0 && masked_words(text))
+                    && self.name_line_any_case.is_match(text);
             if (pos == 0 || by_card) && !has(&f, li, Kind::Name) && name_line {
                 // The pattern's name is the line without its blanks.
                 let m = trimmed_span(text, |c| matches!(c, ' ' | '\t'));
@@ -588,30 +604,7 @@ impl Detectors {
         }
 
         // Once a name is known, its words are masked wherever else they appear.
-        let mut words: Vec<String> = Vec::new();
-        let mut chars: Vec<char> = Vec::new();
-        let mut out = Vec::new();
-        for x in f.iter().filter(|x| x.kind == Kind::Name) {
-            let s = &lines[x.line][x.start..x.end];
-            chars.clear();
-            chars.extend(s.chars());
-            // A name already in its redacted form (an earlier run's output) spreads nothing.
-            let redacted = name_actions.iter().any(|a| {
-                a.apply_into(&chars, &mut out);
-                !changed(&chars, &out)
-            });
-            if redacted {
-                continue;
-            }
-            for w in s.split(|c: char| !(c.is_alphabetic() || c == '\'' || c == '’' || c == '-'))
-            {
-                let w = w.trim_matches(|c: char| !c.is_alphabetic());
-                let w = lower_same_len(w);
-                if w.chars().count() >= 2 && !HONORIFICS.contains(&w.as_str()) {
-                    words.push(w);
-                }
-            }
-        }
+        let mut words = spread_words(&f, lines, name_actions);
         words.sort();
         words.dedup();
         let mut hits: Vec<(usize, usize, usize)> = Vec::new();
@@ -1033,6 +1026,35 @@ fn card_token(v: &str) -> Option<(usize, usize)> {
     let email = v[end..].starts_with('@');
     (t.len() >= 5 && !email && t.bytes().any(|c| c.is_ascii_digit() || c == b'*'))
         .then_some((0, end))
+}
+
+/// The words of the names in `f` that are masked wherever else they appear (lower case, two
+/// letters or more, honorifics left out). A name already in its redacted form (an earlier
+/// run's output: one of `name_actions` leaves it as it is) spreads nothing.
+fn spread_words(f: &[Finding], lines: &[&str], name_actions: &[Action]) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut chars: Vec<char> = Vec::new();
+    let mut out = Vec::new();
+    for x in f.iter().filter(|x| x.kind == Kind::Name) {
+        let s = &lines[x.line][x.start..x.end];
+        chars.clear();
+        chars.extend(s.chars());
+        let redacted = name_actions.iter().any(|a| {
+            a.apply_into(&chars, &mut out);
+            !changed(&chars, &out)
+        });
+        if redacted {
+            continue;
+        }
+        for w in s.split(|c: char| !(c.is_alphabetic() || c == '\'' || c == '’' || c == '-')) {
+            let w = w.trim_matches(|c: char| !c.is_alphabetic());
+            let w = lower_same_len(w);
+            if w.chars().count() >= 2 && !HONORIFICS.contains(&w.as_str()) {
+                words.push(w);
+            }
+        }
+    }
+    words
 }
 
 /// Is `word` one of [`PLACE_WORDS`], in any case?
