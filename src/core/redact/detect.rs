@@ -573,6 +573,17 @@ impl Detectors {
             .iter()
             .enumerate()
             .map(|(li, t)| {
+                // Searched with the line's name and card blanked out: a house number that
+                // runs on from a name (`…Mbyy7 Willow Creek Rd`) stands on its own once the
+                // name is masked (`M.7 Willow Creek Rd`), and redacting again must find the
+                // same address.
+                let on_line: Vec<Finding> = f
+                    .iter()
+                    .filter(|x| x.line == li && matches!(x.kind, Kind::Name | Kind::Card))
+                    .map(|x| Finding { line: 0, ..*x })
+                    .collect();
+                let b = blank(t, &[0], &on_line);
+                let t: &str = &b;
                 if !may_be_street(t) || !has_street_word(t) {
                     return None;
                 }
