@@ -602,7 +602,7 @@ pub fn profile_invariants(data: &[u8]) {
 /// or refuses it whole, and what it prints tokenizes cleanly.
 pub fn html_invariants(data: &[u8]) {
     static PROFILES: OnceLock<[Profile; 3]> = OnceLock::new();
-    static REDACTOR: OnceLock<(Redactor, Vec<String>)> = OnceLock::new();
+    static REDACTOR: OnceLock<Redactor> = OnceLock::new();
     let Some((&ctl, html)) = data.split_first() else {
         return;
     };
@@ -619,11 +619,8 @@ pub fn html_invariants(data: &[u8]) {
         c if c % 2 == 0 => &ps[0],
         _ => &ps[1],
     };
-    let (r, labels) = REDACTOR.get_or_init(|| {
-        let r = Redactor::new(RedactConfig::default());
-        let labels = r.labels();
-        (r, labels)
-    });
+    let r = REDACTOR.get_or_init(|| Redactor::new(RedactConfig::default()));
+    let labels = r.labels();
     let text = String::from_utf8_lossy(html);
     let (layout, _) = crate::typeset::Layout::for_profile(p).expect("a Latin page");
     let Ok(lines) = crate::html::html_lines(&text, &layout, labels) else {

@@ -928,7 +928,9 @@ mod tests {
     }
 
     fn labels() -> Vec<String> {
-        crate::core::redact::Redactor::new(Default::default()).labels()
+        crate::core::redact::Redactor::new(Default::default())
+            .labels()
+            .to_vec()
     }
 
     fn texts(html: &str, columns: usize) -> Vec<String> {

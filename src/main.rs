@@ -266,9 +266,9 @@ fn typeset(
     let labels = redactor.labels();
     let lines = match from {
         From::Html => {
-            slipguard::html::html_lines(&text, &layout, &labels).map_err(anyhow::Error::msg)?
+            slipguard::html::html_lines(&text, &layout, labels).map_err(anyhow::Error::msg)?
         }
-        _ => slipguard::html::text_lines(&text, &layout, &labels),
+        _ => slipguard::html::text_lines(&text, &layout, labels),
     };
     slipguard::typeset::render(&lines, profile).map_err(anyhow::Error::msg)
 }

@@ -77,7 +77,7 @@ fn html_slips_print_fitted_and_redacted() {
         let profile = profiles.load(&m.profile).unwrap();
         let html = std::fs::read_to_string(path).unwrap();
         let (layout, _) = Layout::for_profile(&profile).unwrap();
-        let lines = html_lines(&html, &layout, &labels).unwrap();
+        let lines = html_lines(&html, &layout, labels).unwrap();
         for l in &lines {
             assert!(
                 l.width() <= layout.columns,

@@ -281,15 +281,15 @@ async fn slips(State(app): State<App>, Path(name): Path<String>, req: Request) -
         Ok(Ok(b)) => b.to_bytes(),
     };
     let profile = route.profile();
-    let labels = app.shared.redactor().labels();
+    let redactor = app.shared.redactor();
     let job = match form {
         Form::Raw => Ok(body.to_vec()),
         Form::Html | Form::Text => tokio::task::spawn_blocking(move || {
             let text = String::from_utf8_lossy(&body);
             let (layout, _) = crate::typeset::Layout::for_profile(&profile)?;
             let lines = match form {
-                Form::Html => crate::html::html_lines(&text, &layout, &labels)?,
-                _ => crate::html::text_lines(&text, &layout, &labels),
+                Form::Html => crate::html::html_lines(&text, &layout, redactor.labels())?,
+                _ => crate::html::text_lines(&text, &layout, redactor.labels()),
             };
             crate::typeset::render(&lines, &profile)
         })

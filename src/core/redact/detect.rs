@@ -498,11 +498,13 @@ impl Detectors {
         // The words of the names found after labels, which are masked wherever else they
         // stand (in upper case under a surname-prefix action): a first line whose lower-case
         // first name is made only of them reads as a name line once printed.
-        let label_words = spread_words(&f, lines, name_actions);
-        let masked_words = |t: &str| {
+        // (Worked out only for a first line that could be such a line: rarely.)
+        let label_words = std::cell::OnceCell::new();
+        let masked_words = |t: &str, f: &[Finding]| {
             let Some((_, first)) = t.split_once(',') else {
                 return false;
             };
+            let label_words = label_words.get_or_init(|| spread_words(f, lines, name_actions));
             let mut ws = first.split_whitespace().peekable();
             ws.peek().is_some()
                 && ws.all(|w| {
@@ -520,8 +522,8 @@ impl Detectors {
             // when its words are a found name's: masking a mention of it elsewhere (`MARI`)
             // must not turn the line into a name line on a second run.
             let name_line = self.name_line.is_match(text)
-                || (by_card || pos == 0 && masked_words(text))
-                    && self.name_line_any_case.is_match(text);
+                || self.name_line_any_case.is_match(text)
+                    && (by_card || pos == 0 && masked_words(text, &f));
             if (pos == 0 || by_card) && !has(&f, li, Kind::Name) && name_line {
                 // The pattern's name is the line without its blanks.
                 let m = trimmed_span(text, |c| matches!(c, ' ' | '\t'));
@@ -573,6 +575,10 @@ impl Detectors {
             .iter()
             .enumerate()
             .map(|(li, t)| {
+                // Blanking only removes candidates: the cheap test on the line as it is first.
+                if !may_be_street(t) || !has_street_word(t) {
+                    return None;
+                }
                 // Searched with the line's name and card blanked out: a house number that
                 // runs on from a name (`…Mbyy7 Willow Creek Rd`) stands on its own once the
                 // name is masked (`M.7 Willow Creek Rd`), and redacting again must find the

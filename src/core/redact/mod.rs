@@ -202,6 +202,8 @@ pub struct Redactor {
     /// Every action a name can get (default and per policy): a name already in one of
     /// these forms is an earlier run's output.
     name_actions: Vec<Action>,
+    /// [`Redactor::labels`], listed once.
+    labels: Vec<String>,
 }
 
 impl fmt::Debug for Redactor {
@@ -222,6 +224,7 @@ impl Redactor {
             }
         }
         Redactor {
+            labels: detect::all_labels(&cfg),
             cfg,
             detectors,
             name_actions,
@@ -231,8 +234,8 @@ impl Redactor {
     /// Every field label the detectors read values after (lower case). Typesetting keeps
     /// each on one line with the word after it, so a wrapped line never parts a label from
     /// its value.
-    pub fn labels(&self) -> Vec<String> {
-        detect::all_labels(&self.cfg)
+    pub fn labels(&self) -> &[String] {
+        &self.labels
     }
 
     pub fn config(&self) -> &RedactConfig {
