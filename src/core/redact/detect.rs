@@ -521,10 +521,12 @@ impl Detectors {
             // Next to a card number the first name may be in any case, and on the first line
             // when its words are a found name's: masking a mention of it elsewhere (`MARI`)
             // must not turn the line into a name line on a second run.
-            let name_line = self.name_line.is_match(text)
-                || self.name_line_any_case.is_match(text)
-                    && (by_card || pos == 0 && masked_words(text, &f));
-            if (pos == 0 || by_card) && !has(&f, li, Kind::Name) && name_line {
+            let name_line = || {
+                self.name_line.is_match(text)
+                    || self.name_line_any_case.is_match(text)
+                        && (by_card || pos == 0 && masked_words(text, &f))
+            };
+            if (pos == 0 || by_card) && !has(&f, li, Kind::Name) && name_line() {
                 // The pattern's name is the line without its blanks.
                 let m = trimmed_span(text, |c| matches!(c, ' ' | '\t'));
                 if !m
