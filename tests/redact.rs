@@ -448,3 +448,32 @@ fn an_email_address_with_accented_letters_is_masked_whole() {
     assert!(has(&text, "Due 12/05/2026"), "{text:?}");
     assert_eq!(redact(&out).0, out);
 }
+
+/// Masking one value can change how another reads: here the phone number shares its line
+/// with the patron's address, so it is not alone on its line until the address is masked.
+/// The output is redacted again until it settles; with a single round allowed the segment
+/// fails closed instead of printing what a second round would still mask.
+#[test]
+fn an_output_that_would_change_when_redacted_again_is_settled_or_not_printed() {
+    let p = profile("generic-80mm");
+    let job = b"Hold for: Canary Quillfeather\n\
+Card: 21472000358610\n\
+(785) 555-0163  1482 Linden Avenue\n\
+\x1dV\x00";
+    let r = Redactor::new(RedactConfig::default());
+    let (once, _) = r.job(&p, job).unwrap();
+    let text: Vec<String> = lines(&p, &once)
+        .iter()
+        .map(|l| l.text.to_string())
+        .collect();
+    assert_eq!(text[2], "(***) ***-****  **** ****** ******");
+    assert_eq!(r.job(&p, &once).unwrap().0, once);
+
+    let (segs, report) = Redactor::new(RedactConfig::default())
+        .rounds(1)
+        .segments(&p, job);
+    let e = segs[0].output.as_ref().unwrap_err();
+    assert!(matches!(e.reason, Reason::Unstable { at: 0 }), "{e}");
+    assert_eq!(report.blocked, 1);
+    assert!(!e.to_string().contains("Canary") && !e.to_string().contains("555"));
+}

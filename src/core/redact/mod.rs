@@ -125,6 +125,10 @@ pub enum Reason {
     /// an incomplete command prefix, for example), or a letter the action moves would print
     /// under another code page.
     Rewrite { at: u64 },
+    /// Redacting the segment's output again would still change it after the last round
+    /// ([`Redactor::rounds`]):
+    /// what it would print is not settled, so nothing is.
+    Unstable { at: u64 },
 }
 
 impl fmt::Display for Reason {
@@ -149,6 +153,11 @@ impl fmt::Display for Reason {
                 f,
                 "redacting the text would change the commands of the segment at byte {at}, or \
                  move a letter under another code page"
+            ),
+            Reason::Unstable { at } => write!(
+                f,
+                "the segment at byte {at} still changes when its redacted output is redacted \
+                 again"
             ),
         }
     }
@@ -204,6 +213,8 @@ pub struct Redactor {
     name_actions: Vec<Action>,
     /// [`Redactor::labels`], listed once.
     labels: Vec<String>,
+    /// See [`Redactor::rounds`].
+    rounds: usize,
 }
 
 impl fmt::Debug for Redactor {
@@ -228,7 +239,15 @@ impl Redactor {
             cfg,
             detectors,
             name_actions,
+            rounds: ROUNDS,
         }
+    }
+
+    /// How many rounds of redaction may settle a job's output ([`ROUNDS`] unless set; at
+    /// least 1). See [`Redactor::segments`].
+    pub fn rounds(mut self, n: usize) -> Self {
+        self.rounds = n.max(1);
+        self
     }
 
     /// Every field label the detectors read values after (lower case). Typesetting keeps
@@ -242,9 +261,68 @@ impl Redactor {
         &self.cfg
     }
 
-    /// Redact a whole job: every segment's outcome, and the counts. Segments are redacted
-    /// as the tokenizer closes them, with buffers reused from one to the next.
+    /// Redact a whole job: every segment's outcome, and the counts.
+    ///
+    /// What is printed is settled: redacting it again changes nothing. The detectors read
+    /// context (a line above, a label before a value), and masking one value can change the
+    /// context of another — an address below a line that now reads as a redacted name is the
+    /// patron's. So a job whose output differs from its input is redacted again, as a whole,
+    /// until its output stays the same (one more round for nearly every slip); a segment
+    /// still changing after [`Redactor::rounds`] rounds fails closed. The counts are the
+    /// first round's.
     pub fn segments(&self, profile: &Profile, job: &[u8]) -> (Vec<Segment>, Report) {
+        let (mut segs, mut report) = self.segments_once(profile, job);
+        if !self.cfg.enabled || segs.iter().any(|s| s.output.is_err()) {
+            return (segs, report);
+        }
+        let concat = |segs: &[Segment]| -> Vec<u8> {
+            segs.iter()
+                .filter_map(|s| s.output.as_ref().ok())
+                .flatten()
+                .copied()
+                .collect()
+        };
+        let mut out = concat(&segs);
+        if out == job {
+            return (segs, report);
+        }
+        for round in 2..=self.rounds + 1 {
+            let (again, _) = self.segments_once(profile, &out);
+            let next = concat(&again);
+            if next == out && again.iter().all(|s| s.output.is_ok()) {
+                return (segs, report);
+            }
+            let matched = again.len() == segs.len();
+            let last = round > self.rounds;
+            for (i, s) in segs.iter_mut().enumerate() {
+                let now = again.get(i).filter(|_| matched).map(|a| &a.output);
+                let settled = match now {
+                    Some(Ok(b)) => s.output.as_ref().is_ok_and(|o| o == b),
+                    _ => false,
+                };
+                if last && !settled || matches!(now, None | Some(Err(_))) {
+                    s.output = Err(Blocked {
+                        segment: i + 1,
+                        start: s.start,
+                        end: s.end,
+                        reason: Reason::Unstable { at: s.start },
+                    });
+                    report.blocked += 1;
+                } else if let Some(Ok(b)) = now {
+                    s.output = Ok(b.clone());
+                }
+            }
+            if last || segs.iter().any(|s| s.output.is_err()) {
+                return (segs, report);
+            }
+            out = next;
+        }
+        unreachable!("the last round returns")
+    }
+
+    /// One round of [`Redactor::segments`]. Segments are redacted as the tokenizer closes
+    /// them, with buffers reused from one to the next.
+    fn segments_once(&self, profile: &Profile, job: &[u8]) -> (Vec<Segment>, Report) {
         let mut t = Tokenizer::new(profile.dialect, profile.tokenizer_options());
         let mut dec = Decoder::new(profile);
         let mut out = Vec::new();
@@ -647,6 +725,10 @@ fn commands_kept(job: &[u8], seg: &[Token], out: &[u8], printed: &mut Tokenizer)
     }
     same
 }
+
+/// How many rounds of redaction may settle a job's output, by default: the fuzzed inputs
+/// that needed more than one settled in two.
+pub const ROUNDS: usize = 3;
 
 /// Whether the last 2-D code stored was patron data (then its print command prints this
 /// masked line instead).
