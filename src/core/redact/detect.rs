@@ -1143,12 +1143,10 @@ fn whole_word(text: &str, a: usize, b: usize) -> bool {
 fn lower_same_len(text: &str) -> String {
     let mut bytes = text.as_bytes().to_vec();
     bytes.make_ascii_lowercase();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] < 0x80 {
-            i += 1;
-            continue;
-        }
+    // Most text is ASCII: skip to the next byte that is not.
+    let mut i = if text.is_ascii() { bytes.len() } else { 0 };
+    while let Some(d) = bytes[i..].iter().position(|b| !b.is_ascii()) {
+        i += d;
         let c = text[i..].chars().next().expect("on a character boundary");
         let n = c.len_utf8();
         if c.is_uppercase() {

@@ -276,11 +276,11 @@ impl Redactor {
             return (segs, report);
         }
         let concat = |segs: &[Segment]| -> Vec<u8> {
-            segs.iter()
-                .filter_map(|s| s.output.as_ref().ok())
-                .flatten()
-                .copied()
-                .collect()
+            let mut out = Vec::with_capacity(job.len());
+            for s in segs.iter().filter_map(|s| s.output.as_ref().ok()) {
+                out.extend_from_slice(s);
+            }
+            out
         };
         let mut out = concat(&segs);
         if out == job {
