@@ -85,3 +85,50 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Advancing over a job's tokens up to any segment end (a complete command that ends a
+    /// segment) leaves a tokenizer in the state feeding those bytes would: the rest of the
+    /// job reads the same.
+    #[test]
+    fn advancing_over_tokens_is_feeding_their_bytes(input in job()) {
+        for d in [Dialect::EscPos, Dialect::StarLine] {
+            let whole = run(d, Options::default(), &input, &[]);
+            for (i, t) in whole.iter().enumerate() {
+                if !t.kind.ends_segment() {
+                    continue;
+                }
+                let mut skipped = Tokenizer::new(d, Options::default());
+                skipped.advance_over(&whole[..=i], &input);
+                prop_assert_eq!(skipped.position(), t.offset + t.len);
+                let mut rest = Vec::new();
+                let end = (t.offset + t.len) as usize;
+                skipped.feed(&input[end..], &mut |x| rest.push(x));
+                skipped.finish(&mut |x| rest.push(x));
+                prop_assert_eq!(&rest[..], &whole[i + 1..]);
+            }
+        }
+    }
+}
+
+/// The state advancing carries over: Star raster mode, entered before a cut, makes `b` start
+/// a raster line after it.
+#[test]
+fn advancing_over_tokens_keeps_the_mode_they_set() {
+    let input = b"\x1b*rA\x1bd\x01b\x02\x00xy\x1b*rB";
+    let whole = run(Dialect::StarLine, Options::default(), input, &[]);
+    let cut = whole
+        .iter()
+        .position(|t| t.kind.ends_segment())
+        .expect("the cut ends a segment");
+    let mut skipped = Tokenizer::new(Dialect::StarLine, Options::default());
+    skipped.advance_over(&whole[..=cut], input);
+    let mut rest = Vec::new();
+    let end = (whole[cut].offset + whole[cut].len) as usize;
+    skipped.feed(&input[end..], &mut |x| rest.push(x));
+    skipped.finish(&mut |x| rest.push(x));
+    assert_eq!(&rest[..], &whole[cut + 1..]);
+    assert_ne!(whole[cut + 1].kind, TokenKind::Text, "{:?}", whole[cut + 1]);
+}

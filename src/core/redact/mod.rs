@@ -331,7 +331,10 @@ impl Redactor {
         let mut tokens: Vec<Token> = Vec::new();
         let mut collector = LineCollector::new();
         // Reads what is printed so far, to check each rewritten segment against.
-        let mut printed = Tokenizer::new(profile.dialect, profile.tokenizer_options());
+        let mut printed = Printed {
+            reader: Tokenizer::new(profile.dialect, profile.tokenizer_options()),
+            all: true,
+        };
         let mut close = |tokens: &mut Vec<Token>| {
             let n = out.len() + 1;
             let (s, r) = self.segment(
@@ -383,7 +386,7 @@ impl Redactor {
         qr: &mut QrState,
         number: usize,
         collector: &mut LineCollector,
-        printed: &mut Tokenizer,
+        printed: &mut Printed,
     ) -> (Segment, Report) {
         let start = seg.first().map_or(0, |t| t.offset);
         let end = seg.last().map_or(0, |t| t.offset + t.len);
@@ -452,9 +455,10 @@ impl Redactor {
             None if !self.cfg.enabled => Ok(job[start as usize..end as usize].to_vec()),
             None => {
                 let out = self.rewrite(profile, job, seg, &lines, &symbols, qr, &mut report);
-                match out.filter(|out| commands_kept(job, seg, out, printed)) {
+                match out.filter(|out| printed.take(job, seg, out)) {
                     Some(out) => Ok(out),
                     None => {
+                        printed.all = false;
                         report.blocked = 1;
                         Err(blocked(Reason::Rewrite { at: start }))
                     }
@@ -680,6 +684,35 @@ impl Redactor {
         }
         out.push(b'\n');
         out
+    }
+}
+
+/// What is printed so far, as the printer reads it.
+struct Printed {
+    reader: Tokenizer,
+    /// Every segment so far was printed (none failed closed): the reader has read the same
+    /// commands as the job's tokenizer, so it is in the same state at each segment start.
+    all: bool,
+}
+
+impl Printed {
+    /// Whether segment `seg`, rewritten as `out`, prints with its commands kept (see
+    /// [`commands_kept`]); if so the reader reads it.
+    fn take(&mut self, job: &[u8], seg: &[Token], out: &[u8]) -> bool {
+        let (start, end) = match (seg.first(), seg.last()) {
+            (Some(a), Some(b)) => (a.offset as usize, (b.offset + b.len) as usize),
+            _ => return commands_kept(job, seg, out, &mut self.reader),
+        };
+        let ends = seg.last().is_some_and(|t| t.kind.ends_segment());
+        if ends && self.all && self.reader.is_idle() && out == &job[start..end] {
+            // Unchanged, read from the same state as the job's tokenizer read it, and ending
+            // in a complete command (not at the end of the job, where that tokenizer was
+            // told no more bytes come): the same tokens. (A redacted slip redacted again,
+            // every slip without patron data.)
+            self.reader.advance_over(seg, job);
+            return true;
+        }
+        commands_kept(job, seg, out, &mut self.reader)
     }
 }
 
