@@ -577,8 +577,9 @@ impl Detectors {
             .iter()
             .enumerate()
             .map(|(li, t)| {
-                // Blanking only removes candidates: the cheap test on the line as it is first.
-                if !may_be_street(t) || !has_street_word(t) {
+                // Blanking only removes candidates: the cheap tests on the line as it is first
+                // (a house number needs a digit).
+                if digits[li] == 0 || !may_be_street(t) || !has_street_word(t) {
                     return None;
                 }
                 // Searched with the line's name and card blanked out: a house number that
