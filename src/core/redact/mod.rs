@@ -125,8 +125,8 @@ pub enum Reason {
     /// an incomplete command prefix, for example), or a letter the action moves would print
     /// under another code page.
     Rewrite { at: u64 },
-    /// Redacting the segment's output again would still change it after the last round
-    /// ([`Redactor::rounds`]):
+    /// Redacting the segment's output again would still change it (or fail closed) after
+    /// the last round ([`Redactor::rounds`]):
     /// what it would print is not settled, so nothing is.
     Unstable { at: u64 },
 }
@@ -156,8 +156,8 @@ impl fmt::Display for Reason {
             ),
             Reason::Unstable { at } => write!(
                 f,
-                "the segment at byte {at} still changes when its redacted output is redacted \
-                 again"
+                "the segment at byte {at} does not settle: its redacted output still changes, \
+                 or fails closed, when it is redacted again"
             ),
         }
     }
@@ -286,7 +286,10 @@ impl Redactor {
         if out == job {
             return (segs, report);
         }
-        for round in 2..=self.rounds + 1 {
+        // Rounds 2 to `rounds` may still change the output; the round after them only checks.
+        let mut round = 1;
+        loop {
+            round += 1;
             let (again, _) = self.segments_once(profile, &out);
             let next = concat(&again);
             if next == out && again.iter().all(|s| s.output.is_ok()) {
@@ -317,7 +320,6 @@ impl Redactor {
             }
             out = next;
         }
-        unreachable!("the last round returns")
     }
 
     /// One round of [`Redactor::segments`]. Segments are redacted as the tokenizer closes
