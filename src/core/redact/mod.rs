@@ -126,8 +126,8 @@ pub enum Reason {
     /// under another code page.
     Rewrite { at: u64 },
     /// Redacting the segment's output again would still change it (or fail closed) after
-    /// the last round ([`Redactor::rounds`]):
-    /// what it would print is not settled, so nothing is.
+    /// the last round ([`Redactor::rounds`]): what it would print is not settled, so nothing
+    /// is.
     Unstable { at: u64 },
 }
 
