@@ -498,3 +498,22 @@ fn an_output_that_cannot_be_redacted_again_is_not_printed() {
         assert!(!e.to_string().contains(canary), "{e}");
     }
 }
+
+/// A segment that fails closed is not printed, so the printer reads the next one from
+/// another state than slipguard read the job in: Star raster mode, entered in the blocked
+/// segment, is not on at the printer. The next segment, read as a raster line, would print
+/// as text there: it fails closed too, although redaction changes none of its bytes.
+#[test]
+fn a_segment_after_one_not_printed_is_checked_against_the_printer_state() {
+    let p = profile("star-tsp650ii");
+    let job: &[u8] = b"\x1b*rA\x1b\x1dt\xfe\xe0\xe1\n\x1bd\x01b\x02\x00xy\x1b*rB\x1bd\x01Next\n";
+    let (segs, _) = Redactor::new(RedactConfig::default()).segments(&p, job);
+    assert!(segs.len() >= 2, "{segs:?}");
+    let first = segs[0].output.as_ref().unwrap_err();
+    assert!(
+        matches!(first.reason, Reason::Undecodable { .. }),
+        "{first}"
+    );
+    let second = segs[1].output.as_ref().unwrap_err();
+    assert!(matches!(second.reason, Reason::Rewrite { .. }), "{second}");
+}

@@ -451,6 +451,9 @@ impl Redactor {
         }
         let output = match fail {
             Some(reason) => {
+                // Not printed: from here the printer reads from another state than the job's
+                // tokenizer did.
+                printed.all = false;
                 report.blocked = 1;
                 Err(blocked(reason))
             }
