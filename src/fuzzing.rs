@@ -4,7 +4,7 @@
 
 use crate::core::profile::Profile;
 use crate::core::redact::config::RedactConfig;
-use crate::core::redact::Redactor;
+use crate::core::redact::{self, Redactor};
 use crate::core::text::{self, Decoder, LineCollector};
 use crate::core::tokenize::{Dialect, Options, Token, TokenKind, Tokenizer};
 use crate::profiles::Profiles;
@@ -129,14 +129,9 @@ pub fn redact_invariants(data: &[u8]) {
     let p = profile(d);
     let r = REDACTOR.get_or_init(|| Redactor::new(RedactConfig::default()));
     let (segments, _) = r.segments(p, job);
-    let mut printed = Vec::new();
-    for s in &segments {
-        // A segment that fails closed prints nothing; one that does not settle within the
-        // redaction rounds (`Reason::Unstable`) is one of them.
-        if let Ok(bytes) = &s.output {
-            printed.extend_from_slice(bytes);
-        }
-    }
+    // A segment that fails closed prints nothing; one that does not settle within the
+    // redaction rounds (`Reason::Unstable`) is one of them.
+    let printed = redact::printed(&segments);
     let mut t = Tokenizer::new(d, p.tokenizer_options());
     let mut bad = false;
     t.feed(&printed, &mut |x| bad |= x.kind.is_error());
@@ -205,13 +200,7 @@ fn canary_invariants(p: &Profile, r: &Redactor, job: &[u8]) {
     let before = text::lines(p, &planted);
     let clean = |want: &str| before.iter().any(|l| l.text.trim() == want);
     let (segments, _) = r.segments(p, &planted);
-    let mut printed = Vec::new();
-    for s in &segments {
-        if let Ok(bytes) = &s.output {
-            printed.extend_from_slice(bytes);
-        }
-    }
-    let shown = readable(p, &printed);
+    let shown = readable(p, &redact::printed(&segments));
     if clean(&name_line) {
         for n in CANARY_NAME {
             assert!(!shown.contains(n), "a planted patron name is printed");

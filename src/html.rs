@@ -189,6 +189,31 @@ fn nesting_bound(html: &str) -> usize {
     max
 }
 
+/// What a slip to typeset is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Markup {
+    Html,
+    Text,
+}
+
+/// The print job for a slip written in `markup` (bytes read as UTF-8), typeset for
+/// `profile`: the HTTP listener's and the `--from html|text` command's path. `labels` are the
+/// redactor's field labels, kept on one line with the word after them.
+pub fn typeset(
+    markup: Markup,
+    slip: &[u8],
+    profile: &crate::core::profile::Profile,
+    labels: &[String],
+) -> Result<Vec<u8>, String> {
+    let text = String::from_utf8_lossy(slip);
+    let (layout, _) = Layout::for_profile(profile)?;
+    let lines = match markup {
+        Markup::Html => html_lines(&text, &layout, labels)?,
+        Markup::Text => text_lines(&text, &layout, labels),
+    };
+    crate::typeset::render(&lines, profile)
+}
+
 /// The printed lines of a plain-text slip: its lines, with their spacing, wrapped at word
 /// boundaries where they are longer than the paper.
 pub fn text_lines(text: &str, layout: &Layout, labels: &[String]) -> Vec<Line> {

@@ -257,20 +257,12 @@ fn typeset(
     profile: &slipguard::core::profile::Profile,
     redactor: &Redactor,
 ) -> anyhow::Result<Vec<u8>> {
-    if from == From::Raw {
-        return Ok(input);
-    }
-    let text = String::from_utf8_lossy(&input);
-    let (layout, _) =
-        slipguard::typeset::Layout::for_profile(profile).map_err(anyhow::Error::msg)?;
-    let labels = redactor.labels();
-    let lines = match from {
-        From::Html => {
-            slipguard::html::html_lines(&text, &layout, labels).map_err(anyhow::Error::msg)?
-        }
-        _ => slipguard::html::text_lines(&text, &layout, labels),
+    let markup = match from {
+        From::Raw => return Ok(input),
+        From::Html => slipguard::html::Markup::Html,
+        From::Text => slipguard::html::Markup::Text,
     };
-    slipguard::typeset::render(&lines, profile).map_err(anyhow::Error::msg)
+    slipguard::html::typeset(markup, &input, profile, redactor.labels()).map_err(anyhow::Error::msg)
 }
 
 fn read_input(file: Option<&Path>) -> anyhow::Result<Vec<u8>> {

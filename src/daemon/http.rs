@@ -216,8 +216,7 @@ async fn printers(State(app): State<App>) -> Response {
 
 /// How a posted body is to be read.
 enum Form {
-    Html,
-    Text,
+    Markup(crate::html::Markup),
     Raw,
 }
 
@@ -245,8 +244,8 @@ async fn slips(State(app): State<App>, Path(name): Path<String>, req: Request) -
                 .to_ascii_lowercase()
         });
     let form = match mime.as_deref() {
-        Some("text/html") => Form::Html,
-        Some("text/plain") => Form::Text,
+        Some("text/html") => Form::Markup(crate::html::Markup::Html),
+        Some("text/plain") => Form::Markup(crate::html::Markup::Text),
         Some("application/vnd.escpos" | "application/octet-stream") => Form::Raw,
         _ => {
             return error(
@@ -284,14 +283,8 @@ async fn slips(State(app): State<App>, Path(name): Path<String>, req: Request) -
     let redactor = app.shared.redactor();
     let job = match form {
         Form::Raw => Ok(body.to_vec()),
-        Form::Html | Form::Text => tokio::task::spawn_blocking(move || {
-            let text = String::from_utf8_lossy(&body);
-            let (layout, _) = crate::typeset::Layout::for_profile(&profile)?;
-            let lines = match form {
-                Form::Html => crate::html::html_lines(&text, &layout, redactor.labels())?,
-                _ => crate::html::text_lines(&text, &layout, redactor.labels()),
-            };
-            crate::typeset::render(&lines, &profile)
+        Form::Markup(markup) => tokio::task::spawn_blocking(move || {
+            crate::html::typeset(markup, &body, &profile, redactor.labels())
         })
         .await
         .unwrap_or_else(|_| Err("typesetting failed".into())),

@@ -593,7 +593,7 @@ impl Detectors {
                     .collect();
                 let b = blank(t, &[0], &on_line);
                 let t: &str = &b;
-                if !may_be_street(t) || !has_street_word(t) {
+                if !on_line.is_empty() && (!may_be_street(t) || !has_street_word(t)) {
                     return None;
                 }
                 // A house number must not run on from a word, masked (`*`) or not: masking

@@ -204,6 +204,16 @@ impl fmt::Debug for Segment {
     }
 }
 
+/// What `segments` print: the outputs of those that did not fail closed, in order.
+pub fn printed(segments: &[Segment]) -> Vec<u8> {
+    let ok = || segments.iter().filter_map(|s| s.output.as_ref().ok());
+    let mut out = Vec::with_capacity(ok().map(Vec::len).sum());
+    for bytes in ok() {
+        out.extend_from_slice(bytes);
+    }
+    out
+}
+
 /// Redacts jobs for one configuration (patterns compiled once).
 pub struct Redactor {
     cfg: RedactConfig,
@@ -275,14 +285,7 @@ impl Redactor {
         if !self.cfg.enabled || segs.iter().any(|s| s.output.is_err()) {
             return (segs, report);
         }
-        let concat = |segs: &[Segment]| -> Vec<u8> {
-            let mut out = Vec::with_capacity(job.len());
-            for s in segs.iter().filter_map(|s| s.output.as_ref().ok()) {
-                out.extend_from_slice(s);
-            }
-            out
-        };
-        let mut out = concat(&segs);
+        let mut out = printed(&segs);
         if out == job {
             return (segs, report);
         }
@@ -291,7 +294,7 @@ impl Redactor {
         loop {
             round += 1;
             let (again, _) = self.segments_once(profile, &out);
-            let next = concat(&again);
+            let next = printed(&again);
             if next == out && again.iter().all(|s| s.output.is_ok()) {
                 return (segs, report);
             }
