@@ -55,6 +55,10 @@ pub struct Policy {
     pub name: String,
     pub matcher: Regex,
     pub actions: Actions,
+    /// Words (lower case) of which a text holds at least one, in any ASCII case, wherever
+    /// `matcher` matches it: a text with none of them is not searched. Empty: no such
+    /// words known (site policies).
+    pub needs_one_of: &'static [&'static str],
 }
 
 /// A site rule: the named group `pii` of `pattern` is patron data, written as `action`.
@@ -116,6 +120,9 @@ pub struct RedactConfig {
 /// The built-in hold-shelf policy: slips that sit on an open shelf get the surname prefix.
 pub const HOLD_SHELF_PATTERN: &str = r"(?i-u)\b(hold\s*(shelf|slip|pick\s*-?\s*up|for|expires|until|found)|on\s+hold\s+for|ready\s+for\s+pick\s*-?\s*up|pick\s*-?\s*up\s+(by|at|location|library)|in\s+transit|transit\s+(to|slip))\b";
 
+/// Every branch of [`HOLD_SHELF_PATTERN`] holds one of these words.
+const HOLD_SHELF_WORDS: &[&str] = &["hold", "pick", "transit"];
+
 impl Default for RedactConfig {
     fn default() -> Self {
         RedactConfig {
@@ -141,6 +148,7 @@ fn hold_shelf() -> Policy {
             name: Action::SurnamePrefix(4),
             ..Actions::default()
         },
+        needs_one_of: HOLD_SHELF_WORDS,
     }
 }
 
@@ -245,6 +253,7 @@ impl RawRedact {
                 name: p.name.clone(),
                 matcher: regex(&p.matcher)?,
                 actions: actions(&p.actions, &cfg.actions)?,
+                needs_one_of: &[],
             });
         }
         if !policies.iter().any(|p| p.name == "hold-shelf") {
@@ -278,5 +287,26 @@ impl RawRedact {
         cfg.undecodable = self.undecodable.unwrap_or(cfg.undecodable);
         cfg.keep = self.keep;
         Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The built-in policy's pattern matches only text holding one of its words, so
+        /// text without them need not be searched.
+        #[test]
+        fn hold_shelf_matches_only_text_with_its_words(
+            text in "((?i)hold|on|for|ready|pick|up|-|in|transit|to|slip|shelf|by|at|found|[ \\t\\n]|[a-z]{1,3}){0,8}"
+        ) {
+            let policy = hold_shelf();
+            if policy.matcher.is_match(&text) {
+                let lower = text.to_ascii_lowercase();
+                prop_assert!(policy.needs_one_of.iter().any(|w| lower.contains(w)), "{:?}", text);
+            }
+        }
     }
 }

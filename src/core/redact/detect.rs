@@ -684,6 +684,9 @@ impl Detectors {
         let blanked = blank(joined, starts, &f);
         let phones = (0..lines.len())
             .filter(|&li| digits[li] >= 7)
+            .filter(|&li| {
+                may_be_phone(&blanked.as_bytes()[starts[li]..starts[li] + lines[li].len()])
+            })
             .flat_map(|li| {
                 let line = &blanked[starts[li]..starts[li] + lines[li].len()];
                 self.phone
@@ -1236,6 +1239,21 @@ fn has_street_word(line: &str) -> bool {
     })
 }
 
+/// A cheap test a line passes before the phone pattern runs: every number the pattern
+/// finds ends in three digits, a space, period or dash, and four digits, or starts with `+`
+/// and a digit.
+fn may_be_phone(line: &[u8]) -> bool {
+    let d = |i: usize| line.get(i).is_some_and(u8::is_ascii_digit);
+    (0..line.len()).any(|i| {
+        (line[i] == b'+' && d(i + 1))
+            || (d(i)
+                && d(i + 1)
+                && d(i + 2)
+                && matches!(line.get(i + 3), Some(b' ' | b'.' | b'-'))
+                && (i + 4..i + 8).all(d))
+    })
+}
+
 /// Sort findings and drop the ones inside (or overlapping) an earlier, longer one.
 fn resolve_overlaps(mut f: Vec<Finding>) -> Vec<Finding> {
     f.sort_by_key(|x| (x.line, x.start, std::cmp::Reverse(x.end)));
@@ -1316,7 +1334,19 @@ mod tests {
         Regex::new(&format!(r"[2](?:[ -]?[0-9]){{{}}}", CARD_DIGITS - 1)).unwrap()
     });
 
+    static PHONE_TAIL: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"[0-9]{3}[ .-][0-9]{4}|\+[0-9]").unwrap());
+
     proptest! {
+        /// The phone pre-check passes every line the phone pattern finds a number in.
+        #[test]
+        fn may_be_phone_passes_what_the_pattern_finds(text in "[0-9 .+()-]{0,24}") {
+            if DETECTORS.phone.is_match(&text) {
+                prop_assert!(may_be_phone(text.as_bytes()), "{:?}", text);
+            }
+            prop_assert_eq!(may_be_phone(text.as_bytes()), PHONE_TAIL.is_match(&text));
+        }
+
         /// The card scanner finds what the pattern it replaced found.
         #[test]
         fn card_shapes_match_the_pattern(line in "[0-9 2x-]{0,40}") {

@@ -642,11 +642,24 @@ impl Redactor {
         if self.cfg.policies.is_empty() {
             return &self.cfg.actions;
         }
-        let blanked = detect::blank(text, starts, found);
+        // Blanking only takes letters away: a word the text lacks, the blanked text lacks.
+        let mut lower = text.as_bytes().to_vec();
+        lower.make_ascii_lowercase();
+        let may_match = |p: &config::Policy| {
+            p.needs_one_of.is_empty()
+                || p.needs_one_of
+                    .iter()
+                    .any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some())
+        };
+        let mut blanked = None;
         self.cfg
             .policies
             .iter()
-            .find(|p| p.matcher.is_match(&blanked))
+            .find(|p| {
+                may_match(p)
+                    && p.matcher
+                        .is_match(blanked.get_or_insert_with(|| detect::blank(text, starts, found)))
+            })
             .map_or(&self.cfg.actions, |p| &p.actions)
     }
 
