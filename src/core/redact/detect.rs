@@ -5,7 +5,7 @@
 //! do not hide it. See DESIGN §4 for the kinds and labels; the README lists what the
 //! detectors knowingly do not catch.
 
-use super::action::{changed, Action};
+use super::action::{changed, Action, Out};
 use super::config::RedactConfig;
 use super::labels::Labels;
 use super::Kind;
@@ -268,6 +268,7 @@ impl Detectors {
     /// Every patron value in `lines` (the segment's logical lines, in order).
     /// `columns` is the paper width in characters (font A), to recognise wrapped names.
     /// `joined` is `lines` joined by line feeds, `starts` where each line begins in it.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn find(
         &self,
         cfg: &RedactConfig,
@@ -276,8 +277,25 @@ impl Detectors {
         starts: &[usize],
         columns: usize,
         name_actions: &[Action],
+        scratch: &mut Scratch,
     ) -> Vec<Finding> {
-        let mut f: Vec<Finding> = Vec::new();
+        let Scratch {
+            label_at,
+            digits,
+            texty,
+            street,
+            hits,
+            partial,
+            address_lines,
+            patron_pos,
+            keep_lines,
+            words,
+            lower,
+            chars,
+            out,
+            blanked,
+        } = scratch;
+        let mut f: Vec<Finding> = Vec::with_capacity(16);
         let push = |f: &mut Vec<Finding>, line: usize, a: usize, b: usize, kind: Kind| {
             if a < b {
                 f.push(Finding {
@@ -351,7 +369,7 @@ impl Detectors {
 
         // Where labels (and place names after a name label) stand, in `joined`: a name's
         // words are not masked inside them.
-        let mut label_at: Vec<(usize, usize)> = Vec::new();
+        label_at.clear();
         for m in self.labels.find_iter(joined) {
             label_at.push((m.start, m.end));
             let (li, end_in_line) = locate(m.end);
@@ -432,10 +450,13 @@ impl Detectors {
             x.labelled = true;
         }
         // Digits per line: the number patterns run only on lines with enough of them.
-        let digits: Vec<usize> = lines
-            .iter()
-            .map(|l| l.bytes().filter(u8::is_ascii_digit).count())
-            .collect();
+        digits.clear();
+        digits.extend(
+            lines
+                .iter()
+                .map(|l| l.bytes().filter(u8::is_ascii_digit).count()),
+        );
+        let digits = &*digits;
         let cards = (0..lines.len())
             .filter(|&li| digits[li] >= CARD_DIGITS)
             .flat_map(|li| {
@@ -453,13 +474,18 @@ impl Detectors {
             {
                 continue;
             }
-            let digits: String = m.chars().filter(char::is_ascii_digit).collect();
+            // A card shape holds exactly CARD_DIGITS digits.
+            let mut number = [0u8; CARD_DIGITS];
+            for (slot, d) in number.iter_mut().zip(m.bytes().filter(u8::is_ascii_digit)) {
+                *slot = d;
+            }
+            let digits = std::str::from_utf8(&number).expect("ASCII digits");
             let (li, a) = locate(ms);
             let text = lines[li];
             let b = a + m.len();
             let bracketed =
                 text[..a].trim_end().ends_with('(') && text[b..].trim_start().starts_with(')');
-            if luhn_valid(&digits) || bracketed {
+            if luhn_valid(digits) || bracketed {
                 push(&mut f, li, a, b, Kind::Card);
             }
         }
@@ -492,9 +518,9 @@ impl Detectors {
         let has = |f: &[Finding], line: usize, kind: Kind| {
             f.iter().any(|x| x.line == line && x.kind == kind)
         };
-        let texty: Vec<usize> = (0..lines.len())
-            .filter(|&i| !lines[i].trim().is_empty())
-            .collect();
+        texty.clear();
+        texty.extend((0..lines.len()).filter(|&i| !lines[i].trim().is_empty()));
+        let texty = &*texty;
         // The words of the names found after labels, which are masked wherever else they
         // stand (in upper case under a surname-prefix action): a first line whose lower-case
         // first name is made only of them reads as a name line once printed.
@@ -504,12 +530,25 @@ impl Detectors {
             let Some((_, first)) = t.split_once(',') else {
                 return false;
             };
-            let label_words = label_words.get_or_init(|| spread_words(f, lines, name_actions));
+            let label_words = label_words.get_or_init(|| {
+                let mut words = Words::default();
+                spread_words(
+                    f,
+                    lines,
+                    name_actions,
+                    &mut words,
+                    &mut Vec::new(),
+                    &mut Vec::new(),
+                );
+                words
+            });
             let mut ws = first.split_whitespace().peekable();
             ws.peek().is_some()
                 && ws.all(|w| {
                     w.chars().any(char::is_uppercase)
-                        || label_words.iter().any(|l| *l == lower_same_len(w))
+                        || label_words
+                            .iter()
+                            .any(|l| l == lower_same_len(w).as_bytes())
                 })
         };
         for (pos, &li) in texty.iter().enumerate() {
@@ -573,38 +612,36 @@ impl Detectors {
         }
 
         // A name alone above a street address: a mailing block.
-        let street: Vec<Option<(usize, usize)>> = lines
-            .iter()
-            .enumerate()
-            .map(|(li, t)| {
-                // Blanking only removes candidates: the cheap tests on the line as it is first
-                // (a house number needs a digit).
-                if digits[li] == 0 || !may_be_street(t) || !has_street_word(t) {
-                    return None;
-                }
-                // Searched with the line's name and card blanked out: a house number that
-                // runs on from a name (`…Mbyy7 Willow Creek Rd`) stands on its own once the
-                // name is masked (`M.7 Willow Creek Rd`), and redacting again must find the
-                // same address.
-                let on_line: Vec<Finding> = f
-                    .iter()
-                    .filter(|x| x.line == li && matches!(x.kind, Kind::Name | Kind::Card))
-                    .map(|x| Finding { line: 0, ..*x })
-                    .collect();
-                let b = blank(t, &[0], &on_line);
-                let t: &str = &b;
-                if !on_line.is_empty() && (!may_be_street(t) || !has_street_word(t)) {
-                    return None;
-                }
-                // A house number must not run on from a word, masked (`*`) or not: masking
-                // what comes before it must not make it an address.
-                let m = self
-                    .street
-                    .find_iter(t)
-                    .find(|m| !t[..m.start()].ends_with('*'))?;
-                (!library(&f, &[], li)).then(|| (m.start(), t.trim_end().len().max(m.end())))
-            })
-            .collect();
+        street.clear();
+        street.extend(lines.iter().enumerate().map(|(li, t)| {
+            // Blanking only removes candidates: the cheap tests on the line as it is first
+            // (a house number needs a digit).
+            if digits[li] == 0 || !may_be_street(t) || !has_street_word(t) {
+                return None;
+            }
+            // Searched with the line's name and card blanked out: a house number that
+            // runs on from a name (`…Mbyy7 Willow Creek Rd`) stands on its own once the
+            // name is masked (`M.7 Willow Creek Rd`), and redacting again must find the
+            // same address.
+            let on_line: Vec<Finding> = f
+                .iter()
+                .filter(|x| x.line == li && matches!(x.kind, Kind::Name | Kind::Card))
+                .map(|x| Finding { line: 0, ..*x })
+                .collect();
+            let b = blank(t, &[0], &on_line);
+            let t: &str = &b;
+            if !on_line.is_empty() && (!may_be_street(t) || !has_street_word(t)) {
+                return None;
+            }
+            // A house number must not run on from a word, masked (`*`) or not: masking
+            // what comes before it must not make it an address.
+            let m = self
+                .street
+                .find_iter(t)
+                .find(|m| !t[..m.start()].ends_with('*'))?;
+            (!library(&f, &[], li)).then(|| (m.start(), t.trim_end().len().max(m.end())))
+        }));
+        let street = &*street;
         for (pos, &li) in texty.iter().enumerate() {
             let Some(&next) = texty.get(pos + 1) else {
                 continue;
@@ -624,16 +661,16 @@ impl Detectors {
         }
 
         // Once a name is known, its words are masked wherever else they appear.
-        let mut words = spread_words(&f, lines, name_actions);
-        words.sort();
-        words.dedup();
-        let mut hits: Vec<(usize, usize, usize)> = Vec::new();
+        spread_words(&f, lines, name_actions, words, chars, out);
+        words.sort_dedup();
+        hits.clear();
         if !words.is_empty() {
             // Found in a lower-cased copy of the segment (same byte offsets), then checked
             // to be whole words in the original.
-            let lower = lower_same_len(joined);
-            for w in &words {
-                for at in memchr::memmem::find_iter(lower.as_bytes(), w.as_bytes()) {
+            lower.clear();
+            lower_same_len_into(joined, lower);
+            for w in words.iter() {
+                for at in memchr::memmem::find_iter(lower, w) {
                     let end = at + w.len();
                     // Not inside a label: a patron called "To" leaves "Checked out to" be.
                     let in_label = label_at.iter().any(|&(s, e)| at < e && s < end);
@@ -648,7 +685,7 @@ impl Detectors {
         // (`L. K.`): it marks the patron's block as such a line would when redacting again.
         // Other mentions are added after contact data is decided.
         hits.sort_unstable();
-        let mut partial: Vec<(usize, usize, usize)> = Vec::new();
+        partial.clear();
         for group in hits.chunk_by(|x, y| x.0 == y.0) {
             let li = group[0].0;
             let text = lines[li];
@@ -673,7 +710,7 @@ impl Detectors {
         if joined.contains('@') {
             for m in self.email.find_iter(joined) {
                 let (li, a) = locate(m.start());
-                if !library(&f, &partial, li) {
+                if !library(&f, partial, li) {
                     push(&mut f, li, a, a + m.len(), Kind::Email);
                 }
             }
@@ -681,7 +718,7 @@ impl Detectors {
         // Phone numbers are looked for with the values found so far blanked out: digits that
         // belong to a name or card next to a number are not part of it (once masked they
         // would not be, and redacting again must find the same number).
-        let blanked = blank(joined, starts, &f);
+        let blanked = blank_into(joined, starts, &f, blanked);
         let phones = (0..lines.len())
             .filter(|&li| digits[li] >= 7)
             .filter(|&li| {
@@ -706,7 +743,7 @@ impl Detectors {
                 continue;
             }
             let (li, a) = locate(ms);
-            if !library(&f, &partial, li) {
+            if !library(&f, partial, li) {
                 push(&mut f, li, a, a + m.len(), Kind::Phone);
             }
         }
@@ -759,7 +796,7 @@ impl Detectors {
                     .any(|b| b.is_ascii_digit() || b == b'@' || b == b'*')
                 && !f.iter().any(|x| x.line == above)
                 && !partial.iter().any(|m| m.0 == above)
-                && library(f, &partial, above)
+                && library(f, partial, above)
         };
         if let Some(first_line) = first_patron {
             for (li, s) in street.iter().enumerate() {
@@ -772,12 +809,9 @@ impl Detectors {
         }
         // The line under a patron's address that holds its city and postal code
         // (`Albion  30341`, `Lawrence, KS 66047`) is the address's too.
-        let address_lines: Vec<usize> = f
-            .iter()
-            .filter(|x| x.kind == Kind::Address)
-            .map(|x| x.line)
-            .collect();
-        for li in address_lines {
+        address_lines.clear();
+        address_lines.extend(f.iter().filter(|x| x.kind == Kind::Address).map(|x| x.line));
+        for &li in address_lines.iter() {
             let Some(pos) = texty.iter().position(|&t| t == li) else {
                 continue;
             };
@@ -790,11 +824,15 @@ impl Detectors {
                 push(&mut f, next, m.start, m.end(), Kind::Address);
             }
         }
-        let patron_pos: Vec<usize> = f
-            .iter()
-            .filter(|x| matches!(x.kind, Kind::Name | Kind::Card | Kind::Address) && !x.placeholder)
-            .filter_map(|x| pos_of(x.line))
-            .collect();
+        patron_pos.clear();
+        patron_pos.extend(
+            f.iter()
+                .filter(|x| {
+                    matches!(x.kind, Kind::Name | Kind::Card | Kind::Address) && !x.placeholder
+                })
+                .filter_map(|x| pos_of(x.line)),
+        );
+        let patron_pos = &*patron_pos;
         let near = |line: usize, d: usize| {
             pos_of(line).is_some_and(|p| patron_pos.iter().any(|&q| q.abs_diff(p) <= d))
         };
@@ -803,12 +841,14 @@ impl Detectors {
                 .char_indices()
                 .all(|(i, c)| (x.start..x.end).contains(&i) || !c.is_alphanumeric())
         };
-        let keep_lines: Vec<usize> = f
-            .iter()
-            .filter(|x| matches!(x.kind, Kind::Name | Kind::Card | Kind::Email) && x.labelled)
-            .map(|x| x.line)
-            .chain(f.iter().filter(|x| x.kind == Kind::Email).map(|x| x.line))
-            .collect();
+        keep_lines.clear();
+        keep_lines.extend(
+            f.iter()
+                .filter(|x| matches!(x.kind, Kind::Name | Kind::Card | Kind::Email) && x.labelled)
+                .map(|x| x.line)
+                .chain(f.iter().filter(|x| x.kind == Kind::Email).map(|x| x.line)),
+        );
+        let keep_lines = &*keep_lines;
         let with_patron = |x: &Finding| keep_lines.contains(&x.line);
         f.retain(|x| {
             let contact = matches!(
@@ -832,7 +872,7 @@ impl Detectors {
         });
 
         // Other mentions of the name (found above), now that contact data is decided.
-        for (li, a, b) in partial {
+        for &(li, a, b) in partial.iter() {
             push(&mut f, li, a, b, Kind::Name);
         }
 
@@ -889,8 +929,7 @@ impl Detectors {
 
     /// Does this text (a barcode or 2-D code payload) carry patron data: a card number, or
     /// one of the values already found in the segment?
-    pub(super) fn symbol_is_patron(&self, payload: &str, known: &[&str]) -> bool {
-        let digits: String = payload.chars().filter(char::is_ascii_digit).collect();
+    pub(super) fn symbol_is_patron(&self, payload: &str, known: &Known) -> bool {
         // Symbol data runs digits against start/stop characters (Codabar `A…B`) or code-set
         // prefixes: look at every run of digits.
         if payload
@@ -899,13 +938,43 @@ impl Detectors {
         {
             return true;
         }
-        let lower = payload.to_lowercase();
-        known.iter().any(|k| {
+        if !known.digits.is_empty() {
+            let digits: String = payload.chars().filter(char::is_ascii_digit).collect();
+            if known.digits.iter().any(|k| digits.contains(k.as_str())) {
+                return true;
+            }
+        }
+        if !known.words.is_empty() {
+            let lower = payload.to_lowercase();
+            if known.words.iter().any(|k| lower.contains(k.as_str())) {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// The values found in a segment, as a symbol payload is compared with them: the digits of
+/// those with seven or more, and those with three letters or more in lower case.
+#[derive(Default)]
+pub(super) struct Known {
+    digits: Vec<String>,
+    words: Vec<String>,
+}
+
+impl Known {
+    pub(super) fn new<'a>(values: impl Iterator<Item = &'a str>) -> Self {
+        let mut known = Known::default();
+        for k in values {
             let kd: String = k.chars().filter(char::is_ascii_digit).collect();
-            (kd.len() >= 7 && digits.contains(&kd))
-                || (k.chars().filter(|c| c.is_alphabetic()).count() >= 3
-                    && lower.contains(&k.to_lowercase()))
-        })
+            if kd.len() >= 7 {
+                known.digits.push(kd);
+            }
+            if k.chars().filter(|c| c.is_alphabetic()).count() >= 3 {
+                known.words.push(k.to_lowercase());
+            }
+        }
+        known
     }
 }
 
@@ -1054,30 +1123,90 @@ fn card_token(v: &str) -> Option<(usize, usize)> {
 /// The words of the names in `f` that are masked wherever else they appear (lower case, two
 /// letters or more, honorifics left out). A name already in its redacted form (an earlier
 /// run's output: one of `name_actions` leaves it as it is) spreads nothing.
-fn spread_words(f: &[Finding], lines: &[&str], name_actions: &[Action]) -> Vec<String> {
-    let mut words: Vec<String> = Vec::new();
-    let mut chars: Vec<char> = Vec::new();
-    let mut out = Vec::new();
+/// (Into `words`, cleared first; `chars` and `out` are buffers.)
+fn spread_words(
+    f: &[Finding],
+    lines: &[&str],
+    name_actions: &[Action],
+    words: &mut Words,
+    chars: &mut Vec<char>,
+    out: &mut Vec<Out>,
+) {
+    words.clear();
     for x in f.iter().filter(|x| x.kind == Kind::Name) {
         let s = &lines[x.line][x.start..x.end];
         chars.clear();
         chars.extend(s.chars());
         let redacted = name_actions.iter().any(|a| {
-            a.apply_into(&chars, &mut out);
-            !changed(&chars, &out)
+            a.apply_into(chars, out);
+            !changed(chars, out)
         });
         if redacted {
             continue;
         }
         for w in s.split(|c: char| !(c.is_alphabetic() || c == '\'' || c == '’' || c == '-')) {
             let w = w.trim_matches(|c: char| !c.is_alphabetic());
-            let w = lower_same_len(w);
-            if w.chars().count() >= 2 && !HONORIFICS.contains(&w.as_str()) {
-                words.push(w);
+            let at = words.text.len();
+            lower_same_len_into(w, &mut words.text);
+            let lw = &words.text[at..];
+            // (Whole characters: at least two of them when the bytes are not one character.)
+            let two_chars = std::str::from_utf8(lw).is_ok_and(|t| t.chars().nth(1).is_some());
+            if two_chars && !HONORIFICS.iter().any(|h| h.as_bytes() == lw) {
+                words.spans.push((at, words.text.len()));
+            } else {
+                words.text.truncate(at);
             }
         }
     }
-    words
+}
+
+/// Words (lower case) in one buffer.
+#[derive(Default)]
+pub(super) struct Words {
+    text: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+}
+
+impl Words {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.spans.clear();
+    }
+
+    fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.spans.iter().map(|&(a, b)| &self.text[a..b])
+    }
+
+    /// In byte order, each word once.
+    fn sort_dedup(&mut self) {
+        let text = &self.text;
+        self.spans
+            .sort_by(|x, y| text[x.0..x.1].cmp(&text[y.0..y.1]));
+        self.spans.dedup_by(|x, y| text[x.0..x.1] == text[y.0..y.1]);
+    }
+}
+
+/// Buffers [`Detectors::find`] reuses from one segment to the next.
+#[derive(Default)]
+pub(super) struct Scratch {
+    label_at: Vec<(usize, usize)>,
+    digits: Vec<usize>,
+    texty: Vec<usize>,
+    street: Vec<Option<(usize, usize)>>,
+    hits: Vec<(usize, usize, usize)>,
+    partial: Vec<(usize, usize, usize)>,
+    address_lines: Vec<usize>,
+    patron_pos: Vec<usize>,
+    keep_lines: Vec<usize>,
+    words: Words,
+    lower: Vec<u8>,
+    chars: Vec<char>,
+    out: Vec<Out>,
+    blanked: Vec<u8>,
 }
 
 /// Is `word` one of [`PLACE_WORDS`], in any case?
@@ -1145,7 +1274,16 @@ fn whole_word(text: &str, a: usize, b: usize) -> bool {
 /// `text` in lower case where the lower-case letter has the same length in UTF-8 (nearly
 /// all letters), so byte offsets stay the same.
 fn lower_same_len(text: &str) -> String {
-    let mut bytes = text.as_bytes().to_vec();
+    let mut bytes = Vec::with_capacity(text.len());
+    lower_same_len_into(text, &mut bytes);
+    String::from_utf8(bytes).expect("whole characters replaced by characters of equal length")
+}
+
+/// [`lower_same_len`], appended to `out`.
+fn lower_same_len_into(text: &str, out: &mut Vec<u8>) {
+    let at = out.len();
+    out.extend_from_slice(text.as_bytes());
+    let bytes = &mut out[at..];
     bytes.make_ascii_lowercase();
     // Most text is ASCII: skip to the next byte that is not.
     let mut i = if text.is_ascii() { bytes.len() } else { 0 };
@@ -1163,7 +1301,6 @@ fn lower_same_len(text: &str) -> String {
         }
         i += n;
     }
-    String::from_utf8(bytes).expect("whole characters replaced by characters of equal length")
 }
 
 /// Digits in a patron card number found by its shape (a Codabar library card).
@@ -1307,6 +1444,24 @@ pub(super) fn blank<'a>(
         b[starts[x.line] + x.start..starts[x.line] + x.end].fill(0x01);
     }
     std::borrow::Cow::Owned(String::from_utf8(b).expect("whole characters replaced by ASCII"))
+}
+
+/// [`blank`], written into `buf` (unless nothing is blanked).
+pub(super) fn blank_into<'a>(
+    joined: &'a str,
+    starts: &[usize],
+    found: &[Finding],
+    buf: &'a mut Vec<u8>,
+) -> &'a str {
+    if found.is_empty() {
+        return joined;
+    }
+    buf.clear();
+    buf.extend_from_slice(joined.as_bytes());
+    for x in found {
+        buf[starts[x.line] + x.start..starts[x.line] + x.end].fill(0x01);
+    }
+    std::str::from_utf8(buf).expect("whole characters replaced by ASCII")
 }
 
 /// `lines` joined by line feeds, and where each line starts: one text per segment, so each

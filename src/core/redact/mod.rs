@@ -334,7 +334,7 @@ impl Redactor {
         let mut report = Report::default();
         let mut qr = QrState::default();
         let mut tokens: Vec<Token> = Vec::new();
-        let mut collector = LineCollector::new();
+        let mut scratch = Scratch::default();
         // Reads what is printed so far, to check each rewritten segment against.
         let mut printed = Printed {
             reader: Tokenizer::new(profile.dialect, profile.tokenizer_options()),
@@ -349,7 +349,7 @@ impl Redactor {
                 &mut dec,
                 &mut qr,
                 n,
-                &mut collector,
+                &mut scratch,
                 &mut printed,
             );
             report.add(&r);
@@ -380,7 +380,7 @@ impl Redactor {
         Ok((bytes, report))
     }
 
-    /// Decode one segment (with `collector`'s buffers) and redact it.
+    /// Decode one segment (with `scratch`'s buffers) and redact it.
     #[allow(clippy::too_many_arguments)]
     fn segment(
         &self,
@@ -390,7 +390,7 @@ impl Redactor {
         dec: &mut Decoder,
         qr: &mut QrState,
         number: usize,
-        collector: &mut LineCollector,
+        scratch: &mut Scratch,
         printed: &mut Printed,
     ) -> (Segment, Report) {
         let start = seg.first().map_or(0, |t| t.offset);
@@ -405,7 +405,7 @@ impl Redactor {
             end,
             reason,
         };
-        let mut sink = std::mem::take(collector);
+        let mut sink = std::mem::take(&mut scratch.lines);
         sink.clear();
         // (token index, kind, the number of lines before it, whether it cut a line short)
         let mut symbols: Vec<(usize, DataKind, usize, bool)> = Vec::new();
@@ -462,7 +462,16 @@ impl Redactor {
             }
             None if !self.cfg.enabled => Ok(job[start as usize..end as usize].to_vec()),
             None => {
-                let out = self.rewrite(profile, job, seg, &lines, &symbols, qr, &mut report);
+                let out = self.rewrite(
+                    profile,
+                    job,
+                    seg,
+                    &lines,
+                    &symbols,
+                    qr,
+                    scratch,
+                    &mut report,
+                );
                 match out.filter(|out| printed.take(job, seg, out)) {
                     Some(out) => Ok(out),
                     None => {
@@ -473,7 +482,7 @@ impl Redactor {
                 }
             }
         };
-        *collector = lines.recycle();
+        scratch.lines = lines.recycle();
         (Segment { start, end, output }, report)
     }
 
@@ -489,6 +498,7 @@ impl Redactor {
         lines: &Lines,
         symbols: &[(usize, DataKind, usize, bool)],
         qr: &mut QrState,
+        scratch: &mut Scratch,
         report: &mut Report,
     ) -> Option<Vec<u8>> {
         let start = seg.first().map_or(0, |t| t.offset);
@@ -543,11 +553,18 @@ impl Redactor {
             &starts,
             columns,
             &self.name_actions,
+            &mut scratch.detect,
         );
         // The slip type is read from the text around the patron values, not from them: a
         // name that happens to read "Hold For" must not change how it is itself written, and
         // redacting the output again must choose the same way.
-        let actions = self.policy(&seg_text, &starts, &found);
+        let actions = self.policy(
+            &seg_text,
+            &starts,
+            &found,
+            &mut scratch.lower,
+            &mut scratch.blanked,
+        );
         let findings = found.into_iter().filter_map(|f| {
             Some(Finding {
                 line: real[f.line]?,
@@ -556,9 +573,13 @@ impl Redactor {
         });
 
         let mut edits = Edits::default();
-        let mut known: Vec<(usize, usize, usize)> = Vec::new();
-        let mut value: Vec<char> = Vec::new();
-        let mut out: Vec<Out> = Vec::new();
+        let Scratch {
+            known: known_spans,
+            value,
+            out,
+            ..
+        } = scratch;
+        known_spans.clear();
         for f in findings {
             let line = lines.get(f.line).expect("finding on a line");
             let action = match f.rule {
@@ -568,10 +589,10 @@ impl Redactor {
             report.redacted[f.kind as usize] += 1;
             value.clear();
             value.extend(line.text[f.start..f.end].chars());
-            action.apply_into(&value, &mut out);
+            action.apply_into(value, out);
             // A value already in its redacted form (an earlier run's output) is no longer
             // patron data: it marks nothing in barcodes.
-            if action::changed(&value, &out) {
+            if action::changed(value, out) {
                 let first = line.text[..f.start].chars().count();
                 let chars = &line.chars[first..first + value.len()];
                 // A shorter output is padded with spaces when a column gap (two spaces or a
@@ -581,16 +602,23 @@ impl Redactor {
                 let follows = (rest.starts_with("  ") || rest.starts_with('\t'))
                     && rest.chars().any(|c| !c.is_whitespace());
                 let pad = follows.then_some(b' ');
-                if !char_edits(job, chars, &value, &out, pad, &mut edits) {
+                if !char_edits(job, chars, value, out, pad, &mut edits) {
                     return None;
                 }
-                known.push((f.line, f.start, f.end));
+                known_spans.push((f.line, f.start, f.end));
             }
         }
-        let known: Vec<&str> = known
-            .iter()
-            .map(|&(li, a, b)| &lines.get(li).expect("finding on a line").text[a..b])
-            .collect();
+        // Worked out for the first symbol only: most segments have none.
+        let known = std::cell::OnceCell::new();
+        let known = || {
+            known.get_or_init(|| {
+                detect::Known::new(
+                    known_spans
+                        .iter()
+                        .map(|&(li, a, b)| &lines.get(li).expect("finding on a line").text[a..b]),
+                )
+            })
+        };
 
         // Barcodes and 2-D codes. A symbol prints on a line of its own; the text line that
         // replaces it starts with a line feed when text came before it on the line, so that
@@ -605,7 +633,7 @@ impl Redactor {
                     let Some((_, text)) = symbol::barcode(profile.dialect, &tok, bytes) else {
                         continue;
                     };
-                    if self.detectors.symbol_is_patron(&text, &known) {
+                    if self.detectors.symbol_is_patron(&text, known()) {
                         report.symbols += 1;
                         let line = self.symbol_line(&text, actions);
                         edits.push(tok.offset, tok.offset + tok.len, &[lead, &line].concat());
@@ -616,7 +644,7 @@ impl Redactor {
                         continue;
                     };
                     let text = String::from_utf8_lossy(&data).into_owned();
-                    if self.detectors.symbol_is_patron(&text, &known) {
+                    if self.detectors.symbol_is_patron(&text, known()) {
                         report.symbols += 1;
                         qr.masked = Some(self.symbol_line(&text, actions));
                         edits.push(tok.offset, tok.offset + tok.len, &[]);
@@ -638,28 +666,35 @@ impl Redactor {
 
     /// The actions for a segment: those of the first policy whose pattern matches the
     /// segment's text with the found values blanked out, else the defaults.
-    fn policy(&self, text: &str, starts: &[usize], found: &[Finding]) -> &config::Actions {
+    /// (`lower` and `blanked` are buffers.)
+    fn policy(
+        &self,
+        text: &str,
+        starts: &[usize],
+        found: &[Finding],
+        lower: &mut Vec<u8>,
+        blanked: &mut Vec<u8>,
+    ) -> &config::Actions {
         if self.cfg.policies.is_empty() {
             return &self.cfg.actions;
         }
         // Blanking only takes letters away: a word the text lacks, the blanked text lacks.
-        let mut lower = text.as_bytes().to_vec();
+        lower.clear();
+        lower.extend_from_slice(text.as_bytes());
         lower.make_ascii_lowercase();
         let may_match = |p: &config::Policy| {
             p.needs_one_of.is_empty()
                 || p.needs_one_of
                     .iter()
-                    .any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some())
+                    .any(|w| memchr::memmem::find(lower, w.as_bytes()).is_some())
         };
-        let mut blanked = None;
-        self.cfg
-            .policies
-            .iter()
-            .find(|p| {
-                may_match(p)
-                    && p.matcher
-                        .is_match(blanked.get_or_insert_with(|| detect::blank(text, starts, found)))
-            })
+        let mut candidates = self.cfg.policies.iter().filter(|p| may_match(p)).peekable();
+        if candidates.peek().is_none() {
+            return &self.cfg.actions;
+        }
+        let blanked = detect::blank_into(text, starts, found, blanked);
+        candidates
+            .find(|p| p.matcher.is_match(blanked))
             .map_or(&self.cfg.actions, |p| &p.actions)
     }
 
@@ -706,6 +741,20 @@ impl Redactor {
         out.push(b'\n');
         out
     }
+}
+
+/// Buffers a round reuses from one segment to the next, so that a segment allocates little
+/// more than its output.
+#[derive(Default)]
+struct Scratch {
+    lines: LineCollector,
+    detect: detect::Scratch,
+    /// The findings rewritten (line, start, end).
+    known: Vec<(usize, usize, usize)>,
+    value: Vec<char>,
+    out: Vec<Out>,
+    lower: Vec<u8>,
+    blanked: Vec<u8>,
 }
 
 /// What is printed so far, as the printer reads it.
