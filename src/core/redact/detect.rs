@@ -560,10 +560,13 @@ impl Detectors {
             // Next to a card number the first name may be in any case, and on the first line
             // when its words are a found name's: masking a mention of it elsewhere (`MARI`)
             // must not turn the line into a name line on a second run.
+            // (Both patterns need a comma, and a line the first matches, the second does.)
             let name_line = || {
-                self.name_line.is_match(text)
-                    || self.name_line_any_case.is_match(text)
-                        && (by_card || pos == 0 && masked_words(text, &f))
+                text.contains(',')
+                    && self.name_line_any_case.is_match(text)
+                    && (self.name_line.is_match(text)
+                        || by_card
+                        || pos == 0 && masked_words(text, &f))
             };
             if (pos == 0 || by_card) && !has(&f, li, Kind::Name) && name_line() {
                 // The pattern's name is the line without its blanks.
@@ -1500,6 +1503,19 @@ mod tests {
                 prop_assert!(may_be_phone(text.as_bytes()), "{:?}", text);
             }
             prop_assert_eq!(may_be_phone(text.as_bytes()), PHONE_TAIL.is_match(&text));
+        }
+
+        /// A line the name-line pattern matches has a comma, and the any-case pattern
+        /// matches it too (the order the two are tried in relies on it).
+        #[test]
+        fn name_line_patterns_nest(line in "[ \t]?([A-Z][a-z]{0,4}|[a-zé]{1,4}|[ ,.'’-]|Ó){1,8}[ \t]?") {
+            if DETECTORS.name_line.is_match(&line) {
+                prop_assert!(line.contains(','));
+                prop_assert!(DETECTORS.name_line_any_case.is_match(&line), "{:?}", line);
+            }
+            if DETECTORS.name_line_any_case.is_match(&line) {
+                prop_assert!(line.contains(','));
+            }
         }
 
         /// The card scanner finds what the pattern it replaced found.
