@@ -58,7 +58,7 @@ pub struct Policy {
     /// Words (lower case) of which a text holds at least one, in any ASCII case, wherever
     /// `matcher` matches it: a text with none of them is not searched. Empty: no such
     /// words known (site policies).
-    pub needs_one_of: &'static [&'static str],
+    pub needs_one_of: Vec<memchr::memmem::Finder<'static>>,
 }
 
 /// A site rule: the named group `pii` of `pattern` is patron data, written as `action`.
@@ -148,7 +148,10 @@ fn hold_shelf() -> Policy {
             name: Action::SurnamePrefix(4),
             ..Actions::default()
         },
-        needs_one_of: HOLD_SHELF_WORDS,
+        needs_one_of: HOLD_SHELF_WORDS
+            .iter()
+            .map(|w| memchr::memmem::Finder::new(w).into_owned())
+            .collect(),
     }
 }
 
@@ -253,7 +256,7 @@ impl RawRedact {
                 name: p.name.clone(),
                 matcher: regex(&p.matcher)?,
                 actions: actions(&p.actions, &cfg.actions)?,
-                needs_one_of: &[],
+                needs_one_of: Vec::new(),
             });
         }
         if !policies.iter().any(|p| p.name == "hold-shelf") {
@@ -305,7 +308,11 @@ mod tests {
             let policy = hold_shelf();
             if policy.matcher.is_match(&text) {
                 let lower = text.to_ascii_lowercase();
-                prop_assert!(policy.needs_one_of.iter().any(|w| lower.contains(w)), "{:?}", text);
+                prop_assert!(
+                    policy.needs_one_of.iter().any(|w| w.find(lower.as_bytes()).is_some()),
+                    "{:?}",
+                    text
+                );
             }
         }
     }

@@ -683,10 +683,7 @@ impl Redactor {
         lower.extend_from_slice(text.as_bytes());
         lower.make_ascii_lowercase();
         let may_match = |p: &config::Policy| {
-            p.needs_one_of.is_empty()
-                || p.needs_one_of
-                    .iter()
-                    .any(|w| memchr::memmem::find(lower, w.as_bytes()).is_some())
+            p.needs_one_of.is_empty() || p.needs_one_of.iter().any(|w| w.find(lower).is_some())
         };
         let mut candidates = self.cfg.policies.iter().filter(|p| may_match(p)).peekable();
         if candidates.peek().is_none() {
