@@ -634,8 +634,8 @@ impl Detectors {
                 .filter(|x| x.line == li && matches!(x.kind, Kind::Name | Kind::Card))
                 .map(|x| Finding { line: 0, ..*x })
                 .collect();
-            let b = blank(t, &[0], &on_line);
-            let t: &str = &b;
+            let mut buf = Vec::new();
+            let t = blank(t, &[0], &on_line, &mut buf);
             if !on_line.is_empty() && (!may_be_street(t) || !has_street_word(t)) {
                 return None;
             }
@@ -724,7 +724,7 @@ impl Detectors {
         // Phone numbers are looked for with the values found so far blanked out: digits that
         // belong to a name or card next to a number are not part of it (once masked they
         // would not be, and redacting again must find the same number).
-        let blanked = blank_into(joined, starts, &f, blanked);
+        let blanked = blank(joined, starts, &f, blanked);
         let phones = (0..lines.len())
             .filter(|&li| digits[li] >= 7)
             .filter(|&li| {
@@ -1436,24 +1436,9 @@ fn resolve_overlaps(mut f: Vec<Finding>) -> Vec<Finding> {
 
 /// `joined` (the segment's lines, which start at `starts`) with the characters of `found`
 /// replaced by a control character, byte for byte: neither a word character nor a space
-/// nor a digit, so no pattern matches across a blanked value.
+/// nor a digit, so no pattern matches across a blanked value. Written into `buf`, unless
+/// nothing is blanked.
 pub(super) fn blank<'a>(
-    joined: &'a str,
-    starts: &[usize],
-    found: &[Finding],
-) -> std::borrow::Cow<'a, str> {
-    if found.is_empty() {
-        return std::borrow::Cow::Borrowed(joined);
-    }
-    let mut b = joined.as_bytes().to_vec();
-    for x in found {
-        b[starts[x.line] + x.start..starts[x.line] + x.end].fill(0x01);
-    }
-    std::borrow::Cow::Owned(String::from_utf8(b).expect("whole characters replaced by ASCII"))
-}
-
-/// [`blank`], written into `buf` (unless nothing is blanked).
-pub(super) fn blank_into<'a>(
     joined: &'a str,
     starts: &[usize],
     found: &[Finding],

@@ -689,7 +689,7 @@ impl Redactor {
         if candidates.peek().is_none() {
             return &self.cfg.actions;
         }
-        let blanked = detect::blank_into(text, starts, found, blanked);
+        let blanked = detect::blank(text, starts, found, blanked);
         candidates
             .find(|p| p.matcher.is_match(blanked))
             .map_or(&self.cfg.actions, |p| &p.actions)
