@@ -281,7 +281,9 @@ impl Redactor {
     /// still changing after [`Redactor::rounds`] rounds fails closed. The counts are the
     /// first round's.
     pub fn segments(&self, profile: &Profile, job: &[u8]) -> (Vec<Segment>, Report) {
-        let (mut segs, mut report) = self.segments_once(profile, job);
+        // One set of buffers for every round and segment of the job.
+        let mut scratch = Scratch::default();
+        let (mut segs, mut report) = self.segments_once(profile, job, &mut scratch);
         if !self.cfg.enabled || segs.iter().any(|s| s.output.is_err()) {
             return (segs, report);
         }
@@ -293,7 +295,7 @@ impl Redactor {
         let mut round = 1;
         loop {
             round += 1;
-            let (again, _) = self.segments_once(profile, &out);
+            let (again, _) = self.segments_once(profile, &out, &mut scratch);
             let next = printed(&again);
             if next == out && again.iter().all(|s| s.output.is_ok()) {
                 return (segs, report);
@@ -326,15 +328,19 @@ impl Redactor {
     }
 
     /// One round of [`Redactor::segments`]. Segments are redacted as the tokenizer closes
-    /// them, with buffers reused from one to the next.
-    fn segments_once(&self, profile: &Profile, job: &[u8]) -> (Vec<Segment>, Report) {
+    /// them, with `scratch`'s buffers (kept from segment to segment and round to round).
+    fn segments_once(
+        &self,
+        profile: &Profile,
+        job: &[u8],
+        scratch: &mut Scratch,
+    ) -> (Vec<Segment>, Report) {
         let mut t = Tokenizer::new(profile.dialect, profile.tokenizer_options());
         let mut dec = Decoder::new(profile);
         let mut out = Vec::new();
         let mut report = Report::default();
         let mut qr = QrState::default();
         let mut tokens: Vec<Token> = Vec::new();
-        let mut scratch = Scratch::default();
         // Reads what is printed so far, to check each rewritten segment against.
         let mut printed = Printed {
             reader: Tokenizer::new(profile.dialect, profile.tokenizer_options()),
@@ -349,7 +355,7 @@ impl Redactor {
                 &mut dec,
                 &mut qr,
                 n,
-                &mut scratch,
+                scratch,
                 &mut printed,
             );
             report.add(&r);
@@ -740,8 +746,8 @@ impl Redactor {
     }
 }
 
-/// Buffers a round reuses from one segment to the next, so that a segment allocates little
-/// more than its output.
+/// Buffers reused from one segment (and round) of a job to the next, so that a segment
+/// allocates little more than its output.
 #[derive(Default)]
 struct Scratch {
     lines: LineCollector,
