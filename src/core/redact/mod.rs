@@ -515,22 +515,31 @@ impl Redactor {
         // the same structure, so it changes nothing.)
         let mut synthetic: Vec<(usize, String)> = Vec::new();
         let mut stored_card: Option<String> = qr.masked_text.clone();
+        // Each symbol's data as text (a barcode's, a stored 2-D code's), read once.
+        let mut payloads: Vec<Option<String>> = Vec::with_capacity(symbols.len());
         for &(i, kind, pos, _) in symbols {
             let tok = seg[i];
             let bytes = &job[tok.range_in(0)];
-            let text = match kind {
+            let payload = match kind {
                 DataKind::Barcode => symbol::barcode(profile.dialect, &tok, bytes).map(|x| x.1),
-                DataKind::Code2dStore => {
-                    stored_card = symbol::code2d(profile.dialect, &tok, bytes)
-                        .map(|x| String::from_utf8_lossy(&x.1).into_owned())
-                        .filter(|t| self.has_card(t));
-                    None
-                }
-                DataKind::Code2dPrint => stored_card.clone(),
+                DataKind::Code2dStore => symbol::code2d(profile.dialect, &tok, bytes)
+                    .map(|x| String::from_utf8_lossy(&x.1).into_owned()),
+                _ => None,
+            };
+            if kind == DataKind::Code2dStore {
+                stored_card = payload
+                    .as_deref()
+                    .filter(|t| self.has_card(t))
+                    .map(str::to_owned);
+            }
+            payloads.push(payload);
+            let text = match kind {
+                DataKind::Barcode => payloads.last().and_then(Option::as_deref),
+                DataKind::Code2dPrint => stored_card.as_deref(),
                 _ => None,
             };
             if let Some(t) = text.filter(|t| self.has_card(t)) {
-                let line = self.symbol_line(&t, &self.cfg.actions);
+                let line = self.symbol_line(t, &self.cfg.actions);
                 let line = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
                 synthetic.push((pos, line));
             }
@@ -630,13 +639,12 @@ impl Redactor {
         // replaces it starts with a line feed when text came before it on the line, so that
         // it reads as its own line again.
         let newline: &[u8] = b"\n";
-        for &(i, kind, _, open) in symbols {
+        for (&(i, kind, _, open), payload) in symbols.iter().zip(payloads) {
             let lead = if open { newline } else { &[][..] };
             let tok = seg[i];
-            let bytes = &job[tok.range_in(0)];
             match kind {
                 DataKind::Barcode => {
-                    let Some((_, text)) = symbol::barcode(profile.dialect, &tok, bytes) else {
+                    let Some(text) = payload else {
                         continue;
                     };
                     if self.detectors.symbol_is_patron(&text, known()) {
@@ -646,10 +654,9 @@ impl Redactor {
                     }
                 }
                 DataKind::Code2dStore => {
-                    let Some((_, data)) = symbol::code2d(profile.dialect, &tok, bytes) else {
+                    let Some(text) = payload else {
                         continue;
                     };
-                    let text = String::from_utf8_lossy(&data).into_owned();
                     if self.detectors.symbol_is_patron(&text, known()) {
                         report.symbols += 1;
                         qr.masked = Some(self.symbol_line(&text, actions));
