@@ -1455,17 +1455,16 @@ pub(super) fn blank<'a>(
     std::str::from_utf8(buf).expect("whole characters replaced by ASCII")
 }
 
-/// `lines` joined by line feeds, and where each line starts: one text per segment, so each
-/// pattern runs once per segment rather than once per line.
-pub(super) fn join(lines: &[&str]) -> (String, Vec<usize>) {
-    let mut joined = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
-    let mut starts = Vec::with_capacity(lines.len());
+/// `lines` joined by line feeds into `joined`, and where each line starts into `starts`: one
+/// text per segment, so each pattern runs once per segment rather than once per line.
+pub(super) fn join(lines: &[&str], joined: &mut String, starts: &mut Vec<usize>) {
+    joined.clear();
+    starts.clear();
     for l in lines {
         starts.push(joined.len());
         joined.push_str(l);
         joined.push('\n');
     }
-    (joined, starts)
 }
 
 #[cfg(test)]

@@ -545,7 +545,8 @@ impl Redactor {
             }
         }
         let mut texts: Vec<&str> = Vec::with_capacity(lines.len() + synthetic.len());
-        let mut real: Vec<Option<usize>> = Vec::with_capacity(lines.len() + synthetic.len());
+        let real = &mut scratch.real;
+        real.clear();
         let mut syn = synthetic.iter().peekable();
         for (li, l) in lines.iter().enumerate() {
             while let Some((_, t)) = syn.next_if(|(p, _)| *p <= li) {
@@ -560,12 +561,13 @@ impl Redactor {
             real.push(None);
         }
         let columns = profile.columns.font_a as usize;
-        let (seg_text, starts) = detect::join(&texts);
+        detect::join(&texts, &mut scratch.joined, &mut scratch.starts);
+        let (seg_text, starts) = (scratch.joined.as_str(), scratch.starts.as_slice());
         let found = self.detectors.find(
             &self.cfg,
             &texts,
-            &seg_text,
-            &starts,
+            seg_text,
+            starts,
             columns,
             &self.name_actions,
             &mut scratch.detect,
@@ -574,8 +576,8 @@ impl Redactor {
         // name that happens to read "Hold For" must not change how it is itself written, and
         // redacting the output again must choose the same way.
         let actions = self.policy(
-            &seg_text,
-            &starts,
+            seg_text,
+            starts,
             &found,
             &mut scratch.lower,
             &mut scratch.blanked,
@@ -765,6 +767,11 @@ struct Scratch {
     out: Vec<Out>,
     lower: Vec<u8>,
     blanked: Vec<u8>,
+    /// The segment's lines joined, where each starts, and which real line each is (none
+    /// for a symbol's text line).
+    joined: String,
+    starts: Vec<usize>,
+    real: Vec<Option<usize>>,
 }
 
 /// What is printed so far, as the printer reads it.
