@@ -298,6 +298,11 @@ impl Detectors {
             out,
             blanked,
         } = scratch;
+        // The segment in lower case (same byte offsets), for the name's words below and for
+        // the policy's words after ([`Scratch::lower`]).
+        lower.clear();
+        lower_same_len_into(joined, lower);
+        let lower = &*lower;
         let mut f: Vec<Finding> = Vec::with_capacity(16);
         let push = |f: &mut Vec<Finding>, line: usize, a: usize, b: usize, kind: Kind| {
             if a < b {
@@ -671,10 +676,8 @@ impl Detectors {
         words.sort_dedup();
         hits.clear();
         if !words.is_empty() {
-            // Found in a lower-cased copy of the segment (same byte offsets), then checked
-            // to be whole words in the original.
-            lower.clear();
-            lower_same_len_into(joined, lower);
+            // Found in the lower-cased copy of the segment, then checked to be whole words in
+            // the original.
             for w in words.iter() {
                 for at in memchr::memmem::find_iter(lower, w) {
                     let end = at + w.len();
@@ -1193,6 +1196,14 @@ impl Words {
         self.spans
             .sort_by(|x, y| text[x.0..x.1].cmp(&text[y.0..y.1]));
         self.spans.dedup_by(|x, y| text[x.0..x.1] == text[y.0..y.1]);
+    }
+}
+
+impl Scratch {
+    /// The text the last [`Detectors::find`] searched, in lower case where the lower-case
+    /// letter has the same length in UTF-8 (every ASCII letter), byte offsets unchanged.
+    pub(super) fn lower(&self) -> &[u8] {
+        &self.lower
     }
 }
 

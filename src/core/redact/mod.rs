@@ -579,7 +579,7 @@ impl Redactor {
             seg_text,
             starts,
             &found,
-            &mut scratch.lower,
+            scratch.detect.lower(),
             &mut scratch.blanked,
         );
         let findings = found.into_iter().filter_map(|f| {
@@ -681,22 +681,19 @@ impl Redactor {
 
     /// The actions for a segment: those of the first policy whose pattern matches the
     /// segment's text with the found values blanked out, else the defaults.
-    /// (`lower` and `blanked` are buffers.)
+    /// `lower` is `text` in lower case (at least its ASCII letters), `blanked` a buffer.
     fn policy(
         &self,
         text: &str,
         starts: &[usize],
         found: &[Finding],
-        lower: &mut Vec<u8>,
+        lower: &[u8],
         blanked: &mut Vec<u8>,
     ) -> &config::Actions {
         if self.cfg.policies.is_empty() {
             return &self.cfg.actions;
         }
         // Blanking only takes letters away: a word the text lacks, the blanked text lacks.
-        lower.clear();
-        lower.extend_from_slice(text.as_bytes());
-        lower.make_ascii_lowercase();
         let may_match = |p: &config::Policy| {
             p.needs_one_of.is_empty() || p.needs_one_of.iter().any(|w| w.find(lower).is_some())
         };
@@ -765,7 +762,6 @@ struct Scratch {
     known: Vec<(usize, usize, usize)>,
     value: Vec<char>,
     out: Vec<Out>,
-    lower: Vec<u8>,
     blanked: Vec<u8>,
     /// The segment's lines joined, where each starts, and which real line each is (none
     /// for a symbol's text line).
