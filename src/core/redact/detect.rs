@@ -1155,15 +1155,15 @@ fn spread_words(
         }
         for w in s.split(|c: char| !(c.is_alphabetic() || c == '\'' || c == '’' || c == '-')) {
             let w = w.trim_matches(|c: char| !c.is_alphabetic());
+            if w.chars().nth(1).is_none() {
+                continue; // one letter
+            }
             let at = words.text.len();
             lower_same_len_into(w, &mut words.text);
-            let lw = &words.text[at..];
-            // (Whole characters: at least two of them when the bytes are not one character.)
-            let two_chars = std::str::from_utf8(lw).is_ok_and(|t| t.chars().nth(1).is_some());
-            if two_chars && !HONORIFICS.iter().any(|h| h.as_bytes() == lw) {
-                words.spans.push((at, words.text.len()));
-            } else {
+            if HONORIFICS.iter().any(|h| h.as_bytes() == &words.text[at..]) {
                 words.text.truncate(at);
+            } else {
+                words.spans.push((at, words.text.len()));
             }
         }
     }
