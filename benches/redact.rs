@@ -1,5 +1,7 @@
 //! Redaction throughput on a ≥ 1 MiB mix of realistic slips (every slip carries patron
-//! data), next to tokenize-only on the same bytes in the same run.
+//! data), next to two baselines on the same bytes in the same run: tokenize-only, and the
+//! redactor with redaction switched off (tokenize, decode into logical lines, copy), the
+//! fixed cost of each of redaction's rounds.
 //!
 //! `cargo bench --bench redact`
 
@@ -30,6 +32,10 @@ fn bench(c: &mut Criterion) {
             seed += 1;
         }
         let redactor = Redactor::new(RedactConfig::default());
+        let off = Redactor::new(RedactConfig {
+            enabled: false,
+            ..RedactConfig::default()
+        });
         let mut g = c.benchmark_group(format!("redact-{name}"));
         g.throughput(Throughput::Bytes(job.len() as u64));
         g.sample_size(20);
@@ -40,6 +46,12 @@ fn bench(c: &mut Criterion) {
                 t.feed(black_box(&job), &mut |_| n += 1);
                 t.finish(&mut |_| n += 1);
                 black_box(n)
+            })
+        });
+        g.bench_function(BenchmarkId::new("decode-only", job.len()), |b| {
+            b.iter(|| {
+                let (out, _) = off.job(&profile, black_box(&job)).expect("not blocked");
+                black_box(out.len())
             })
         });
         g.bench_function(BenchmarkId::new("redact", job.len()), |b| {
