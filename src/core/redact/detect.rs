@@ -129,6 +129,11 @@ const HONORIFICS: &[&str] = &[
 const LIBRARY_CONTEXT: &str = r"(?i-u)\b(call|renew|renewals?|library|libraries|branch|questions?|info|visit|hours|open|www|https?|desk|reference|circulation|contact\s+us|staff|help)\b";
 
 /// Words that make a `X, Y` line a place, not a person.
+/// One secondary unit of an address: a designator (USPS Publication 28's common ones, and
+/// `Flat`) and a space, period or `#`, or `#` alone; then a number, a letter, or both (`3C`,
+/// `B`, `12-A`, `B2`).
+const UNIT: &str = r"(?:(?:apt|apartment|unit|suite|ste|bldg|building|fl|floor|rm|room|lot|spc|space|trlr|trailer|flat|dept)(?:\.?[ \t]*#|\.|[ \t])|#)[ \t]*(?:[0-9]{1,5}[a-z]?(?:-[0-9a-z]{1,3})?|[a-z](?:-?[0-9]{1,4})?)";
+
 const PLACE_WORDS: &[&str] = &[
     "library",
     "branch",
@@ -193,7 +198,16 @@ pub(super) struct Detectors {
     redacted_name: Regex,
     /// A line of one to four capitalised words and nothing else.
     name_words: Regex,
-    /// A line of a city (one to four words), perhaps a state, and a ZIP code.
+    /// A post-office or rural-route box (`PO Box 418`, `RR 2 Box 15`): a mailing address
+    /// line as a street line is.
+    po_box: Regex,
+    /// `box`, which every such box holds (searched in the lower-cased segment).
+    box_word: memchr::memmem::Finder<'static>,
+    /// A line of nothing but a secondary unit (`Apt 3C`, `Suite 200`, `#12`, `Bldg 2, Apt
+    /// 4B`): the second address line of Koha's and Evergreen's templates.
+    unit_line: Regex,
+    /// A line of a city (one to four words), perhaps a state or province, and a postal code
+    /// (US ZIP, Canadian, UK); or a city and a two-letter state alone (`Lawrence, KS`).
     city_line: Regex,
     library: Regex,
     card_types: Vec<char>,
@@ -253,8 +267,15 @@ impl Detectors {
             masked_card: build(r"\*(?:[ -]?\*){5,}(?:[ -]?[0-9]){1,6}"),
             stars: memchr::memmem::Finder::new("****").into_owned(),
             name_words: build(r"^\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*){0,3}$"),
+            po_box: build(
+                r"(?i)(?-u:\b)(?:p\.?[ \t]?o\.?[ \t]?box|post[ \t]+office[ \t]+box|(?:rr|r\.r\.|rural[ \t]+route|hc|psc)[ \t]*#?[ \t]*[0-9]{1,4},?[ \t]+box)[ \t]*#?[ \t]*[0-9]{1,6}(?-u:\b)",
+            ),
+            box_word: memchr::memmem::Finder::new("box").into_owned(),
+            unit_line: build(&format!(
+                r"(?i)^[ \t]*{UNIT}(?:[ \t]*,?[ \t]*{UNIT})?[ \t]*$"
+            )),
             city_line: build(
-                r"^\s*\p{Lu}[\p{L}'’.-]*(?:[ -]\p{L}[\p{L}'’.-]*){0,3},?[ \t]+(?:\p{Lu}{2}[ \t]+)?[0-9]{5}(?:-[0-9]{4})?\s*$",
+                r"^\s*\p{Lu}[\p{L}'’.-]*(?:[ -]\p{L}[\p{L}'’.-]*){0,3}(?:,?[ \t]+(?:\p{Lu}{2}[ \t]+)?(?:[0-9]{5}(?:-[0-9]{4})?|[A-Z][0-9][A-Z] ?[0-9][A-Z][0-9]|[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2})|,[ \t]*\p{Lu}{2})\s*$",
             ),
             library: build(LIBRARY_CONTEXT),
             card_types: cfg.card_type_digits.clone(),
@@ -624,10 +645,13 @@ impl Detectors {
 
         // A name alone above a street address: a mailing block.
         street.clear();
+        let boxes = self.box_word.find(lower).is_some();
+        let may_be_address =
+            |t: &str| may_be_street(t) && has_street_word(t) || boxes && has_box_word(t);
         street.extend(lines.iter().enumerate().map(|(li, t)| {
             // Blanking only removes candidates: the cheap tests on the line as it is first
-            // (a house number needs a digit).
-            if digits[li] == 0 || !may_be_street(t) || !has_street_word(t) {
+            // (a house number or box number needs a digit).
+            if digits[li] == 0 || !may_be_address(t) {
                 return None;
             }
             // Searched with the line's name and card blanked out: a house number that
@@ -641,15 +665,16 @@ impl Detectors {
                 .collect();
             let mut buf = Vec::new();
             let t = blank(t, &[0], &on_line, &mut buf);
-            if !on_line.is_empty() && (!may_be_street(t) || !has_street_word(t)) {
+            if !on_line.is_empty() && !may_be_address(t) {
                 return None;
             }
             // A house number must not run on from a word, masked (`*`) or not: masking
             // what comes before it must not make it an address.
-            let m = self
-                .street
-                .find_iter(t)
-                .find(|m| !t[..m.start()].ends_with('*'))?;
+            let unmasked = |m: &regex::Match| !t[..m.start()].ends_with('*');
+            let m = (may_be_street(t) && has_street_word(t))
+                .then(|| self.street.find_iter(t).find(unmasked))
+                .flatten()
+                .or_else(|| self.po_box.find_iter(t).find(unmasked))?;
             (!library(&f, &[], li)).then(|| (m.start(), t.trim_end().len().max(m.end())))
         }));
         let street = &*street;
@@ -816,14 +841,24 @@ impl Detectors {
                 }
             }
         }
-        // The line under a patron's address that holds its city and postal code
-        // (`Albion  30341`, `Lawrence, KS 66047`) is the address's too.
+        // The lines under a patron's address are the address's too: a secondary unit alone
+        // on its line (`Apt 3C`, the second address line of Koha's and Evergreen's
+        // templates), and the line that holds its city and postal code (`Albion  30341`,
+        // `Lawrence, KS 66047`), under the unit line if there is one.
         address_lines.clear();
         address_lines.extend(f.iter().filter(|x| x.kind == Kind::Address).map(|x| x.line));
         for &li in address_lines.iter() {
-            let Some(pos) = texty.iter().position(|&t| t == li) else {
+            let Some(mut pos) = texty.iter().position(|&t| t == li) else {
                 continue;
             };
+            if let Some(&next) = texty.get(pos + 1) {
+                let t = lines[next];
+                if !f.iter().any(|x| x.line == next) && self.unit_line.is_match(t) {
+                    let m = trimmed_span(t, char::is_whitespace);
+                    push(&mut f, next, m.start, m.end(), Kind::Address);
+                    pos += 1;
+                }
+            }
             let Some(&next) = texty.get(pos + 1) else {
                 continue;
             };
@@ -1378,6 +1413,13 @@ fn may_be_street(line: &str) -> bool {
     false
 }
 
+/// Whether `line` holds `box` in any case (every post-office or rural-route box does).
+fn has_box_word(line: &str) -> bool {
+    line.as_bytes()
+        .windows(3)
+        .any(|w| w.eq_ignore_ascii_case(b"box"))
+}
+
 fn has_street_word(line: &str) -> bool {
     let mut buf = [0u8; 9];
     line.split(|c: char| !c.is_ascii_alphabetic()).any(|w| {
@@ -1523,6 +1565,98 @@ mod tests {
                 CARD.find_iter(&line).map(|m| (m.start(), m.end())).collect();
             let got: Vec<(usize, usize)> = DETECTORS.card_shapes(&line).collect();
             prop_assert_eq!(got, want);
+        }
+
+        /// The box pre-check passes every line the box pattern finds a box in.
+        #[test]
+        fn has_box_word_passes_what_the_pattern_finds(
+            line in "([pP]\\.? ?[oO]\\.? ?|[rR]{2} ?[0-9],? |HC |[bB])?([bB][oO][xX]|B0X|bo) ?#?[0-9]{0,3}",
+        ) {
+            if DETECTORS.po_box.is_match(&line) {
+                prop_assert!(has_box_word(&line), "{:?}", line);
+            }
+        }
+    }
+
+    #[test]
+    fn box_unit_and_city_lines() {
+        let d = &*DETECTORS;
+        for yes in [
+            "PO Box 418",
+            "P.O. Box 12",
+            "p o box 7",
+            "Post Office Box 3300",
+            "RR 2 Box 15",
+            "Rural Route 3, Box 210",
+            "HC 61 Box 4",
+            "PSC 1234 Box 5678",
+            "po box #9",
+        ] {
+            assert!(d.po_box.is_match(yes), "{yes:?}");
+        }
+        for no in [
+            "Box 12",
+            "The Box 2 of 3",
+            "Boxcar 9",
+            "PO Boxes",
+            "Inbox 12",
+        ] {
+            assert!(!d.po_box.is_match(no), "{no:?}");
+        }
+        for yes in [
+            "Apt 3C",
+            "  apt. #4b ",
+            "Unit 12",
+            "Suite 200",
+            "#12",
+            "# 7-A",
+            "Bldg 2, Apt 4B",
+            "Flat 3",
+            "Lot 7",
+            "Ste. B",
+            "Floor 2",
+            "Rm B-12",
+        ] {
+            assert!(d.unit_line.is_match(yes), "{yes:?}");
+        }
+        for no in [
+            "Step",
+            "Floor staff",
+            "Apt",
+            "Unit 12 overdue",
+            "Apartment living",
+            "Suite 200 and 300",
+            "Lee, Min Jin",
+            "31472005301274",
+        ] {
+            assert!(!d.unit_line.is_match(no), "{no:?}");
+        }
+        for yes in [
+            "Lawrence, KS 66047",
+            "Albion  30341",
+            "Marietta, GA 30061-1234",
+            "Lawrence 66044",
+            "Perth, ON K7H 3E3",
+            "Ottawa ON K1P1J1",
+            "Leeds LS1 4AP",
+            "London, SW1A 1AA",
+            "Lawrence, KS",
+            "Saint-Jérôme, QC J7Z 5T3",
+        ] {
+            assert!(d.city_line.is_match(yes), "{yes:?}");
+        }
+        for no in [
+            "Lawrence",
+            "Lee, Min Jin",
+            "Hébert, Anne",
+            "Powers, Richard",
+            "Item: 31472005301274",
+            "Due: 2026-11-24",
+            "FIC HEB",
+            "Room 101",
+            "Smith, Jo",
+        ] {
+            assert!(!d.city_line.is_match(no), "{no:?}");
         }
     }
 }
