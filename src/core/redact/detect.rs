@@ -128,12 +128,12 @@ const HONORIFICS: &[&str] = &[
 /// Words that make a line the library's (its phone number, address) rather than a patron's.
 const LIBRARY_CONTEXT: &str = r"(?i-u)\b(call|renew|renewals?|library|libraries|branch|questions?|info|visit|hours|open|www|https?|desk|reference|circulation|contact\s+us|staff|help)\b";
 
-/// Words that make a `X, Y` line a place, not a person.
-/// One secondary unit of an address: a designator (USPS Publication 28's common ones, and
-/// `Flat`) and a space, period or `#`, or `#` alone; then a number, a letter, or both (`3C`,
-/// `B`, `12-A`, `B2`).
-const UNIT: &str = r"(?:(?:apt|apartment|unit|suite|ste|bldg|building|fl|floor|rm|room|lot|spc|space|trlr|trailer|flat|dept)(?:\.?[ \t]*#|\.|[ \t])|#)[ \t]*(?:[0-9]{1,5}[a-z]?(?:-[0-9a-z]{1,3})?|[a-z](?:-?[0-9]{1,4})?)";
+/// One secondary unit of an address: a designator (USPS Publication 28's common ones, the
+/// French `App.`, the British `Flat`) and a space, period or `#`, or `#` alone; then a
+/// number, a letter, or both (`3C`, `B`, `12-A`, `B2`).
+const UNIT: &str = r"(?:(?:apt|apartment|app|appt|unit|suite|ste|bldg|building|fl|floor|rm|room|lot|spc|space|trlr|trailer|flat|dept)(?:\.?[ \t]*#|\.|[ \t])|#)[ \t]*(?:[0-9]{1,5}[a-z]?(?:-[0-9a-z]{1,3})?|[a-z](?:-?[0-9]{1,4})?)";
 
+/// Words that make a `X, Y` line a place, not a person.
 const PLACE_WORDS: &[&str] = &[
     "library",
     "branch",
@@ -677,6 +677,27 @@ impl Detectors {
                 .or_else(|| self.po_box.find_iter(t).find(unmasked))?;
             (!library(&f, &[], li)).then(|| (m.start(), t.trim_end().len().max(m.end())))
         }));
+        // A line that starts with a house number, directly above a city line or above a unit
+        // line and a city line, is a street line without a street word (`3661 Broadway`,
+        // `27 Rue des Lilas` above `Montréal, QC H2X 1Y4`): the city line says it is an
+        // address.
+        for (pos, &li) in texty.iter().enumerate() {
+            let t = lines[li];
+            if street[li].is_some()
+                || digits[li] == 0
+                || !starts_with_house_number(t)
+                || f.iter().any(|x| x.line == li)
+            {
+                continue;
+            }
+            let below = |k: usize| texty.get(pos + k).map(|&l| lines[l]);
+            let city = |k: usize| below(k).is_some_and(|t| self.city_line.is_match(t));
+            let unit = below(1).is_some_and(|t| self.unit_line.is_match(t));
+            if (city(1) || unit && city(2)) && !library(&f, &[], li) {
+                let a = t.len() - t.trim_start().len();
+                street[li] = Some((a, t.trim_end().len()));
+            }
+        }
         let street = &*street;
         for (pos, &li) in texty.iter().enumerate() {
             let Some(&next) = texty.get(pos + 1) else {
@@ -1394,6 +1415,31 @@ const STREET_WORDS: &[&str] = &[
 
 /// A cheap test a line passes before the street pattern runs: a house number, perhaps a
 /// letter (`12B`), then a space and a letter (`1201 Main St`, `12 N. Main St`).
+/// Whether `line` (after its blanks) starts with a house number, perhaps with a letter or a
+/// second number (`12B`, `12-14`), then a space and a letter.
+fn starts_with_house_number(line: &str) -> bool {
+    let t = line.trim_start().as_bytes();
+    let number = t.iter().take_while(|b| b.is_ascii_digit()).count();
+    if !(1..=6).contains(&number) {
+        return false;
+    }
+    let mut i = number;
+    if t.get(i) == Some(&b'-') {
+        let more = t[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if !(1..=6).contains(&more) {
+            return false;
+        }
+        i += 1 + more;
+    } else if t.get(i).is_some_and(u8::is_ascii_alphabetic) {
+        i += 1;
+    }
+    t.get(i) == Some(&b' ')
+        && line.trim_start()[i + 1..]
+            .chars()
+            .next()
+            .is_some_and(char::is_alphabetic)
+}
+
 fn may_be_street(line: &str) -> bool {
     let b = line.as_bytes();
     let mut i = 0;
@@ -1644,6 +1690,27 @@ mod tests {
             "Saint-Jérôme, QC J7Z 5T3",
         ] {
             assert!(d.city_line.is_match(yes), "{yes:?}");
+        }
+        for yes in [
+            "3661 Broadway",
+            "  27 Rue des Lilas",
+            "12B Main",
+            "12-14 Elm Row",
+            "418 Ölweg",
+        ] {
+            assert!(starts_with_house_number(yes), "{yes:?}");
+        }
+        for no in [
+            "1. Beloved",
+            "Item: 31472005301274",
+            "3661",
+            "1234567 Main",
+            "12- Main",
+            "2026-11-14 due",
+            "12  Main",
+            "Broadway 12",
+        ] {
+            assert!(!starts_with_house_number(no), "{no:?}");
         }
         for no in [
             "Lawrence",
