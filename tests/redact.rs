@@ -141,6 +141,52 @@ Notices to ana.obrien@example.com or 785-555-0199\n"
 }
 
 #[test]
+fn address_blocks_to_their_last_line_and_the_library_address_stays() {
+    // Three patron blocks (each after a name or card) and the library's footer. Every line
+    // of a patron's address goes: a street without a street word above its city line, a
+    // post-office box, unit lines, a Canadian postcode, a British town and postcode on two
+    // lines.
+    let job = "Hold for patron: Marisol Nguyen\n\
+Card: 21472000358610\n\
+3661 Broadway\n\
+Apt 4B\n\
+Lawrence, KS 66047\n\
+\x1dV\x00\
+Nguyen, Marisol\n\
+(21472000358610)\n\
+P.O. Box 418\n\
+Perth, ON K7H 3E3\n\
+\x1dV\x00\
+Patron: Ana Smith\n\
+44 High Street\n\
+Flat 2\n\
+Leeds\n\
+LS1 4AP\n\
+Elmwood Public Library\n\
+PO Box 99\n\
+Elmwood, KS 66000\n"
+        .as_bytes();
+    let (out, text) = redact(job);
+    let all = text.join("\n");
+    for canary in [
+        "3661", "Broadway", "4B", "Lawrence", "66047", "418", "Perth", "K7H", "44 High", "Flat",
+        "Leeds", "LS1",
+    ] {
+        assert!(!all.contains(canary), "{canary} survived:\n{all}");
+    }
+    for kept in ["Elmwood Public Library", "PO Box 99", "Elmwood, KS 66000"] {
+        assert!(has(&text, kept), "{kept} lost:\n{all}");
+    }
+    // Masked in place, line for line: the city line keeps its comma and spaces.
+    assert!(has(&text, "********, ** *****"), "{all}");
+    let again = Redactor::new(RedactConfig::default())
+        .job(&profile("generic-80mm"), &out)
+        .expect("not blocked")
+        .0;
+    assert_eq!(again, out, "redacting the output again changes it");
+}
+
+#[test]
 fn shortened_values_are_padded_when_text_follows() {
     let job = b"Patron: Marisol Okonkwo    Date: 2026-12-01\n";
     let (_, text) = redact(job);

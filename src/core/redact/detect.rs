@@ -133,6 +133,12 @@ const LIBRARY_CONTEXT: &str = r"(?i-u)\b(call|renew|renewals?|library|libraries|
 /// number, a letter, or both (`3C`, `B`, `12-A`, `B2`).
 const UNIT: &str = r"(?:(?:apt|apartment|app|appt|unit|suite|ste|bldg|building|fl|floor|rm|room|lot|spc|space|trlr|trailer|flat|dept)(?:\.?[ \t]*#|\.|[ \t])|#)[ \t]*(?:[0-9]{1,5}[a-z]?(?:-[0-9a-z]{1,3})?|[a-z](?:-?[0-9]{1,4})?)";
 
+/// A city's name: one to four words, the first capitalised.
+const TOWN: &str = r"\p{Lu}[\p{L}'’.-]*(?:[ -]\p{L}[\p{L}'’.-]*){0,3}";
+
+/// A postal code: a US ZIP (perhaps ZIP+4), a Canadian or a UK postcode.
+const POSTCODE: &str = r"(?:[0-9]{5}(?:-[0-9]{4})?|[A-Z][0-9][A-Z] ?[0-9][A-Z][0-9]|[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2})";
+
 /// Words that make a `X, Y` line a place, not a person.
 const PLACE_WORDS: &[&str] = &[
     "library",
@@ -209,6 +215,10 @@ pub(super) struct Detectors {
     /// A line of a city (one to four words), perhaps a state or province, and a postal code
     /// (US ZIP, Canadian, UK); or a city and a two-letter state alone (`Lawrence, KS`).
     city_line: Regex,
+    /// A line of a city alone, and one of a postal code alone (perhaps after a state): a city
+    /// line written on two lines, as British addresses are (`Leeds` above `LS1 4AP`).
+    town_line: Regex,
+    postcode_line: Regex,
     library: Regex,
     card_types: Vec<char>,
     /// How many digits a masked card number keeps (`keep-last:N` of the card actions).
@@ -274,9 +284,11 @@ impl Detectors {
             unit_line: build(&format!(
                 r"(?i)^[ \t]*{UNIT}(?:[ \t]*,?[ \t]*{UNIT})?[ \t]*$"
             )),
-            city_line: build(
-                r"^\s*\p{Lu}[\p{L}'’.-]*(?:[ -]\p{L}[\p{L}'’.-]*){0,3}(?:,?[ \t]+(?:\p{Lu}{2}[ \t]+)?(?:[0-9]{5}(?:-[0-9]{4})?|[A-Z][0-9][A-Z] ?[0-9][A-Z][0-9]|[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2})|,[ \t]*\p{Lu}{2})\s*$",
-            ),
+            city_line: build(&format!(
+                r"^\s*{TOWN}(?:,?[ \t]+(?:\p{{Lu}}{{2}}[ \t]+)?{POSTCODE}|,[ \t]*\p{{Lu}}{{2}})\s*$"
+            )),
+            town_line: build(&format!(r"^\s*{TOWN}\s*$")),
+            postcode_line: build(&format!(r"^\s*(?:\p{{Lu}}{{2}}[ \t]+)?{POSTCODE}\s*$")),
             library: build(LIBRARY_CONTEXT),
             card_types: cfg.card_type_digits.clone(),
             card_kept_digits: std::iter::once(&cfg.actions)
@@ -865,7 +877,8 @@ impl Detectors {
         // The lines under a patron's address are the address's too: a secondary unit alone
         // on its line (`Apt 3C`, the second address line of Koha's and Evergreen's
         // templates), and the line that holds its city and postal code (`Albion  30341`,
-        // `Lawrence, KS 66047`), under the unit line if there is one.
+        // `Lawrence, KS 66047`), or the two lines that do (`Leeds`, `LS1 4AP`), under the
+        // unit line if there is one.
         address_lines.clear();
         address_lines.extend(f.iter().filter(|x| x.kind == Kind::Address).map(|x| x.line));
         for &li in address_lines.iter() {
@@ -883,10 +896,22 @@ impl Detectors {
             let Some(&next) = texty.get(pos + 1) else {
                 continue;
             };
+            let free = |f: &[Finding], li: usize| !f.iter().any(|x| x.line == li);
             let t = lines[next];
-            if !f.iter().any(|x| x.line == next) && self.city_line.is_match(t) {
+            if free(&f, next) && self.city_line.is_match(t) {
                 let m = trimmed_span(t, char::is_whitespace);
                 push(&mut f, next, m.start, m.end(), Kind::Address);
+            } else if let Some(&code) = texty.get(pos + 2) {
+                if free(&f, next)
+                    && free(&f, code)
+                    && self.town_line.is_match(t)
+                    && self.postcode_line.is_match(lines[code])
+                {
+                    for li in [next, code] {
+                        let m = trimmed_span(lines[li], char::is_whitespace);
+                        push(&mut f, li, m.start, m.end(), Kind::Address);
+                    }
+                }
             }
         }
         patron_pos.clear();
@@ -1690,6 +1715,28 @@ mod tests {
             "Saint-Jérôme, QC J7Z 5T3",
         ] {
             assert!(d.city_line.is_match(yes), "{yes:?}");
+        }
+        for yes in ["Leeds", " Milton Keynes ", "Saint-Jérôme"] {
+            assert!(d.town_line.is_match(yes), "{yes:?}");
+        }
+        for yes in [
+            "LS1 4AP",
+            "  MK9 2FZ",
+            "K7H 3E3",
+            "66047",
+            "KS 66047-1234",
+            "ON K1P1J1",
+        ] {
+            assert!(d.postcode_line.is_match(yes), "{yes:?}");
+        }
+        for no in [
+            "United Kingdom 2",
+            "31472005301274",
+            "Due 2026",
+            "ls1 4ap",
+            "660471",
+        ] {
+            assert!(!d.postcode_line.is_match(no), "{no:?}");
         }
         for yes in [
             "3661 Broadway",
