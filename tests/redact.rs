@@ -113,6 +113,35 @@ fn names_alone_on_a_line_next_to_a_card_or_first() {
 }
 
 #[test]
+fn first_last_names_directly_above_a_card_number_alone() {
+    // Names printed without a label, above the bare card number (as a customised template
+    // prints them), in mixed and in upper case; headings above a card number stay, and so
+    // does an author above an item number.
+    let job = b"Checkout Receipt\n21472000358610\n\x1dV\x00\
+Marisol Okonkwo\n21472000358610\nNotes: Marisol asked for large print\n\x1dV\x00\
+ADAEZE FERNANDEZ\n(21472000358610)\n\x1dV\x00\
+Your Library Card\n21472000358610\nKim Stanley Robinson\n31472001205545\n";
+    let (out, text) = redact(job);
+    for canary in ["Marisol", "Okonkwo", "ADAEZE", "FERNANDEZ"] {
+        assert!(!has(&text, canary), "{canary} survived: {text:?}");
+    }
+    assert_eq!(text[2], "M. O.");
+    assert_eq!(text[5], "A. F.");
+    for kept in [
+        "Checkout Receipt",
+        "Your Library Card",
+        "Kim Stanley Robinson",
+    ] {
+        assert!(has(&text, kept), "{kept} lost: {text:?}");
+    }
+    let again = Redactor::new(RedactConfig::default())
+        .job(&profile("generic-80mm"), &out)
+        .expect("not blocked")
+        .0;
+    assert_eq!(again, out, "redacting the output again changes it");
+}
+
+#[test]
 fn contact_data_after_labels_and_by_syntax() {
     let job = "Name: Ms. Ana O'Brien-Smith\n\
 Phone: (785) 555-0142\n\

@@ -592,6 +592,18 @@ impl Detectors {
                             .any(|l| l == lower_same_len(w).as_bytes())
                 })
         };
+        // Lines of a card number alone, perhaps in brackets. (Worked out before the loop
+        // below, which finds a card only on a line under a name it has already passed.)
+        let bare_cards: Vec<usize> = f
+            .iter()
+            .filter(|x| {
+                let t = lines[x.line];
+                x.kind == Kind::Card
+                    && t[..x.start].trim().trim_end_matches('(').trim().is_empty()
+                    && t[x.end..].trim().trim_start_matches(')').trim().is_empty()
+            })
+            .map(|x| x.line)
+            .collect();
         for (pos, &li) in texty.iter().enumerate() {
             let text = lines[li];
             let prev = pos.checked_sub(1).map(|p| texty[p]);
@@ -619,6 +631,26 @@ impl Detectors {
                 {
                     push(&mut f, li, m.start, m.end(), Kind::Name);
                 }
+            }
+            // A name in `First Last` order alone on its line, directly above a line that holds
+            // nothing but a card number (perhaps in brackets): how a template that prints the
+            // patron's names and card without labels reads. Not a line with a label, a digit,
+            // or a word of the library's or a place's.
+            if next.is_some_and(|n| bare_cards.contains(&n))
+                && !has(&f, li, Kind::Name)
+                && self.name_words.is_match(text.trim())
+                && (2..=4).contains(&text.split_whitespace().count())
+                && !text.bytes().any(|b| b.is_ascii_digit())
+                && !label_at
+                    .iter()
+                    .any(|&(a, b)| a < starts[li] + text.len() && starts[li] < b)
+                && !text
+                    .split(|c: char| !c.is_alphabetic())
+                    .any(|w| is_place_word(w) || is_slip_word(w))
+                && !library(&f, &[], li)
+            {
+                let m = trimmed_span(text, char::is_whitespace);
+                push(&mut f, li, m.start, m.end(), Kind::Name);
             }
             if prev.is_some_and(|p| has(&f, p, Kind::Name))
                 && !has(&f, li, Kind::Card)
@@ -1315,6 +1347,19 @@ fn is_place_word(word: &str) -> bool {
         let lower = word.to_lowercase();
         PLACE_WORDS.contains(&lower.as_str())
     }
+}
+
+/// Words of slips' headings (`Checkout Receipt`, `Items Due`), not of names.
+const SLIP_WORDS: &[&str] = &[
+    "account", "balance", "barcode", "check", "checked", "checkin", "checkout", "copy", "date",
+    "due", "fee", "fees", "fine", "fines", "hold", "holds", "item", "items", "notice", "number",
+    "out", "overdue", "payment", "pickup", "receipt", "renewal", "renewals", "request", "return",
+    "returned", "returns", "self", "shelf", "slip", "summary", "thank", "thanks", "title",
+    "titles", "total", "transit", "welcome", "you", "your",
+];
+
+fn is_slip_word(word: &str) -> bool {
+    SLIP_WORDS.iter().any(|w| w.eq_ignore_ascii_case(word))
 }
 
 /// Does `text` hold the word "library" (any case)? No person is called that; other place
