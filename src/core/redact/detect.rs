@@ -136,8 +136,14 @@ const UNIT: &str = r"(?:(?:apt|apartment|app|appt|unit|suite|ste|bldg|building|f
 /// A city's name: one to four words, the first capitalised.
 const TOWN: &str = r"\p{Lu}[\p{L}'’.-]*(?:[ -]\p{L}[\p{L}'’.-]*){0,3}";
 
-/// A postal code: a US ZIP (perhaps ZIP+4), a Canadian or a UK postcode.
-const POSTCODE: &str = r"(?:[0-9]{5}(?:-[0-9]{4})?|[A-Z][0-9][A-Z] ?[0-9][A-Z][0-9]|[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2})";
+/// A US ZIP code (perhaps ZIP+4), a Canadian and a UK postcode.
+const ZIP: &str = r"[0-9]{5}(?:-[0-9]{4})?";
+const CA_POSTCODE: &str = r"[A-Z][0-9][A-Z] ?[0-9][A-Z][0-9]";
+const UK_POSTCODE: &str = r"[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}";
+
+/// The codes of the US states, DC and territories, and of the Canadian provinces and
+/// territories.
+const STATE: &str = "(?:A[KLRSZ]|C[AOT]|D[CE]|FL|G[AU]|HI|I[ADLN]|K[SY]|LA|M[ADEINOPST]|N[CDEHJMVY]|O[HKR]|P[AR]|RI|S[CD]|T[NX]|UT|V[AIT]|W[AIVY]|AB|BC|MB|N[BLSTU]|ON|PE|QC|SK|YT)";
 
 /// Words that make a `X, Y` line a place, not a person.
 const PLACE_WORDS: &[&str] = &[
@@ -213,10 +219,13 @@ pub(super) struct Detectors {
     /// 4B`): the second address line of Koha's and Evergreen's templates.
     unit_line: Regex,
     /// A line of a city (one to four words), perhaps a state or province, and a postal code
-    /// (US ZIP, Canadian, UK); or a city and a two-letter state alone (`Lawrence, KS`).
+    /// (US ZIP, Canadian, UK).
     city_line: Regex,
-    /// A line of a city alone, and one of a postal code alone (perhaps after a state): a city
-    /// line written on two lines, as British addresses are (`Leeds` above `LS1 4AP`).
+    /// A line of a city and a US state's or Canadian province's code (`Lawrence, KS`).
+    city_state_line: Regex,
+    /// A line of a city alone, and one of a postal code alone (a ZIP after its state, a
+    /// Canadian postcode perhaps after its province, a UK postcode): a city line written on
+    /// two lines, as British addresses are (`Leeds` above `LS1 4AP`).
     town_line: Regex,
     postcode_line: Regex,
     library: Regex,
@@ -278,17 +287,20 @@ impl Detectors {
             stars: memchr::memmem::Finder::new("****").into_owned(),
             name_words: build(r"^\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*){0,3}$"),
             po_box: build(
-                r"(?i)(?-u:\b)(?:p\.?[ \t]?o\.?[ \t]?box|post[ \t]+office[ \t]+box|(?:rr|r\.r\.|rural[ \t]+route|hc|psc)[ \t]*#?[ \t]*[0-9]{1,4},?[ \t]+box)[ \t]*#?[ \t]*[0-9]{1,6}(?-u:\b)",
+                r"(?i)(?-u:\b)(?:p\.?[ \t]?o\.?[ \t]?box|post[ \t]+office[ \t]+box|(?:rr|r\.r\.|rural[ \t]+route|hc|psc)[ \t]*#?[ \t]*[0-9]{1,4},?[ \t]+box)[ \t]*#?[ \t]*[0-9]{1,6}[a-z]?(?-u:\b)",
             ),
             box_word: memchr::memmem::Finder::new("box").into_owned(),
             unit_line: build(&format!(
                 r"(?i)^[ \t]*{UNIT}(?:[ \t]*,?[ \t]*{UNIT})?[ \t]*$"
             )),
             city_line: build(&format!(
-                r"^\s*{TOWN}(?:,?[ \t]+(?:\p{{Lu}}{{2}}[ \t]+)?{POSTCODE}|,[ \t]*\p{{Lu}}{{2}})\s*$"
+                r"^\s*{TOWN},?[ \t]+(?:\p{{Lu}}{{2}}[ \t]+)?(?:{ZIP}|{CA_POSTCODE}|{UK_POSTCODE})\s*$"
             )),
+            city_state_line: build(&format!(r"^\s*{TOWN},[ \t]*{STATE}\s*$")),
             town_line: build(&format!(r"^\s*{TOWN}\s*$")),
-            postcode_line: build(&format!(r"^\s*(?:\p{{Lu}}{{2}}[ \t]+)?{POSTCODE}\s*$")),
+            postcode_line: build(&format!(
+                r"^\s*(?:{STATE}[ \t]+{ZIP}|(?:{STATE}[ \t]+)?{CA_POSTCODE}|{UK_POSTCODE})\s*$"
+            )),
             library: build(LIBRARY_CONTEXT),
             card_types: cfg.card_type_digits.clone(),
             card_kept_digits: std::iter::once(&cfg.actions)
@@ -632,15 +644,15 @@ impl Detectors {
                     push(&mut f, li, m.start, m.end(), Kind::Name);
                 }
             }
-            // A name in `First Last` order alone on its line, directly above a line that holds
-            // nothing but a card number (perhaps in brackets): how a template that prints the
-            // patron's names and card without labels reads. Not a line with a label, a digit,
-            // or a word of the library's or a place's.
+            // A name in `First Last` order alone on its line (two to four capitalised words),
+            // directly above a line that holds nothing but a card number (perhaps in
+            // brackets): how a template that prints the patron's names and card without labels
+            // reads. Not a line with a label, or a word of the library's, a place's or a slip
+            // heading's.
             if next.is_some_and(|n| bare_cards.contains(&n))
                 && !has(&f, li, Kind::Name)
                 && self.name_words.is_match(text.trim())
-                && (2..=4).contains(&text.split_whitespace().count())
-                && !text.bytes().any(|b| b.is_ascii_digit())
+                && text.split_whitespace().nth(1).is_some()
                 && !label_at
                     .iter()
                     .any(|&(a, b)| a < starts[li] + text.len() && starts[li] < b)
@@ -724,11 +736,11 @@ impl Detectors {
         // A line that starts with a house number, directly above a city line or above a unit
         // line and a city line, is a street line without a street word (`3661 Broadway`,
         // `27 Rue des Lilas` above `Montréal, QC H2X 1Y4`): the city line says it is an
-        // address.
+        // address. (Not a line with a name or card on it.) A name alone above it makes a
+        // mailing block, as above a street line with a street word.
         for (pos, &li) in texty.iter().enumerate() {
             let t = lines[li];
             if street[li].is_some()
-                || digits[li] == 0
                 || !starts_with_house_number(t)
                 || f.iter().any(|x| x.line == li)
             {
@@ -742,7 +754,6 @@ impl Detectors {
                 street[li] = Some((a, t.trim_end().len()));
             }
         }
-        let street = &*street;
         for (pos, &li) in texty.iter().enumerate() {
             let Some(&next) = texty.get(pos + 1) else {
                 continue;
@@ -760,6 +771,7 @@ impl Detectors {
                 }
             }
         }
+        let street = &*street;
 
         // Once a name is known, its words are masked wherever else they appear.
         spread_words(&f, lines, name_actions, words, chars, out);
@@ -929,15 +941,21 @@ impl Detectors {
                 continue;
             };
             let free = |f: &[Finding], li: usize| !f.iter().any(|x| x.line == li);
+            if !free(&f, next) {
+                continue;
+            }
             let t = lines[next];
-            if free(&f, next) && self.city_line.is_match(t) {
+            if self.city_line.is_match(t) || self.city_state_line.is_match(t) {
                 let m = trimmed_span(t, char::is_whitespace);
                 push(&mut f, next, m.start, m.end(), Kind::Address);
             } else if let Some(&code) = texty.get(pos + 2) {
-                if free(&f, next)
-                    && free(&f, code)
+                if free(&f, code)
                     && self.town_line.is_match(t)
                     && self.postcode_line.is_match(lines[code])
+                    && !t
+                        .split(|c: char| !c.is_alphabetic())
+                        .any(|w| is_place_word(w) || is_slip_word(w))
+                    && !library(&f, &[], next)
                 {
                     for li in [next, code] {
                         let m = trimmed_span(lines[li], char::is_whitespace);
@@ -1483,8 +1501,6 @@ const STREET_WORDS: &[&str] = &[
     "way",
 ];
 
-/// A cheap test a line passes before the street pattern runs: a house number, perhaps a
-/// letter (`12B`), then a space and a letter (`1201 Main St`, `12 N. Main St`).
 /// Whether `line` (after its blanks) starts with a house number, perhaps with a letter or a
 /// second number (`12B`, `12-14`), then a space and a letter.
 fn starts_with_house_number(line: &str) -> bool {
@@ -1510,6 +1526,8 @@ fn starts_with_house_number(line: &str) -> bool {
             .is_some_and(char::is_alphabetic)
 }
 
+/// A cheap test a line passes before the street pattern runs: a house number, perhaps a
+/// letter (`12B`), then a space and a letter (`1201 Main St`, `12 N. Main St`).
 fn may_be_street(line: &str) -> bool {
     let b = line.as_bytes();
     let mut i = 0;
@@ -1707,6 +1725,8 @@ mod tests {
             "HC 61 Box 4",
             "PSC 1234 Box 5678",
             "po box #9",
+            "PO Box 418A",
+            "RR 2 Box 15a",
         ] {
             assert!(d.po_box.is_match(yes), "{yes:?}");
         }
@@ -1756,10 +1776,15 @@ mod tests {
             "Ottawa ON K1P1J1",
             "Leeds LS1 4AP",
             "London, SW1A 1AA",
-            "Lawrence, KS",
             "Saint-Jérôme, QC J7Z 5T3",
         ] {
             assert!(d.city_line.is_match(yes), "{yes:?}");
+        }
+        for yes in ["Lawrence, KS", "Perth, ON", "  Juneau,AK  "] {
+            assert!(d.city_state_line.is_match(yes), "{yes:?}");
+        }
+        for no in ["Bhagat, CB", "Lawrence KS", "Lee, Min", "Smith, JO"] {
+            assert!(!d.city_state_line.is_match(no), "{no:?}");
         }
         for yes in ["Leeds", " Milton Keynes ", "Saint-Jérôme"] {
             assert!(d.town_line.is_match(yes), "{yes:?}");
@@ -1768,7 +1793,6 @@ mod tests {
             "LS1 4AP",
             "  MK9 2FZ",
             "K7H 3E3",
-            "66047",
             "KS 66047-1234",
             "ON K1P1J1",
         ] {
@@ -1776,6 +1800,9 @@ mod tests {
         }
         for no in [
             "United Kingdom 2",
+            "66047",
+            "31472",
+            "XX 66047",
             "31472005301274",
             "Due 2026",
             "ls1 4ap",
