@@ -571,6 +571,13 @@ impl Detectors {
         let has = |f: &[Finding], line: usize, kind: Kind| {
             f.iter().any(|x| x.line == line && x.kind == kind)
         };
+        // No value found on the line yet.
+        let free = |f: &[Finding], line: usize| !f.iter().any(|x| x.line == line);
+        // The whole line, without its blanks, is a value of `kind`.
+        let push_line = |f: &mut Vec<Finding>, line: usize, kind: Kind| {
+            let m = trimmed_span(lines[line], char::is_whitespace);
+            push(f, line, m.start, m.end(), kind);
+        };
         texty.clear();
         texty.extend((0..lines.len()).filter(|&i| !lines[i].trim().is_empty()));
         let texty = &*texty;
@@ -656,13 +663,10 @@ impl Detectors {
                 && !label_at
                     .iter()
                     .any(|&(a, b)| a < starts[li] + text.len() && starts[li] < b)
-                && !text
-                    .split(|c: char| !c.is_alphabetic())
-                    .any(|w| is_place_word(w) || is_slip_word(w))
+                && !has_place_or_heading_word(text)
                 && !library(&f, &[], li)
             {
-                let m = trimmed_span(text, char::is_whitespace);
-                push(&mut f, li, m.start, m.end(), Kind::Name);
+                push_line(&mut f, li, Kind::Name);
             }
             if prev.is_some_and(|p| has(&f, p, Kind::Name))
                 && !has(&f, li, Kind::Card)
@@ -702,12 +706,21 @@ impl Detectors {
         // A name alone above a street address: a mailing block.
         street.clear();
         let boxes = self.box_word.find(lower).is_some();
-        let may_be_address =
-            |t: &str| may_be_street(t) && has_street_word(t) || boxes && has_box_word(t);
+        // The cheap tests a line passes before the street and box patterns run on it.
+        let kinds = |t: &str| {
+            (
+                may_be_street(t) && has_street_word(t),
+                boxes && has_box_word(t),
+            )
+        };
         street.extend(lines.iter().enumerate().map(|(li, t)| {
             // Blanking only removes candidates: the cheap tests on the line as it is first
             // (a house number or box number needs a digit).
-            if digits[li] == 0 || !may_be_address(t) {
+            if digits[li] == 0 {
+                return None;
+            }
+            let (mut street_like, mut box_like) = kinds(t);
+            if !street_like && !box_like {
                 return None;
             }
             // Searched with the line's name and card blanked out: a house number that
@@ -721,16 +734,14 @@ impl Detectors {
                 .collect();
             let mut buf = Vec::new();
             let t = blank(t, &[0], &on_line, &mut buf);
-            if !on_line.is_empty() && !may_be_address(t) {
-                return None;
+            if !on_line.is_empty() {
+                (street_like, box_like) = kinds(t);
             }
             // A house number must not run on from a word, masked (`*`) or not: masking
             // what comes before it must not make it an address.
             let unmasked = |m: &regex::Match| !t[..m.start()].ends_with('*');
-            let m = (may_be_street(t) && has_street_word(t))
-                .then(|| self.street.find_iter(t).find(unmasked))
-                .flatten()
-                .or_else(|| self.po_box.find_iter(t).find(unmasked))?;
+            let find = |is: bool, re: &Regex| is.then(|| re.find_iter(t).find(unmasked)).flatten();
+            let m = find(street_like, &self.street).or_else(|| find(box_like, &self.po_box))?;
             (!library(&f, &[], li)).then(|| (m.start(), t.trim_end().len().max(m.end())))
         }));
         // A line that starts with a house number, directly above a city line or above a unit
@@ -740,10 +751,7 @@ impl Detectors {
         // mailing block, as above a street line with a street word.
         for (pos, &li) in texty.iter().enumerate() {
             let t = lines[li];
-            if street[li].is_some()
-                || !starts_with_house_number(t)
-                || f.iter().any(|x| x.line == li)
-            {
+            if street[li].is_some() || !starts_with_house_number(t) || !free(&f, li) {
                 continue;
             }
             let below = |k: usize| texty.get(pos + k).map(|&l| lines[l]);
@@ -931,36 +939,29 @@ impl Detectors {
             };
             if let Some(&next) = texty.get(pos + 1) {
                 let t = lines[next];
-                if !f.iter().any(|x| x.line == next) && self.unit_line.is_match(t) {
-                    let m = trimmed_span(t, char::is_whitespace);
-                    push(&mut f, next, m.start, m.end(), Kind::Address);
+                if free(&f, next) && self.unit_line.is_match(t) {
+                    push_line(&mut f, next, Kind::Address);
                     pos += 1;
                 }
             }
             let Some(&next) = texty.get(pos + 1) else {
                 continue;
             };
-            let free = |f: &[Finding], li: usize| !f.iter().any(|x| x.line == li);
             if !free(&f, next) {
                 continue;
             }
             let t = lines[next];
             if self.city_line.is_match(t) || self.city_state_line.is_match(t) {
-                let m = trimmed_span(t, char::is_whitespace);
-                push(&mut f, next, m.start, m.end(), Kind::Address);
+                push_line(&mut f, next, Kind::Address);
             } else if let Some(&code) = texty.get(pos + 2) {
                 if free(&f, code)
                     && self.town_line.is_match(t)
                     && self.postcode_line.is_match(lines[code])
-                    && !t
-                        .split(|c: char| !c.is_alphabetic())
-                        .any(|w| is_place_word(w) || is_slip_word(w))
+                    && !has_place_or_heading_word(t)
                     && !library(&f, &[], next)
                 {
-                    for li in [next, code] {
-                        let m = trimmed_span(lines[li], char::is_whitespace);
-                        push(&mut f, li, m.start, m.end(), Kind::Address);
-                    }
+                    push_line(&mut f, next, Kind::Address);
+                    push_line(&mut f, code, Kind::Address);
                 }
             }
         }
@@ -1376,8 +1377,11 @@ const SLIP_WORDS: &[&str] = &[
     "titles", "total", "transit", "welcome", "you", "your",
 ];
 
-fn is_slip_word(word: &str) -> bool {
-    SLIP_WORDS.iter().any(|w| w.eq_ignore_ascii_case(word))
+/// Does `text` hold a place word or a slip heading's word? Then it is not a person's name,
+/// nor a city's.
+fn has_place_or_heading_word(text: &str) -> bool {
+    text.split(|c: char| !c.is_alphabetic())
+        .any(|w| is_place_word(w) || SLIP_WORDS.iter().any(|s| s.eq_ignore_ascii_case(w)))
 }
 
 /// Does `text` hold the word "library" (any case)? No person is called that; other place
