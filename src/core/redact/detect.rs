@@ -8,6 +8,7 @@
 use super::action::{changed, Action, Out};
 use super::config::RedactConfig;
 use super::labels::Labels;
+use super::lexicon;
 use super::Kind;
 use crate::core::luhn::valid as luhn_valid;
 use regex::{Regex, RegexBuilder};
@@ -29,104 +30,6 @@ pub struct Finding {
     /// a line that only repeats the name found elsewhere.
     pub placeholder: bool,
 }
-
-const NAME_LABELS: &[&str] = &[
-    "dear",
-    "checked out to",
-    "items checked out to",
-    "checked in items for",
-    "checked in for",
-    "items returned by",
-    "returned by",
-    "hold for patron",
-    "on hold for",
-    "hold for",
-    "reserved for",
-    "patron name",
-    "borrower name",
-    "member name",
-    "customer name",
-    "patron",
-    "borrower",
-    "member",
-    "customer",
-    "name",
-    "bill to",
-    "received with thanks from",
-    "payment received from",
-    "received from",
-    "credit added to account for",
-    "requested by",
-];
-const CARD_LABELS: &[&str] = &[
-    "library card number",
-    "library card no",
-    "library card",
-    "card number",
-    "card no",
-    "card",
-    "patron barcode",
-    "patron id",
-    "patron number",
-    "patron card",
-    "borrower barcode",
-    "borrower number",
-    "borrower id",
-    "member id",
-    "member number",
-    "user id",
-    "barcode of patron",
-];
-const PHONE_LABELS: &[&str] = &[
-    "phone number",
-    "day phone",
-    "evening phone",
-    "home phone",
-    "work phone",
-    "mobile phone",
-    "cell phone",
-    "telephone",
-    "phone",
-    "tel",
-    "mobile",
-    "cell",
-    "text",
-    "sms",
-];
-const EMAIL_LABELS: &[&str] = &["email address", "e-mail address", "email", "e-mail"];
-const ADDRESS_LABELS: &[&str] = &[
-    "mailing address",
-    "home address",
-    "street address",
-    "address",
-    "addr",
-];
-const BIRTH_LABELS: &[&str] = &["date of birth", "birth date", "birthdate", "dob", "born"];
-
-/// Labels that read as sentences rather than field names: no colon needed.
-const PHRASE_LABELS: &[&str] = &[
-    "dear",
-    "checked out to",
-    "items checked out to",
-    "checked in items for",
-    "checked in for",
-    "hold for patron",
-    "on hold for",
-    "hold for",
-    "received with thanks from",
-    "payment received from",
-    "credit added to account for",
-    "requested by",
-    "reserved for",
-    "items returned by",
-];
-
-const HONORIFICS: &[&str] = &[
-    "mr", "mrs", "ms", "mx", "dr", "miss", "prof", "sir", "madam",
-];
-
-/// Words that make a line the library's (its phone number, address) rather than a patron's.
-const LIBRARY_CONTEXT: &str = r"(?i-u)\b(call|renew|renewals?|library|libraries|branch|questions?|info|visit|hours|open|www|https?|desk|reference|circulation|contact\s+us|staff|help)\b";
 
 /// One secondary unit of an address: a designator (USPS Publication 28's common ones, the
 /// French `App.`, the British `Flat`) and a space, period or `#`, or `#` alone; then a
@@ -167,24 +70,37 @@ const PLACE_WORDS: &[&str] = &[
     "road",
 ];
 
-/// Every field label the detectors know (built in and from `cfg`), in lower case.
+/// Every field label the detectors know (the lexicons' and `cfg`'s), in lower case.
 pub(super) fn all_labels(cfg: &RedactConfig) -> Vec<String> {
-    [
-        (NAME_LABELS, &cfg.labels.name),
-        (CARD_LABELS, &cfg.labels.card),
-        (PHONE_LABELS, &cfg.labels.phone),
-        (EMAIL_LABELS, &cfg.labels.email),
-        (ADDRESS_LABELS, &cfg.labels.address),
-        (BIRTH_LABELS, &cfg.labels.birthdate),
-    ]
-    .iter()
-    .flat_map(|(built_in, extra)| {
-        built_in
-            .iter()
-            .map(|l| l.to_lowercase())
-            .chain(extra.iter().map(|l| l.to_lowercase()))
-    })
-    .collect()
+    label_kinds(cfg).into_iter().map(|(l, _, _)| l).collect()
+}
+
+/// Every field label (the lexicons', then `cfg`'s), in lower case, with the kind of value
+/// after it and whether it reads as a phrase (no separator needed after it).
+fn label_kinds(cfg: &RedactConfig) -> Vec<(String, Kind, bool)> {
+    let mut all = lexicon::get().labels.clone();
+    for (extra, kind) in [
+        (&cfg.labels.name, Kind::Name),
+        (&cfg.labels.card, Kind::Card),
+        (&cfg.labels.phone, Kind::Phone),
+        (&cfg.labels.email, Kind::Email),
+        (&cfg.labels.address, Kind::Address),
+        (&cfg.labels.birthdate, Kind::Birthdate),
+    ] {
+        for l in extra {
+            let l = l.trim().to_lowercase();
+            if !l.is_empty() && !all.iter().any(|x| x.0 == l) {
+                all.push((l, kind, false));
+            }
+        }
+    }
+    all
+}
+
+/// A search for every case form of `words` (see [`lexicon::case_forms`]).
+fn word_search(words: &[String]) -> Labels {
+    let forms: Vec<String> = words.iter().flat_map(|w| lexicon::case_forms(w)).collect();
+    Labels::new(&forms)
 }
 
 pub(super) struct Detectors {
@@ -196,7 +112,6 @@ pub(super) struct Detectors {
     bracketed: Regex,
     email: Regex,
     phone: Regex,
-    street: Regex,
     name_line: Regex,
     /// [`Self::name_line`] with the first name in any case (`Nguyen, marisol`): a name
     /// line next to a card number line, where a client printed it as the patron typed it.
@@ -228,7 +143,8 @@ pub(super) struct Detectors {
     /// two lines, as British addresses are (`Leeds` above `LS1 4AP`).
     town_line: Regex,
     postcode_line: Regex,
-    library: Regex,
+    /// Words that make a line the library's (the lexicons' `library` words).
+    library: Labels,
     card_types: Vec<char>,
     /// How many digits a masked card number keeps (`keep-last:N` of the card actions).
     card_kept_digits: Vec<usize>,
@@ -236,27 +152,16 @@ pub(super) struct Detectors {
 
 impl Detectors {
     pub(super) fn new(cfg: &RedactConfig) -> Self {
-        let mut label_kinds: Vec<(String, Kind)> = Vec::new();
-        let mut add = |list: &[&str], extra: &[String], kind: Kind| {
-            for l in list
-                .iter()
-                .map(|s| s.to_string())
-                .chain(extra.iter().cloned())
-            {
-                label_kinds.push((l.to_lowercase(), kind));
-            }
-        };
-        add(NAME_LABELS, &cfg.labels.name, Kind::Name);
-        add(CARD_LABELS, &cfg.labels.card, Kind::Card);
-        add(PHONE_LABELS, &cfg.labels.phone, Kind::Phone);
-        add(EMAIL_LABELS, &cfg.labels.email, Kind::Email);
-        add(ADDRESS_LABELS, &cfg.labels.address, Kind::Address);
-        add(BIRTH_LABELS, &cfg.labels.birthdate, Kind::Birthdate);
-        let labels = Labels::new(&label_kinds.iter().map(|(l, _)| l).collect::<Vec<_>>());
-        let label_info = label_kinds
-            .iter()
-            .map(|(l, k)| (*k, PHRASE_LABELS.contains(&l.as_str())))
-            .collect();
+        // Each label in each of its case forms, with its kind and phrase flag.
+        let (forms, label_info): (Vec<String>, Vec<(Kind, bool)>) = label_kinds(cfg)
+            .into_iter()
+            .flat_map(|(l, kind, phrase)| {
+                lexicon::case_forms(&l)
+                    .into_iter()
+                    .map(move |f| (f, (kind, phrase)))
+            })
+            .unzip();
+        let labels = Labels::new(&forms);
         let build = |p: &str| {
             RegexBuilder::new(p)
                 .size_limit(1 << 24)
@@ -272,9 +177,6 @@ impl Detectors {
             email: build(r"[\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,}"),
             phone: build(
                 r"(?:\+[0-9]{1,3}[ .-]?)?(?:\([0-9]{2,4}\)[ .-]?|[0-9]{3}[ .-])?[0-9]{3}[ .-][0-9]{4}|\+[0-9]{1,3}(?:[ .-][0-9]{1,4}){2,5}",
-            ),
-            street: build(
-                r"(?i)(?-u:\b)[0-9]{1,6}[A-Za-z]? (?:[NSEW]\.? )?(?:[\p{L}0-9'.-]+ ){0,4}(?:st|street|ave|avenue|rd|road|blvd|boulevard|lane|ln|dr|drive|ct|court|way|pl|place|ter|terrace|pkwy|parkway|hwy|highway|cir|circle|trl|trail|sq|square)(?-u:\b)\.?",
             ),
             name_line: build(
                 r"^[ \t]*(?P<n>\p{Lu}[\p{L}'’.]*(?:[ -]\p{L}[\p{L}'’.]*){0,2},[ \t]*\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*)?)[ \t]*$",
@@ -301,7 +203,7 @@ impl Detectors {
             postcode_line: build(&format!(
                 r"^\s*(?:{STATE}[ \t]+{ZIP}|(?:{STATE}[ \t]+)?{CA_POSTCODE}|{UK_POSTCODE})\s*$"
             )),
-            library: build(LIBRARY_CONTEXT),
+            library: word_search(&lexicon::get().library),
             card_types: cfg.card_type_digits.clone(),
             card_kept_digits: std::iter::once(&cfg.actions)
                 .chain(cfg.policies.iter().map(|p| &p.actions))
@@ -383,7 +285,7 @@ impl Detectors {
                 )
                 .peekable();
             if spans.peek().is_none() {
-                return self.library.is_match(lines[li]);
+                return self.library.find_iter(lines[li]).next().is_some();
             }
             let spans: Vec<(usize, usize)> = spans.collect();
             let rest: String = lines[li]
@@ -396,7 +298,8 @@ impl Detectors {
                     }
                 })
                 .collect();
-            self.library.is_match(&rest)
+            let library = self.library.find_iter(&rest).next().is_some();
+            library
         };
 
         // Site rules first: they know the site's slips best.
@@ -707,12 +610,7 @@ impl Detectors {
         street.clear();
         let boxes = self.box_word.find(lower).is_some();
         // The cheap tests a line passes before the street and box patterns run on it.
-        let kinds = |t: &str| {
-            (
-                may_be_street(t) && has_street_word(t),
-                boxes && has_box_word(t),
-            )
-        };
+        let kinds = |t: &str| (street_span(t).is_some(), boxes && has_box_word(t));
         street.extend(lines.iter().enumerate().map(|(li, t)| {
             // Blanking only removes candidates: the cheap tests on the line as it is first
             // (a house number or box number needs a digit).
@@ -740,9 +638,11 @@ impl Detectors {
             // A house number must not run on from a word, masked (`*`) or not: masking
             // what comes before it must not make it an address.
             let unmasked = |m: &regex::Match| !t[..m.start()].ends_with('*');
-            let find = |is: bool, re: &Regex| is.then(|| re.find_iter(t).find(unmasked)).flatten();
-            let m = find(street_like, &self.street).or_else(|| find(box_like, &self.po_box))?;
-            (!library(&f, &[], li)).then(|| (m.start(), t.trim_end().len().max(m.end())))
+            let found = street_like.then(|| street_span(t)).flatten().or_else(|| {
+                let m = box_like.then(|| self.po_box.find_iter(t).find(unmasked))??;
+                Some((m.start(), t.trim_end().len().max(m.end())))
+            })?;
+            (!library(&f, &[], li)).then_some(found)
         }));
         // A line that starts with a house number, directly above a city line or above a unit
         // line and a city line, is a street line without a street word (`3661 Broadway`,
@@ -1166,8 +1066,7 @@ fn split_name_value(v: &str) -> Option<(usize, usize, Option<Span>)> {
         let t = name.trim_start();
         let word_end = t.find(|c: char| !c.is_alphabetic()).unwrap_or(t.len());
         let w = &t[..word_end];
-        if HONORIFICS.iter().any(|h| h.eq_ignore_ascii_case(w))
-            && t[word_end..].starts_with(['.', ' '])
+        if lexicon::contains(&lexicon::get().honorifics, w) && t[word_end..].starts_with(['.', ' '])
         {
             let skip = name.len() - t.len() + word_end;
             let rest = &name[skip..];
@@ -1290,13 +1189,15 @@ fn spread_words(
             if w.chars().nth(1).is_none() {
                 continue; // one letter
             }
+            // Not a courtesy title, nor a particle (`de`, `van`): those stand in titles and
+            // other names too.
+            let lex = lexicon::get();
+            if lexicon::contains(&lex.honorifics, w) || lexicon::contains(&lex.particles, w) {
+                continue;
+            }
             let at = words.text.len();
             lower_same_len_into(w, &mut words.text);
-            if HONORIFICS.iter().any(|h| h.as_bytes() == &words.text[at..]) {
-                words.text.truncate(at);
-            } else {
-                words.spans.push((at, words.text.len()));
-            }
+            words.spans.push((at, words.text.len()));
         }
     }
 }
@@ -1368,20 +1269,11 @@ fn is_place_word(word: &str) -> bool {
     }
 }
 
-/// Words of slips' headings (`Checkout Receipt`, `Items Due`), not of names.
-const SLIP_WORDS: &[&str] = &[
-    "account", "balance", "barcode", "check", "checked", "checkin", "checkout", "copy", "date",
-    "due", "fee", "fees", "fine", "fines", "hold", "holds", "item", "items", "notice", "number",
-    "out", "overdue", "payment", "pickup", "receipt", "renewal", "renewals", "request", "return",
-    "returned", "returns", "self", "shelf", "slip", "summary", "thank", "thanks", "title",
-    "titles", "total", "transit", "welcome", "you", "your",
-];
-
 /// Does `text` hold a place word or a slip heading's word? Then it is not a person's name,
 /// nor a city's.
 fn has_place_or_heading_word(text: &str) -> bool {
     text.split(|c: char| !c.is_alphabetic())
-        .any(|w| is_place_word(w) || SLIP_WORDS.iter().any(|s| s.eq_ignore_ascii_case(w)))
+        .any(|w| is_place_word(w) || lexicon::contains(&lexicon::get().headings, w))
 }
 
 /// Does `text` hold the word "library" (any case)? No person is called that; other place
@@ -1471,40 +1363,6 @@ fn lower_same_len_into(text: &str, out: &mut Vec<u8>) {
 /// Digits in a patron card number found by its shape (a Codabar library card).
 const CARD_DIGITS: usize = 14;
 
-/// Street-type words that end a street address (cheap check before the full pattern);
-/// sorted, for binary search.
-const STREET_WORDS: &[&str] = &[
-    "ave",
-    "avenue",
-    "blvd",
-    "boulevard",
-    "cir",
-    "circle",
-    "court",
-    "ct",
-    "dr",
-    "drive",
-    "highway",
-    "hwy",
-    "lane",
-    "ln",
-    "parkway",
-    "pkwy",
-    "pl",
-    "place",
-    "rd",
-    "road",
-    "sq",
-    "square",
-    "st",
-    "street",
-    "ter",
-    "terrace",
-    "trail",
-    "trl",
-    "way",
-];
-
 /// Whether `line` (after its blanks) starts with a house number, perhaps with a letter or a
 /// second number (`12B`, `12-14`), then a space and a letter.
 fn starts_with_house_number(line: &str) -> bool {
@@ -1530,27 +1388,6 @@ fn starts_with_house_number(line: &str) -> bool {
             .is_some_and(char::is_alphabetic)
 }
 
-/// A cheap test a line passes before the street pattern runs: a house number, perhaps a
-/// letter (`12B`), then a space and a letter (`1201 Main St`, `12 N. Main St`).
-fn may_be_street(line: &str) -> bool {
-    let b = line.as_bytes();
-    let mut i = 0;
-    while let Some(d) = b[i..].iter().position(u8::is_ascii_digit) {
-        let mut j = i + d;
-        while j < b.len() && b[j].is_ascii_digit() {
-            j += 1;
-        }
-        if j < b.len() && b[j].is_ascii_alphabetic() {
-            j += 1;
-        }
-        if b.get(j) == Some(&b' ') && b.get(j + 1).is_some_and(|c| !c.is_ascii_whitespace()) {
-            return true;
-        }
-        i = j.max(i + d + 1);
-    }
-    false
-}
-
 /// Whether `line` holds `box` in any case (every post-office or rural-route box does).
 fn has_box_word(line: &str) -> bool {
     line.as_bytes()
@@ -1558,19 +1395,82 @@ fn has_box_word(line: &str) -> bool {
         .any(|w| w.eq_ignore_ascii_case(b"box"))
 }
 
-fn has_street_word(line: &str) -> bool {
-    let mut buf = [0u8; 9];
-    line.split(|c: char| !c.is_ascii_alphabetic()).any(|w| {
-        if !(2..=9).contains(&w.len()) {
-            return false;
+/// Where a street address stands in `line`: a house number (`12`, `12B`, `12-14`, `7/3`)
+/// and a street word of the lexicons (a whole word, `St`, `rue`, `calle`, or a compound
+/// ending in a street ending, `Hauptstraße`, `Kjølberggata`) at most four words apart, in
+/// either order (`12 Main St`, `5 rue des Lilas`, `Hauptstraße 12`, `ul. Długa 5`). From the
+/// first of the two to the end of the line. Words are parted by blanks, commas and the
+/// control character [`blank`] writes; a number run on from a word (`M.7`, `**7`) is none.
+fn street_span(line: &str) -> Option<(usize, usize)> {
+    let lex = lexicon::get();
+    let sep = |c: char| c.is_whitespace() || c == ',' || c == '\u{1}';
+    let mut words: Vec<(usize, usize, bool)> = Vec::new();
+    let mut numbers = 0;
+    let mut start = None;
+    for (i, c) in line
+        .char_indices()
+        .chain(std::iter::once((line.len(), ' ')))
+    {
+        match (sep(c), start) {
+            (true, Some(a)) => {
+                let number = is_house_number(&line[a..i]);
+                numbers += usize::from(number);
+                words.push((a, i, number));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
         }
-        let lower = &mut buf[..w.len()];
-        lower.copy_from_slice(w.as_bytes());
-        lower.make_ascii_lowercase();
-        STREET_WORDS
-            .binary_search_by(|s| s.as_bytes().cmp(lower))
-            .is_ok()
-    })
+    }
+    if numbers == 0 {
+        return None;
+    }
+    let is_street = |w: &str| {
+        let w = w.trim_end_matches('.').to_lowercase();
+        !w.is_empty()
+            && (lexicon::contains(&lex.street, &w)
+                || lex.street_suffixes.iter().any(|s| {
+                    let s = s.trim_end_matches('.');
+                    w.ends_with(s) && w.len() >= s.len() + 3
+                }))
+    };
+    let mut first: Option<usize> = None;
+    for (i, &(a, b, number)) in words.iter().enumerate() {
+        if number || !line[a..b].chars().next().is_some_and(char::is_alphabetic) {
+            continue;
+        }
+        if !is_street(&line[a..b]) {
+            continue;
+        }
+        let lo = i.saturating_sub(5);
+        let hi = (i + 5).min(words.len() - 1);
+        if let Some(j) = (lo..=hi)
+            .filter(|&j| words[j].2)
+            .min_by_key(|&j| j.abs_diff(i))
+        {
+            let start = words[i].0.min(words[j].0);
+            first = Some(first.map_or(start, |s| s.min(start)));
+        }
+    }
+    first.map(|s| (s, line.trim_end().len()))
+}
+
+/// A house number: one to six digits, perhaps a letter (`12B`) or a second part after `-`
+/// or `/` (`12-14`, `7/3`, `12-A`).
+fn is_house_number(w: &str) -> bool {
+    let b = w.as_bytes();
+    let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if !(1..=6).contains(&n) {
+        return false;
+    }
+    match &b[n..] {
+        [] => true,
+        [c] => c.is_ascii_alphabetic(),
+        [b'-' | b'/', rest @ ..] => {
+            (1..=4).contains(&rest.len()) && rest.iter().all(u8::is_ascii_alphanumeric)
+        }
+        _ => false,
+    }
 }
 
 /// A cheap test a line passes before the phone pattern runs: every number the pattern

@@ -14,6 +14,7 @@ pub mod action;
 pub mod config;
 mod detect;
 mod labels;
+mod lexicon;
 
 use crate::core::profile::Profile;
 use crate::core::symbol;

@@ -1,0 +1,251 @@
+//! Label lexicons: the words slips use for patron fields and for what is not patron data,
+//! one data file per language (`lexicon/<code>.toml`, compiled into the binary by
+//! `build.rs`). Adding a language is adding a file; no detector names a language.
+//!
+//! Every language's words apply to every slip: a slip does not say which language it is
+//! in, a library may print in two, and a label of one language is not a common word on a
+//! slip of another. Owns parsing and merging the files; the detectors decide what the words
+//! mean. Must not hold patron data.
+
+use super::Kind;
+use serde::Deserialize;
+use std::sync::OnceLock;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded_lexicons.rs"));
+}
+
+/// A lexicon file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    language: String,
+    labels: ByKind,
+    #[serde(default)]
+    phrases: ByKind,
+    words: Words,
+}
+
+/// Labels by the kind of value that follows them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ByKind {
+    #[serde(default)]
+    name: Vec<String>,
+    #[serde(default)]
+    card: Vec<String>,
+    #[serde(default)]
+    phone: Vec<String>,
+    #[serde(default)]
+    email: Vec<String>,
+    #[serde(default)]
+    address: Vec<String>,
+    #[serde(default)]
+    birthdate: Vec<String>,
+}
+
+impl ByKind {
+    fn into_kinds(self) -> impl Iterator<Item = (String, Kind)> {
+        [
+            (self.name, Kind::Name),
+            (self.card, Kind::Card),
+            (self.phone, Kind::Phone),
+            (self.email, Kind::Email),
+            (self.address, Kind::Address),
+            (self.birthdate, Kind::Birthdate),
+        ]
+        .into_iter()
+        .flat_map(|(list, kind)| list.into_iter().map(move |l| (l, kind)))
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Words {
+    honorifics: Vec<String>,
+    street: Vec<String>,
+    street_suffixes: Vec<String>,
+    particles: Vec<String>,
+    headings: Vec<String>,
+    library: Vec<String>,
+    item: Vec<String>,
+}
+
+/// Every language's words, merged; every word in lower case, each once.
+#[derive(Debug, Default)]
+pub(super) struct Lexicon {
+    /// The language codes read, in file order.
+    pub languages: Vec<String>,
+    /// Field labels and the kind of value after them. A label that needs no separator after
+    /// it (it reads as a sentence: "Checked out to") has `true`.
+    pub labels: Vec<(String, Kind, bool)>,
+    /// Courtesy titles left out of a name.
+    pub honorifics: Vec<String>,
+    /// Street-type words (whole words), sorted.
+    pub street: Vec<String>,
+    /// Endings that make a compound word a street (`…straße`, `…gata`).
+    pub street_suffixes: Vec<String>,
+    /// Lower-case words inside names (`de`, `van`, `dos`).
+    pub particles: Vec<String>,
+    /// Words of slip headings: a line holding one is not a name.
+    pub headings: Vec<String>,
+    /// Words that make a line the library's.
+    pub library: Vec<String>,
+    /// Labels of item fields (title, author, barcode, call number, due date).
+    pub item: Vec<String>,
+}
+
+/// The built-in lexicon: every file in `lexicon/`, parsed once.
+pub(super) fn get() -> &'static Lexicon {
+    static LEXICON: OnceLock<Lexicon> = OnceLock::new();
+    LEXICON.get_or_init(|| {
+        parse(embedded::EMBEDDED).unwrap_or_else(|e| panic!("built-in lexicon: {e}"))
+    })
+}
+
+/// Merge lexicon files given as (name, TOML text).
+fn parse(files: &[(&str, &str)]) -> Result<Lexicon, String> {
+    let mut lex = Lexicon::default();
+    for (name, text) in files {
+        let f: File = toml::from_str(text).map_err(|e| format!("lexicon/{name}.toml: {e}"))?;
+        if f.language != *name {
+            return Err(format!(
+                "lexicon/{name}.toml: language = {:?} differs from the file name",
+                f.language
+            ));
+        }
+        lex.languages.push(f.language);
+        for (label, kind) in f.labels.into_kinds() {
+            lex.labels.push((lower(&label), kind, false));
+        }
+        for (label, kind) in f.phrases.into_kinds() {
+            lex.labels.push((lower(&label), kind, true));
+        }
+        let w = f.words;
+        for (list, into) in [
+            (w.honorifics, &mut lex.honorifics),
+            (w.street, &mut lex.street),
+            (w.street_suffixes, &mut lex.street_suffixes),
+            (w.particles, &mut lex.particles),
+            (w.headings, &mut lex.headings),
+            (w.library, &mut lex.library),
+            (w.item, &mut lex.item),
+        ] {
+            into.extend(list.iter().map(|s| lower(s)).filter(|s| !s.is_empty()));
+        }
+    }
+    // A label listed as a phrase in one language and as a field name in another reads as
+    // a phrase; a label of two kinds keeps its first.
+    lex.labels.retain(|(l, _, _)| !l.is_empty());
+    let phrases: Vec<String> = lex
+        .labels
+        .iter()
+        .filter(|x| x.2)
+        .map(|x| x.0.clone())
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    lex.labels.retain(|(l, _, _)| seen.insert(l.clone()));
+    for x in &mut lex.labels {
+        x.2 |= phrases.contains(&x.0);
+    }
+    for list in [
+        &mut lex.honorifics,
+        &mut lex.street,
+        &mut lex.street_suffixes,
+        &mut lex.particles,
+        &mut lex.headings,
+        &mut lex.library,
+        &mut lex.item,
+    ] {
+        list.sort();
+        list.dedup();
+    }
+    Ok(lex)
+}
+
+/// `s` trimmed, in lower case.
+fn lower(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+/// The forms of a lower-case word the label search must be given: it compares ASCII letters
+/// in any case, other letters exactly, so a word with other letters comes in lower, upper
+/// and title case too (`lånekort`, `LÅNEKORT`, `Lånekort`).
+pub(super) fn case_forms(word: &str) -> Vec<String> {
+    if word.is_ascii() {
+        return vec![word.to_string()];
+    }
+    let mut forms = vec![word.to_string(), word.to_uppercase()];
+    let mut title = String::with_capacity(word.len());
+    let mut start = true;
+    for c in word.chars() {
+        if start {
+            title.extend(c.to_uppercase());
+        } else {
+            title.push(c);
+        }
+        start = !c.is_alphabetic();
+    }
+    forms.push(title);
+    forms.dedup();
+    forms
+}
+
+/// Is `word` (any case) in the sorted lower-case `list`?
+pub(super) fn contains(list: &[String], word: &str) -> bool {
+    let found = |w: &str| list.binary_search_by(|s| s.as_str().cmp(w)).is_ok();
+    if word.bytes().all(|b| !b.is_ascii_uppercase()) && word.is_ascii() {
+        found(word)
+    } else {
+        found(&word.to_lowercase())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_file_parses_and_names_its_language() {
+        let lex = parse(embedded::EMBEDDED).unwrap();
+        assert!(lex.languages.contains(&"en".to_string()));
+        assert_eq!(lex.languages.len(), embedded::EMBEDDED.len());
+        assert!(lex
+            .labels
+            .iter()
+            .any(|(l, k, p)| l == "checked out to" && *k == Kind::Name && *p));
+        assert!(lex
+            .labels
+            .iter()
+            .any(|(l, k, p)| l == "card number" && *k == Kind::Card && !*p));
+    }
+
+    #[test]
+    fn a_file_whose_language_is_not_its_name_is_refused() {
+        let text = "language = \"fr\"\n[labels]\n[words]\nhonorifics = []\nstreet = []\n\
+                    street_suffixes = []\nparticles = []\nheadings = []\nlibrary = []\nitem = []\n";
+        let e = parse(&[("de", text)]).unwrap_err();
+        assert!(e.contains("lexicon/de.toml"), "{e}");
+        // An unknown key is refused with the file's name.
+        let e = parse(&[("fr", &text.replace("[labels]", "[labels]\nnmae = []"))]).unwrap_err();
+        assert!(e.contains("lexicon/fr.toml") && e.contains("nmae"), "{e}");
+    }
+
+    #[test]
+    fn case_forms_cover_letters_the_search_compares_exactly() {
+        assert_eq!(case_forms("card"), vec!["card"]);
+        assert_eq!(
+            case_forms("lånekort"),
+            vec!["lånekort", "LÅNEKORT", "Lånekort"]
+        );
+        assert_eq!(case_forms("né le"), vec!["né le", "NÉ LE", "Né Le"]);
+    }
+
+    #[test]
+    fn contains_any_case() {
+        let list = vec!["gata".to_string(), "rue".to_string(), "straße".to_string()];
+        assert!(contains(&list, "Rue"));
+        assert!(contains(&list, "Straße"));
+        assert!(!contains(&list, "street"));
+    }
+}
