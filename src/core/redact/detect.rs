@@ -10,7 +10,6 @@ use super::config::RedactConfig;
 use super::labels::Labels;
 use super::lexicon;
 use super::Kind;
-use crate::core::luhn::valid as luhn_valid;
 use regex::{Regex, RegexBuilder};
 
 /// A detected patron value: bytes `start..end` of line `line`'s text (on character
@@ -97,6 +96,20 @@ fn label_kinds(cfg: &RedactConfig) -> Vec<(String, Kind, bool)> {
     all
 }
 
+/// Up to three name particles of the lexicons, each followed by blanks (`de la `), as a
+/// pattern that may match nothing.
+fn particles_pattern() -> String {
+    let words: Vec<String> = lexicon::get()
+        .particles
+        .iter()
+        .map(|w| regex::escape(w))
+        .collect();
+    if words.is_empty() {
+        return String::new();
+    }
+    format!("(?:(?:{})[ \\t]+){{0,3}}", words.join("|"))
+}
+
 /// A search for every case form of `words` (see [`lexicon::case_forms`]).
 fn word_search(words: &[String]) -> Labels {
     let forms: Vec<String> = words.iter().flat_map(|w| lexicon::case_forms(w)).collect();
@@ -162,6 +175,8 @@ impl Detectors {
             })
             .unzip();
         let labels = Labels::new(&forms);
+        // Name particles (`de`, `van der`) before a capitalised word of a name.
+        let p = particles_pattern();
         let build = |p: &str| {
             RegexBuilder::new(p)
                 .size_limit(1 << 24)
@@ -178,16 +193,18 @@ impl Detectors {
             phone: build(
                 r"(?:\+[0-9]{1,3}[ .-]?)?(?:\([0-9]{2,4}\)[ .-]?|[0-9]{3}[ .-])?[0-9]{3}[ .-][0-9]{4}|\+[0-9]{1,3}(?:[ .-][0-9]{1,4}){2,5}",
             ),
-            name_line: build(
-                r"^[ \t]*(?P<n>\p{Lu}[\p{L}'’.]*(?:[ -]\p{L}[\p{L}'’.]*){0,2},[ \t]*\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*)?)[ \t]*$",
-            ),
-            name_line_any_case: build(
-                r"^[ \t]*(?P<n>\p{Lu}[\p{L}'’.]*(?:[ -]\p{L}[\p{L}'’.]*){0,2},[ \t]*\p{L}[\p{L}'’.-]*(?:[ \t]+\p{L}[\p{L}'’.-]*)?)[ \t]*$",
-            ),
+            name_line: build(&format!(
+                r"^[ \t]*(?P<n>{p}\p{{Lu}}[\p{{L}}'’.]*(?:[ -]\p{{L}}[\p{{L}}'’.]*){{0,2}},[ \t]*\p{{Lu}}[\p{{L}}'’.-]*(?:[ \t]+{p}\p{{Lu}}[\p{{L}}'’.-]*)?)[ \t]*$"
+            )),
+            name_line_any_case: build(&format!(
+                r"^[ \t]*(?P<n>{p}\p{{Lu}}[\p{{L}}'’.]*(?:[ -]\p{{L}}[\p{{L}}'’.]*){{0,2}},[ \t]*\p{{L}}[\p{{L}}'’.-]*(?:[ \t]+{p}\p{{L}}[\p{{L}}'’.-]*)?)[ \t]*$"
+            )),
             redacted_name: build(r"^(?:\p{L}\.(?:[ \t]+\p{L}\.){0,7}|\p{Lu}{2,8}[ \t]+\p{Lu})$"),
             masked_card: build(r"\*(?:[ -]?\*){5,}(?:[ -]?[0-9]){1,6}"),
             stars: memchr::memmem::Finder::new("****").into_owned(),
-            name_words: build(r"^\p{Lu}[\p{L}'’.-]*(?:[ \t]+\p{Lu}[\p{L}'’.-]*){0,3}$"),
+            name_words: build(&format!(
+                r"^{p}\p{{Lu}}[\p{{L}}'’.-]*(?:[ \t]+{p}\p{{Lu}}[\p{{L}}'’.-]*){{0,3}}$"
+            )),
             po_box: build(
                 r"(?i)(?-u:\b)(?:p\.?[ \t]?o\.?[ \t]?box|post[ \t]+office[ \t]+box|(?:rr|r\.r\.|rural[ \t]+route|hc|psc)[ \t]*#?[ \t]*[0-9]{1,4},?[ \t]+box)[ \t]*#?[ \t]*[0-9]{1,6}[a-z]?(?-u:\b)",
             ),
@@ -430,20 +447,11 @@ impl Detectors {
             {
                 continue;
             }
-            // A card shape holds exactly CARD_DIGITS digits.
-            let mut number = [0u8; CARD_DIGITS];
-            for (slot, d) in number.iter_mut().zip(m.bytes().filter(u8::is_ascii_digit)) {
-                *slot = d;
-            }
-            let digits = std::str::from_utf8(&number).expect("ASCII digits");
             let (li, a) = locate(ms);
-            let text = lines[li];
             let b = a + m.len();
-            let bracketed =
-                text[..a].trim_end().ends_with('(') && text[b..].trim_start().starts_with(')');
-            if luhn_valid(digits) || bracketed {
-                push(&mut f, li, a, b, Kind::Card);
-            }
+            // The Codabar shape is a card whether or not its check digit holds: a card
+            // misprinted, or a site whose numbers carry none, is still the patron's.
+            push(&mut f, li, a, b, Kind::Card);
         }
         // A card number slipguard masked before still marks the patron's block, so that
         // redacting a redacted slip changes nothing.
@@ -728,6 +736,9 @@ impl Detectors {
         // as it would not once masked.
         if joined.contains('@') {
             for m in self.email.find_iter(joined) {
+                // Wherever it stands, unless on a line that reads as the library's (a
+                // footer's "Questions? Write to …"); else the library's own address is kept
+                // only through the configuration's `keep` list.
                 let (li, a) = locate(m.start());
                 if !library(&f, partial, li) {
                     push(&mut f, li, a, a + m.len(), Kind::Email);
@@ -891,22 +902,52 @@ impl Detectors {
         );
         let keep_lines = &*keep_lines;
         let with_patron = |x: &Finding| keep_lines.contains(&x.line);
-        f.retain(|x| {
-            let contact = matches!(
-                x.kind,
+        let contact = |k: Kind| {
+            matches!(
+                k,
                 Kind::Phone | Kind::Email | Kind::Address | Kind::Birthdate
-            );
-            if !contact {
+            )
+        };
+        // A labelled value is the patron's wherever it stands, unless its line reads as the
+        // library's ("Library phone: …", "Renew by phone: …").
+        // So is one under a line of the library's (its name heading a header or a footer:
+        // "Prairie Hills Public Library" / street / city / "Phone: …"), at most three lines
+        // down, with no patron name or card between.
+        let under_library_line = |f: &[Finding], li: usize| {
+            let Some(pos) = pos_of(li) else {
+                return false;
+            };
+            (1..=3).any(|k| {
+                let Some(above) = pos.checked_sub(k).map(|p| texty[p]) else {
+                    return false;
+                };
+                let clear = |l: usize| {
+                    !f.iter()
+                        .any(|x| x.line == l && matches!(x.kind, Kind::Name | Kind::Card))
+                };
+                texty[pos - k..=pos].iter().all(|&l| clear(l)) && library(f, partial, above)
+            })
+        };
+        let library_labelled: Vec<usize> = f
+            .iter()
+            .filter(|x| x.labelled && contact(x.kind) && x.kind != Kind::Email)
+            .map(|x| x.line)
+            .filter(|&li| library(&f, partial, li) || under_library_line(&f, li))
+            .collect();
+        f.retain(|x| {
+            if !contact(x.kind) || x.kind == Kind::Email {
                 return true;
+            }
+            if x.labelled {
+                return !library_labelled.contains(&x.line);
             }
             if first_marker.is_some_and(|m| x.line < m) {
                 return false;
             }
             match first_patron.or(first_marker) {
-                None => x.labelled,
+                None => false,
                 Some(_) => match x.kind {
-                    Kind::Phone if !x.labelled => (alone(x) || with_patron(x)) && near(x.line, 3),
-                    Kind::Phone | Kind::Email => near(x.line, 6),
+                    Kind::Phone => (alone(x) || with_patron(x)) && near(x.line, 3),
                     _ => true,
                 },
             }
@@ -963,9 +1004,7 @@ impl Detectors {
     /// A run of digits that is a patron card number: 14 digits, a card type digit first, a
     /// valid check digit.
     pub(super) fn is_card_run(&self, run: &str) -> bool {
-        run.len() == CARD_DIGITS
-            && self.card_types.iter().any(|&t| run.starts_with(t))
-            && luhn_valid(run)
+        run.len() == CARD_DIGITS && self.card_types.iter().any(|&t| run.starts_with(t))
     }
 
     /// Does this text (a barcode or 2-D code payload) carry patron data: a card number, or

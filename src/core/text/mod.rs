@@ -548,9 +548,86 @@ impl LineCollector {
     }
 }
 
+impl LineCollector {
+    /// Normalises the text detection reads (DESIGN §4), for a character beyond ASCII:
+    /// a format character (zero-width space, soft hyphen, joiners, direction marks, byte
+    /// order mark) is left out; a combining mark joins the character before it, composed
+    /// with it where Unicode has the composed letter (NFC: `u` + `◌̈` reads `ü`); a
+    /// full-width form reads as its ASCII character (`２` as `2`). Each character of the text
+    /// still maps to all of its own job bytes: a character that takes in a mark or a format
+    /// character after it takes in their bytes, so masking it masks them and keeping it
+    /// keeps them. True when `c` was handled here.
+    fn normalised(&mut self, c: char, src: CharSrc, style: &Style) -> bool {
+        let format = is_format(c);
+        if format || unicode_normalization::char::is_combining_mark(c) {
+            let Some(prev) = self.chars[self.open_chars..].last().copied() else {
+                // Nothing on the line to join: a format character prints nothing, a mark
+                // stays a character of its own.
+                return format;
+            };
+            if prev.end() != src.start() || prev.len() + src.len() > 255 {
+                // A command stands between the two: the mark (or format character) keeps
+                // its bytes, and the text reads without it.
+                return true;
+            }
+            let joined = CharSrc::new(prev.start(), prev.len() + src.len());
+            *self.chars.last_mut().expect("a previous character") = joined;
+            if !format {
+                let at = last_char_start(&self.text);
+                let base = std::str::from_utf8(&self.text[at..])
+                    .ok()
+                    .and_then(|t| t.chars().next());
+                if let Some(composed) =
+                    base.and_then(|b| unicode_normalization::char::compose(b, c))
+                {
+                    self.text.truncate(at);
+                    let mut buf = [0u8; 4];
+                    self.text
+                        .extend_from_slice(composed.encode_utf8(&mut buf).as_bytes());
+                }
+            }
+            return true;
+        }
+        let folded = match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0),
+            '\u{3000}' => Some(' '),
+            _ => None,
+        };
+        if let Some(a) = folded {
+            self.opening(style);
+            self.text.push(a as u8);
+            self.chars.push(src);
+            return true;
+        }
+        false
+    }
+}
+
+/// Where the last character of UTF-8 `text` starts (0 for empty text).
+fn last_char_start(text: &[u8]) -> usize {
+    let mut at = text.len().saturating_sub(1);
+    while at > 0 && text[at] & 0xC0 == 0x80 {
+        at -= 1;
+    }
+    at
+}
+
+/// Characters that print nothing and only shape or direct the text around them (Unicode's
+/// format characters that slips carry: soft hyphen, zero-width space and joiners, direction
+/// marks and overrides, word joiner and invisible operators, byte order mark).
+fn is_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
 impl Sink for LineCollector {
     #[inline]
     fn char(&mut self, c: char, src: CharSrc, style: &Style) {
+        if !c.is_ascii() && self.normalised(c, src, style) {
+            return;
+        }
         self.opening(style);
         let mut buf = [0u8; 4];
         self.text
