@@ -125,6 +125,9 @@ pub(super) struct Detectors {
     bracketed: Regex,
     email: Regex,
     phone: Regex,
+    /// A phone number in national formats: groups of digits (the first perhaps after `+`,
+    /// or in brackets) parted by one blank, dot or dash.
+    phone_groups: Regex,
     name_line: Regex,
     /// [`Self::name_line`] with the first name in any case (`Nguyen, marisol`): a name
     /// line next to a card number line, where a client printed it as the patron typed it.
@@ -156,8 +159,14 @@ pub(super) struct Detectors {
     /// two lines, as British addresses are (`Leeds` above `LS1 4AP`).
     town_line: Regex,
     postcode_line: Regex,
+    /// A line of a postal code alone (a ZIP, a Canadian or UK postcode), or of a European
+    /// postal code and a town (`75011 Paris`, `D-10115 Berlin`, `114 55 Stockholm`, `1012 AB
+    /// Amsterdam`, `00-950 Warszawa`, `1000-001 Lisboa`): the last line of an address.
+    postal_line: Regex,
     /// Words that make a line the library's (the lexicons' `library` words).
     library: Labels,
+    /// Labels of item fields (the lexicons' `item` words).
+    item: Labels,
     card_types: Vec<char>,
     /// How many digits a masked card number keeps (`keep-last:N` of the card actions).
     card_kept_digits: Vec<usize>,
@@ -193,6 +202,9 @@ impl Detectors {
             phone: build(
                 r"(?:\+[0-9]{1,3}[ .-]?)?(?:\([0-9]{2,4}\)[ .-]?|[0-9]{3}[ .-])?[0-9]{3}[ .-][0-9]{4}|\+[0-9]{1,3}(?:[ .-][0-9]{1,4}){2,5}",
             ),
+            phone_groups: build(
+                r"(?:\+[0-9]{1,3}|\(0?[0-9]{1,4}\)|[0-9]{1,5})(?:[ .-][0-9]{2,8}){1,5}",
+            ),
             name_line: build(&format!(
                 r"^[ \t]*(?P<n>{p}\p{{Lu}}[\p{{L}}'’.]*(?:[ -]\p{{L}}[\p{{L}}'’.]*){{0,2}},[ \t]*\p{{Lu}}[\p{{L}}'’.-]*(?:[ \t]+{p}\p{{Lu}}[\p{{L}}'’.-]*)?)[ \t]*$"
             )),
@@ -220,7 +232,11 @@ impl Detectors {
             postcode_line: build(&format!(
                 r"^\s*(?:{STATE}[ \t]+{ZIP}|(?:{STATE}[ \t]+)?{CA_POSTCODE}|{UK_POSTCODE})\s*$"
             )),
+            postal_line: build(&format!(
+                r"^\s*(?:(?:[A-Z]{{1,2}}-)?(?:[0-9]{{4,5}}|[0-9]{{3}} [0-9]{{2}}|[0-9]{{4}} ?[A-Z]{{2}}|[0-9]{{2}}-[0-9]{{3}}|[0-9]{{4}}-[0-9]{{3}})(?:[ \t]+{TOWN})?|{ZIP}|{CA_POSTCODE}|{UK_POSTCODE})\s*$"
+            )),
             library: word_search(&lexicon::get().library),
+            item: word_search(&lexicon::get().item),
             card_types: cfg.card_type_digits.clone(),
             card_kept_digits: std::iter::once(&cfg.actions)
                 .chain(cfg.policies.iter().map(|p| &p.actions))
@@ -387,10 +403,36 @@ impl Detectors {
                 continue;
             }
             let vstart = text.len() - rest.len();
-            let (a, b) = field(text, vstart, text.len());
+            let (mut a, mut b) = field(text, vstart, text.len());
+            let mut li = li;
             if a >= b {
-                continue;
+                // A field label that ends its line (`Borrower:`, a table's label cell printed
+                // above its value): the value is the next line that holds text, unless that
+                // line starts with a label of its own.
+                if !(has_sep && at_start) {
+                    continue;
+                }
+                let Some(next) = (li + 1..lines.len()).find(|&l| !lines[l].trim().is_empty())
+                else {
+                    continue;
+                };
+                let t = lines[next];
+                let lead = t.len() - t.trim_start().len();
+                if self
+                    .labels
+                    .find_iter(t)
+                    .next()
+                    .is_some_and(|m| m.start == lead)
+                {
+                    continue;
+                }
+                li = next;
+                (a, b) = field(t, 0, t.len());
+                if a >= b {
+                    continue;
+                }
             }
+            let text = lines[li];
             let v = &text[a..b];
             match kind {
                 Kind::Name => {
@@ -534,12 +576,52 @@ impl Detectors {
             })
             .map(|x| x.line)
             .collect();
+        // A name after a label, so far: a `Surname, First` line next to a card is then an
+        // author's under a title, not the patron's.
+        let named = f.iter().any(|x| x.kind == Kind::Name);
+        // The item block starts at the first line with an item label (`Title:`, `Barcode:`,
+        // `Due:` in any language): the patron's header comes before it.
+        let first_item = texty
+            .iter()
+            .position(|&li| self.item_labelled(lines[li]))
+            .unwrap_or(texty.len());
+        // A line of nothing but a card number of any site format (perhaps in brackets).
+        let card_line = |t: &str| card_like(t.trim().trim_start_matches('(').trim_end_matches(')'));
+        let no_label_on = |li: usize| {
+            let t = lines[li];
+            !label_at
+                .iter()
+                .any(|&(a, b)| a < starts[li] + t.len() && starts[li] < b)
+        };
+        let redacted_line = |t: &str| {
+            let t = t.trim();
+            // Only letters, periods and spaces: checked before the pattern. (Initials keep
+            // the case of the letters they came from: `T. i. n. M.`.)
+            !t.is_empty()
+                && t.chars()
+                    .all(|c| c.is_alphabetic() || matches!(c, '.' | ' ' | '\t'))
+                && self.redacted_name.is_match(t)
+        };
+        let mut header_name = false;
         for (pos, &li) in texty.iter().enumerate() {
             let text = lines[li];
             let prev = pos.checked_sub(1).map(|p| texty[p]);
             let next = texty.get(pos + 1).copied();
-            let by_card = prev.is_some_and(|p| has(&f, p, Kind::Card))
-                || next.is_some_and(|n| has(&f, n, Kind::Card));
+            let by_card = !named
+                && (prev.is_some_and(|p| has(&f, p, Kind::Card))
+                    || next.is_some_and(|n| has(&f, n, Kind::Card)));
+            // The patron's header (before any item): the first `Surname, First` line, not
+            // indented and not under a numbered line (an author under a title is either), on a
+            // slip with no labelled name. (Self-check receipts print the patron so, under the
+            // date, with no card.)
+            // (A name line as an earlier run left it counts as the first: redacting the
+            // output again must choose the same line.)
+            header_name |= redacted_line(text);
+            let in_header = !named
+                && !header_name
+                && pos < first_item
+                && !text.starts_with([' ', '\t'])
+                && !prev.is_some_and(|p| starts_numbered(lines[p]));
             // Next to a card number the first name may be in any case, and on the first line
             // when its words are a found name's: masking a mention of it elsewhere (`MARI`)
             // must not turn the line into a name line on a second run.
@@ -551,15 +633,21 @@ impl Detectors {
                         || by_card
                         || pos == 0 && masked_words(text, &f))
             };
-            if (pos == 0 || by_card) && !has(&f, li, Kind::Name) && name_line() {
+            if (pos == 0 || by_card || in_header)
+                && !has(&f, li, Kind::Name)
+                && name_line()
+                && no_label_on(li)
+            {
                 // The pattern's name is the line without its blanks.
                 let m = trimmed_span(text, |c| matches!(c, ' ' | '\t'));
-                if !m
-                    .text
-                    .split(|c: char| !c.is_alphabetic())
-                    .any(is_place_word)
-                {
+                if !has_place_or_heading_word(m.text) && !library(&f, &[], li) {
                     push(&mut f, li, m.start, m.end(), Kind::Name);
+                    header_name = true;
+                    // A number of any site format alone on the next line is the patron's
+                    // card (Koha's hold slip lists name, card, phone, address, e-mail).
+                    if let Some(n) = next.filter(|&n| free(&f, n) && card_line(lines[n])) {
+                        push_line(&mut f, n, Kind::Card);
+                    }
                 }
             }
             // A name in `First Last` order alone on its line (two to four capitalised words),
@@ -567,17 +655,22 @@ impl Detectors {
             // brackets): how a template that prints the patron's names and card without labels
             // reads. Not a line with a label, or a word of the library's, a place's or a slip
             // heading's.
-            if next.is_some_and(|n| bare_cards.contains(&n))
+            // (Or above a number of any site format alone on its line, in the header.)
+            let card_below = next.is_some_and(|n| {
+                bare_cards.contains(&n) || pos < first_item && !named && card_line(lines[n])
+            });
+            if card_below
                 && !has(&f, li, Kind::Name)
                 && self.name_words.is_match(text.trim())
                 && text.split_whitespace().nth(1).is_some()
-                && !label_at
-                    .iter()
-                    .any(|&(a, b)| a < starts[li] + text.len() && starts[li] < b)
+                && no_label_on(li)
                 && !has_place_or_heading_word(text)
                 && !library(&f, &[], li)
             {
                 push_line(&mut f, li, Kind::Name);
+                if let Some(n) = next.filter(|&n| free(&f, n)) {
+                    push_line(&mut f, n, Kind::Card);
+                }
             }
             if prev.is_some_and(|p| has(&f, p, Kind::Name))
                 && !has(&f, li, Kind::Card)
@@ -592,6 +685,31 @@ impl Detectors {
                     push(&mut f, li, a, a + inner.text.len(), Kind::Card);
                 }
             }
+        }
+        // A name before a bracketed card on its line (`Ngozi Eze (23191000123456)`): the
+        // words before the bracket, when they read as a name.
+        let beside: Vec<(usize, usize, usize)> = f
+            .iter()
+            .filter(|x| x.kind == Kind::Card)
+            .filter_map(|x| {
+                let t = lines[x.line];
+                let open = t[..x.start].trim_end().strip_suffix('(')?;
+                let m = trimmed_span(open, char::is_whitespace);
+                let name = m.text;
+                let reads_as_name = self.name_words.is_match(name)
+                    && name.split_whitespace().nth(1).is_some()
+                    || self.name_line_any_case.is_match(name);
+                (reads_as_name
+                    && free(&f, x.line)
+                        | !f.iter()
+                            .any(|y| y.line == x.line && y.kind != Kind::Card && y.start < m.end())
+                    && !has_place_or_heading_word(name)
+                    && no_label_on(x.line))
+                .then_some((x.line, m.start, m.end()))
+            })
+            .collect();
+        for (li, a, b) in beside {
+            push(&mut f, li, a, b, Kind::Name);
         }
         // A name the client wrapped onto the next line: the line above was too full for the
         // next word.
@@ -777,6 +895,42 @@ impl Detectors {
                 push(&mut f, li, a, a + m.len(), Kind::Phone);
             }
         }
+        // National formats outside North America (`0113 496 0126`, `+33 1 42 68 53 00`,
+        // `030 1234567`, `22 33 44 55`): groups of digits parted by single blanks, dots or
+        // dashes, eight to fifteen digits in all, on lines the pattern above found nothing on.
+        let intl: Vec<(usize, usize)> = (0..lines.len())
+            .filter(|&li| {
+                digits[li] >= 8 && !f.iter().any(|x| x.line == li && x.kind == Kind::Phone)
+            })
+            .flat_map(|li| {
+                let line = &blanked[starts[li]..starts[li] + lines[li].len()];
+                self.phone_groups
+                    .find_iter(line)
+                    .map(move |m| (starts[li] + m.start(), starts[li] + m.end()))
+            })
+            .collect();
+        for (ms, me) in intl {
+            let m = &blanked[ms..me];
+            // Not part of a longer number (`978-0-06-112008-4`) or of a date and time.
+            let before = blanked[..ms].chars().rev().take(2).collect::<Vec<_>>();
+            let after = blanked[me..].chars().take(2).collect::<Vec<_>>();
+            let joined_to_number = |cs: &[char]| {
+                cs.first()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '*'))
+                    || matches!(cs, [s, d, ..] if matches!(s, '-' | '.') && d.is_ascii_digit())
+            };
+            if joined_to_number(&before) || joined_to_number(&after) {
+                continue;
+            }
+            let n = m.bytes().filter(u8::is_ascii_digit).count();
+            if !(8..=15).contains(&n) || is_date_shape(m) {
+                continue;
+            }
+            let (li, a) = locate(ms);
+            if !library(&f, partial, li) {
+                push(&mut f, li, a, a + m.len(), Kind::Phone);
+            }
+        }
 
         // Contact data above the patron's name or card is the library's (its header); street
         // addresses below it are the patron's. Elsewhere a phone number is the patron's when it
@@ -786,15 +940,6 @@ impl Detectors {
         // What an earlier run left of a name or card (initials, a surname prefix, a masked
         // card number) still marks the patron's block, so that redacting a redacted slip
         // decides the same way.
-        let redacted_line = |t: &str| {
-            let t = t.trim();
-            // Only letters, periods and spaces: checked before the pattern. (Initials keep
-            // the case of the letters they came from: `T. i. n. M.`.)
-            !t.is_empty()
-                && t.chars()
-                    .all(|c| c.is_alphabetic() || matches!(c, '.' | ' ' | '\t'))
-                && self.redacted_name.is_match(t)
-        };
         let first_patron = f
             .iter()
             .filter(|x| matches!(x.kind, Kind::Name | Kind::Card) && !x.placeholder)
@@ -862,7 +1007,13 @@ impl Detectors {
                 continue;
             }
             let t = lines[next];
-            if self.city_line.is_match(t) || self.city_state_line.is_match(t) {
+            // An ILS leaves an empty field's placeholder as `<>` (`<> 66018`): read without it.
+            let filled = t.contains("<>").then(|| t.replace("<>", ""));
+            let t = filled.as_deref().unwrap_or(t);
+            if self.city_line.is_match(t)
+                || self.city_state_line.is_match(t)
+                || self.postal_line.is_match(t)
+            {
                 push_line(&mut f, next, Kind::Address);
             } else if let Some(&code) = texty.get(pos + 2) {
                 if free(&f, code)
@@ -969,6 +1120,15 @@ impl Detectors {
             });
         }
         resolve_overlaps(f)
+    }
+
+    /// Does `line` hold an item field's label, with a separator after it (`Title:`,
+    /// `Fällig am:`)?
+    fn item_labelled(&self, line: &str) -> bool {
+        self.item.find_iter(line).any(|m| {
+            let rest = line[m.end..].trim_start_matches([' ', '\t']);
+            rest.starts_with([':', '#', '='])
+        })
     }
 
     /// Where `line` has the shape of a card number: a card type digit, then 13 more digits,
@@ -1492,6 +1652,37 @@ fn street_span(line: &str) -> Option<(usize, usize)> {
         }
     }
     first.map(|s| (s, line.trim_end().len()))
+}
+
+/// A card number of any site format: one token of 5 to 20 letters, digits and dashes,
+/// four digits or more, starting with a letter or digit; not an item barcode's shape (eight
+/// digits or more starting with `3`, the Codabar item type digit).
+fn card_like(t: &str) -> bool {
+    let b = t.as_bytes();
+    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+    (5..=20).contains(&b.len())
+        && digits >= 4
+        && b[0].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        && !(digits == b.len() && b.len() >= 8 && b[0] == b'3')
+}
+
+/// Groups of digits that read as a date (`2026-12-24`, `24.12.2026`, `12 24 2026`): a
+/// four-digit year before or after two groups of one or two digits.
+fn is_date_shape(m: &str) -> bool {
+    let groups: Vec<usize> = m
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .map(str::len)
+        .collect();
+    matches!(groups[..], [4, 1 | 2, 1 | 2, ..] | [1 | 2, 1 | 2, 4, ..])
+}
+
+/// Does `line` start with a list number (`1.`, `2)`)?
+fn starts_numbered(line: &str) -> bool {
+    let t = line.trim_start().as_bytes();
+    let n = t.iter().take_while(|c| c.is_ascii_digit()).count();
+    (1..=3).contains(&n) && matches!(t.get(n), Some(b'.' | b')'))
 }
 
 /// A house number: one to six digits, perhaps a letter (`12B`) or a second part after `-`
