@@ -11,6 +11,10 @@
 //! use) are left out. The parser (html5ever, through `scraper`) decodes entities and
 //! recovers from malformed markup as browsers do, so broken HTML still prints what text it
 //! has.
+//!
+//! A slip to print is redacted before it is laid out ([`redacted_lines`], DESIGN §4): the
+//! document is walked once for its logical lines (nothing wrapped), those are redacted as a
+//! plain job, and a second walk lays out the redacted text in the first one's places.
 
 use crate::typeset::{Align, Layout, Line, Style};
 use ego_tree::NodeRef;
@@ -70,27 +74,192 @@ pub const MAX_DEPTH: usize = 256;
 /// Classes whose elements the staff client hides when printing.
 const PRINT_HIDDEN_CLASSES: &[&str] = &["noprint", "no-print", "d-print-none", "d-none", "hidden"];
 
-/// The printed lines of an HTML slip (a whole page or a fragment). `labels` (lower case)
-/// are the field labels redaction reads values after ([`crate::core::redact::Redactor::labels`]):
-/// a line is never broken inside one or between one and the word after it. An error when
-/// elements nest deeper than [`MAX_DEPTH`] (nothing of such a slip prints).
+/// The printed lines of an HTML slip (a whole page or a fragment), as it is (no
+/// redaction: see [`redacted_lines`]). `labels` (lower case) are the field labels redaction
+/// reads values after ([`crate::core::redact::Redactor::labels`]): a line is never broken
+/// inside one or between one and the word after it. An error when elements nest deeper
+/// than [`MAX_DEPTH`] (nothing of such a slip prints).
 pub fn html_lines(html: &str, layout: &Layout, labels: &[String]) -> Result<Vec<Line>, String> {
-    // Checked before parsing: the parser's time grows with the square of the nesting depth
-    // (40 KB of nested `<div>`s takes a quarter of a second, a megabyte minutes).
-    if nesting_bound(html) > MAX_DEPTH {
+    let doc = Doc::parse(Markup::Html, html)?;
+    let (rows, _) = doc.lay_out(layout, labels, Pass::Plain)?;
+    Ok(rows.into_iter().map(Row::line).collect())
+}
+
+/// Columns a logical line may take: a paragraph of any slip is shorter (and fits the
+/// profile's `u32` column count).
+const LOGICAL_COLUMNS: usize = 1 << 24;
+
+/// A slip parsed once, for every pass over it.
+enum Doc<'t> {
+    Html(Html),
+    Text(&'t str),
+}
+
+impl<'t> Doc<'t> {
+    fn parse(markup: Markup, text: &'t str) -> Result<Self, String> {
+        match markup {
+            Markup::Text => Ok(Doc::Text(text)),
+            Markup::Html => {
+                // Checked before parsing: the parser's time grows with the square of the
+                // nesting depth (40 KB of nested `<div>`s takes a quarter of a second, a
+                // megabyte minutes).
+                if nesting_bound(text) > MAX_DEPTH {
+                    return Err(format!(
+                        "the HTML nests elements deeper than {MAX_DEPTH} levels"
+                    ));
+                }
+                Ok(Doc::Html(Html::parse_document(text)))
+            }
+        }
+    }
+
+    /// The slip's lines for `pass`, and whether a character redaction did not see was met
+    /// ([`Writer::unread`]).
+    fn lay_out(
+        &self,
+        layout: &Layout,
+        labels: &[String],
+        pass: Pass<'_>,
+    ) -> Result<(Vec<Row>, bool), String> {
+        let mut w = Writer::new(layout, labels, pass);
+        match self {
+            Doc::Html(doc) => w.children(doc.tree.root(), Style::default()),
+            Doc::Text(text) => {
+                w.pre = 1;
+                w.text(text, Style::default());
+            }
+        }
+        if w.too_deep {
+            return Err(format!(
+                "the HTML nests elements deeper than {MAX_DEPTH} levels"
+            ));
+        }
+        let unread = w.unread;
+        Ok((w.finish(), unread))
+    }
+}
+
+/// The printed lines of a slip, redacted before they are laid out (DESIGN §4), and the
+/// redaction's counts. Redaction reads the slip's logical lines: every paragraph on one line
+/// however long, a table row on one line with its cells two spaces apart (`Borrower:  Okonkwo,
+/// Marisol`), in the page the printer prints them in, as a plain job for a profile as wide as
+/// the longest line. The redacted lines' characters then take the places of the text's
+/// characters (a line by its order, a character by its column, a value redaction made shorter
+/// or longer by the unchanged text around it), and that text is laid out as
+/// [`html_lines`] lays out any. So wrapping, double-size headings and table columns cannot
+/// part a value from its label or break a name redaction would have read whole.
+///
+/// Fails closed, with a reason that names no slip text: redaction blocks the job, its output
+/// no longer has the logical lines' shape, or a character of the slip is left without a
+/// redacted form; and when the logical lines' job is larger than `max_bytes` (the daemon's
+/// `max_segment_bytes`: redaction's working memory is many times a segment's size).
+pub fn redacted_lines(
+    markup: Markup,
+    slip: &str,
+    profile: &crate::core::profile::Profile,
+    redactor: &crate::core::redact::Redactor,
+    max_bytes: u64,
+) -> Result<(Vec<Line>, crate::core::redact::Report), String> {
+    let (layout, _) = Layout::for_profile(profile)?;
+    let labels = redactor.labels();
+    let doc = Doc::parse(markup, slip)?;
+    let (logical, _) = doc.lay_out(&layout, labels, Pass::Logical)?;
+    let lines: Vec<Vec<(char, usize)>> = logical
+        .iter()
+        .map(|r| {
+            r.runs
+                .iter()
+                .flat_map(|(cs, t)| t.chars().map(move |c| (c, cs.src)))
+                .collect()
+        })
+        .collect();
+    let read = lines.iter().flatten().map(|&(_, n)| n).max().unwrap_or(0);
+    let texts: Vec<String> = lines
+        .iter()
+        .map(|l| l.iter().map(|&(c, _)| c).collect())
+        .collect();
+    let mut wide = profile.clone();
+    wide.columns.font_a = LOGICAL_COLUMNS as u32;
+    let (job, head) = crate::typeset::plain_job(&texts, &wide)?;
+    if job.len() as u64 > max_bytes {
         return Err(format!(
-            "the HTML nests elements deeper than {MAX_DEPTH} levels"
+            "the slip's text is larger than max_segment_bytes ({max_bytes} bytes)"
         ));
     }
-    let doc = Html::parse_document(html);
-    let mut w = Writer::new(layout, labels);
-    w.children(doc.tree.root(), Style::default());
-    if w.too_deep {
-        return Err(format!(
-            "the HTML nests elements deeper than {MAX_DEPTH} levels"
-        ));
+    let (out, report) = redactor
+        .job(&wide, &job)
+        .map_err(|b| format!("fails closed: {b}"))?;
+    let redacted = crate::typeset::plain_lines(&out, &job[..head], &wide)
+        .filter(|r| r.len() == lines.len())
+        .ok_or("fails closed: redacting the slip's text changed its lines")?;
+    let mut text: Vec<Option<String>> = vec![None; read + 1];
+    for (orig, red) in lines.iter().zip(&redacted) {
+        let red: Vec<char> = red.chars().collect();
+        map_line(orig, &red, &mut text);
     }
-    Ok(w.finish())
+    let (rows, unread) = doc.lay_out(&layout, labels, Pass::Redacted(&text))?;
+    if unread {
+        return Err("fails closed: a part of the slip was not read by redaction".into());
+    }
+    Ok((rows.into_iter().map(Row::line).collect(), report))
+}
+
+/// The characters of a redacted logical line into the places of the text's characters
+/// (`text[n]`: what the n-th character read prints as). `orig` is the line before redaction,
+/// each character with its place (0: made by the layout, not the text's). The text both
+/// lines share at their start and at their end stands where it stood; between them, the
+/// redacted characters take the original ones' places in order, characters left over are
+/// gone, and characters redaction added go with the last place before them. Every place on
+/// the line is read, even if nothing of it is left. The layout's own characters (spaces,
+/// column gaps) are laid out afresh, so what redaction wrote over them is dropped.
+fn map_line(orig: &[(char, usize)], red: &[char], text: &mut [Option<String>]) {
+    let same = |o: char, r: char| o == r || o == '\u{A0}' && r == ' ';
+    let (lo, lr) = (orig.len(), red.len());
+    let p = orig
+        .iter()
+        .zip(red)
+        .take_while(|((o, _), r)| same(*o, **r))
+        .count();
+    let s = orig[p..]
+        .iter()
+        .rev()
+        .zip(red[p..].iter().rev())
+        .take_while(|((o, _), r)| same(*o, **r))
+        .count();
+    for &(_, n) in orig {
+        if n > 0 {
+            text[n].get_or_insert_with(String::new);
+        }
+    }
+    let mut put = |at: usize, r: char| {
+        let (o, n) = orig[at];
+        if n > 0 {
+            // A non-breaking space the page writes as a space still glues.
+            let c = if same(o, r) { o } else { r };
+            text[n].get_or_insert_with(String::new).push(c);
+        }
+    };
+    for (i, &r) in red[..p].iter().enumerate() {
+        put(i, r);
+    }
+    let (mo, mr) = (lo - s - p, lr - s - p);
+    for (k, &r) in red[p..p + mr].iter().enumerate() {
+        let at = if k < mo {
+            p + k
+        } else if mo > 0 {
+            p + mo - 1
+        } else if p > 0 {
+            p - 1
+        } else {
+            p
+        };
+        if at < lo {
+            put(at, r);
+        }
+    }
+    for i in 0..s {
+        put(lo - s + i, red[lr - s + i]);
+    }
 }
 
 /// An upper bound of how deep `html` nests its elements, from its tags alone: start tags
@@ -197,7 +366,7 @@ pub enum Markup {
 }
 
 /// The print job for a slip written in `markup` (bytes read as UTF-8), typeset for
-/// `profile`: the HTTP listener's and the `--from html|text` command's path. `labels` are the
+/// `profile` as it is, without redaction (`preview` without `--redact`). `labels` are the
 /// redactor's field labels, kept on one line with the word after them.
 pub fn typeset(
     markup: Markup,
@@ -214,25 +383,103 @@ pub fn typeset(
     crate::typeset::render(&lines, profile)
 }
 
+/// The print job for a slip written in `markup` (bytes read as UTF-8), redacted before it is
+/// laid out ([`redacted_lines`]) and typeset for `profile`, with the redaction's counts: the
+/// HTTP listener's and the `--from html|text` commands' path. The job still goes through
+/// redaction as printer bytes like any other.
+pub fn typeset_redacted(
+    markup: Markup,
+    slip: &[u8],
+    profile: &crate::core::profile::Profile,
+    redactor: &crate::core::redact::Redactor,
+    max_bytes: u64,
+) -> Result<(Vec<u8>, crate::core::redact::Report), String> {
+    let text = String::from_utf8_lossy(slip);
+    let (lines, report) = redacted_lines(markup, &text, profile, redactor, max_bytes)?;
+    Ok((crate::typeset::render(&lines, profile)?, report))
+}
+
 /// The printed lines of a plain-text slip: its lines, with their spacing, wrapped at word
 /// boundaries where they are longer than the paper.
 pub fn text_lines(text: &str, layout: &Layout, labels: &[String]) -> Vec<Line> {
-    let mut w = Writer::new(layout, labels);
-    w.pre = 1;
-    w.text(text, Style::default());
-    w.finish()
+    let doc = Doc::Text(text);
+    // Plain text nests nothing: never refused.
+    doc.lay_out(layout, labels, Pass::Plain)
+        .map(|(rows, _)| rows.into_iter().map(Row::line).collect())
+        .unwrap_or_default()
 }
 
 /// A character of a paragraph and how it prints. Spaces a browser would collapse are
 /// collapsed on the way in; in `<pre>` they are kept.
-type Para = Vec<(char, Style)>;
+type Para = Vec<(char, Cs)>;
+
+/// How a character of a laid-out line prints, and which character of the document's text it
+/// is: the n-th (from 1) the walk read from the markup, in [`Pass::Logical`]; 0 for the
+/// rest (spaces, margins, markers, rules and column gaps the layout makes).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct Cs {
+    style: Style,
+    src: usize,
+}
+
+/// A laid-out line as the writer keeps it (runs know where their characters came from).
+#[derive(Clone, Default)]
+struct Row {
+    align: Align,
+    runs: Vec<(Cs, String)>,
+}
+
+impl Row {
+    fn text(&self) -> String {
+        self.runs.iter().map(|(_, t)| t.as_str()).collect()
+    }
+
+    /// The printed line: runs of equal style merged.
+    fn line(self) -> Line {
+        let mut runs: Vec<(Style, String)> = Vec::new();
+        for (cs, t) in self.runs {
+            match runs.last_mut() {
+                Some((s, text)) if *s == cs.style => text.push_str(&t),
+                _ => runs.push((cs.style, t)),
+            }
+        }
+        Line {
+            align: self.align,
+            runs,
+        }
+    }
+}
+
+/// What a walk of the document is for. The walk reads the markup's text in the same order
+/// whatever the pass, so the n-th character read is the same character in every pass.
+#[derive(Clone, Copy)]
+enum Pass<'a> {
+    /// Lay the text out as it is ([`html_lines`], [`text_lines`]).
+    Plain,
+    /// The document's logical lines for redaction: nothing wrapped (a paragraph is one line,
+    /// a table row one line with its cells two spaces apart), every character as the
+    /// printer's page prints it, each marked with its place in the text ([`Cs::src`]).
+    Logical,
+    /// Lay out the redacted text: the n-th character read prints as `[n]` (the redacted
+    /// logical lines' characters at its places). A character that has no entry is not
+    /// printed, and the layout is refused ([`Writer::unread`]) unless it is a space.
+    Redacted(&'a [Option<String>]),
+}
 
 /// Lays out a document: paragraphs of inline text collect in `para` and are wrapped into
 /// `out` when a block ends. (No `Debug`: it holds slip text.)
 struct Writer<'a> {
     layout: &'a Layout,
     labels: &'a [String],
-    out: Vec<Line>,
+    pass: Pass<'a>,
+    /// Columns a paragraph is wrapped to: the paper's, or (logical lines) as many as it
+    /// takes.
+    columns: usize,
+    /// Characters of the document's text read so far (the walk's, across table cells).
+    read: usize,
+    /// A character redaction did not see was met ([`Pass::Redacted`]).
+    unread: bool,
+    out: Vec<Row>,
     para: Para,
     /// A collapsible space is due before the next character (not at a line's start).
     space: Option<Style>,
@@ -253,10 +500,18 @@ struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
-    fn new(layout: &'a Layout, labels: &'a [String]) -> Self {
+    fn new(layout: &'a Layout, labels: &'a [String], pass: Pass<'a>) -> Self {
+        let columns = match pass {
+            Pass::Logical => LOGICAL_COLUMNS,
+            _ => layout.columns,
+        };
         Writer {
             layout,
             labels,
+            pass,
+            columns,
+            read: 0,
+            unread: false,
             out: Vec::new(),
             para: Vec::new(),
             space: None,
@@ -270,7 +525,16 @@ impl<'a> Writer<'a> {
         }
     }
 
-    fn finish(mut self) -> Vec<Line> {
+    /// A writer for a table cell's content, reading on where this one is.
+    fn cell_writer(&self) -> Writer<'a> {
+        let mut sub = Writer::new(self.layout, self.labels, self.pass);
+        sub.cell = Some(Vec::new());
+        sub.depth = self.depth;
+        sub.read = self.read;
+        sub
+    }
+
+    fn finish(mut self) -> Vec<Row> {
         self.flush();
         // No blank lines at the start or the end: the cut comes right after the text.
         let first = self.out.iter().position(|l| !l.text().trim().is_empty());
@@ -315,8 +579,9 @@ impl<'a> Writer<'a> {
             "br" => self.line_break(),
             "hr" => {
                 self.flush();
-                let rule = "-".repeat(self.width());
-                self.push_line(vec![(Style::default(), rule)]);
+                // The paper's width, in logical lines too.
+                let rule = "-".repeat(self.layout.columns);
+                self.push_line(vec![(Cs::default(), rule)]);
             }
             "table" => {
                 self.flush();
@@ -385,9 +650,10 @@ impl<'a> Writer<'a> {
                     '\t' => {
                         let at = self.para.len();
                         let n = 8 - at % 8;
-                        self.para.extend(std::iter::repeat_n((' ', style), n));
+                        let cs = Cs { style, src: 0 };
+                        self.para.extend(std::iter::repeat_n((' ', cs), n));
                     }
-                    c => self.para.push((c, style)),
+                    c => self.read_char(c, style),
                 }
             }
             return;
@@ -399,11 +665,40 @@ impl<'a> Writer<'a> {
                 }
             } else {
                 if let Some(s) = self.space.take() {
-                    self.para.push((' ', s));
+                    self.para.push((' ', Cs { style: s, src: 0 }));
                 }
                 // A non-breaking space holds words together, and prints as a space.
-                self.para.push((c, style));
+                self.read_char(c, style);
             }
+        }
+    }
+
+    /// The next character of the document's text, into the paragraph as the pass wants it.
+    fn read_char(&mut self, c: char, style: Style) {
+        self.read += 1;
+        let n = self.read;
+        let plain = Cs { style, src: 0 };
+        match self.pass {
+            Pass::Plain => self.para.push((c, plain)),
+            Pass::Logical => {
+                let cs = Cs { style, src: n };
+                // As the page prints it (what redaction reads is what prints), a control
+                // character as a space; a non-breaking space stays one (it glues).
+                if c.is_control() {
+                    self.para.push((' ', cs));
+                } else if c == '\u{A0}' || self.layout.prints(c) {
+                    self.para.push((c, cs));
+                } else {
+                    let mut t = String::new();
+                    crate::typeset::transliterate(c, |c| self.layout.prints(c), &mut t);
+                    self.para.extend(t.chars().map(|c| (c, cs)));
+                }
+            }
+            Pass::Redacted(text) => match text.get(n).and_then(Option::as_deref) {
+                Some(r) => self.para.extend(r.chars().map(|c| (c, plain))),
+                None if c.is_whitespace() => self.para.push((c, plain)),
+                None => self.unread = true,
+            },
         }
     }
 
@@ -458,14 +753,14 @@ impl<'a> Writer<'a> {
             let margin = if i == 0 { &first } else { &rest };
             let mut runs = Vec::new();
             if !margin.is_empty() {
-                runs.push((Style::default(), margin.clone()));
+                runs.push((Cs::default(), margin.clone()));
             }
             runs.extend(l);
             self.push_line(runs);
         }
     }
 
-    fn push_line(&mut self, runs: Vec<(Style, String)>) {
+    fn push_line(&mut self, runs: Vec<(Cs, String)>) {
         // In a table cell a finished line (a rule, a nested table's row) is one more
         // paragraph of the cell.
         if let Some(paras) = &mut self.cell {
@@ -476,14 +771,14 @@ impl<'a> Writer<'a> {
             );
             return;
         }
-        self.out.push(Line {
+        self.out.push(Row {
             align: self.align,
             runs,
         });
     }
 
     fn width(&self) -> usize {
-        self.layout.columns
+        self.columns
     }
 
     fn list(&mut self, node: NodeRef<'_, Node>, e: &Element, style: Style) {
@@ -544,12 +839,12 @@ impl<'a> Writer<'a> {
                     bold: style.bold || e.name() == "th",
                     ..style
                 };
-                let mut sub = Writer::new(self.layout, self.labels);
-                sub.cell = Some(Vec::new());
-                sub.depth = self.depth;
+                let mut sub = self.cell_writer();
                 sub.children(td, s);
                 sub.flush();
                 self.too_deep |= sub.too_deep;
+                self.unread |= sub.unread;
+                self.read = sub.read;
                 let paras = sub.cell.take().unwrap_or_default();
                 let numeric = paras.len() == 1 && is_number(&paras[0]);
                 // A nested table or list inside a cell lays out at the cell's width below.
@@ -608,13 +903,18 @@ impl<'a> Writer<'a> {
         };
         let margin = " ".repeat(indent);
         for row in rows {
-            // A row of one cell (a caption, a total spanning the table) takes the width.
+            // A row of one cell (a caption, a total spanning the table) takes the width (in
+            // logical lines, as wide as its text: nothing pads it out to the whole line).
             let single = row.len() == 1;
-            let cells: Vec<Vec<Vec<(Style, String)>>> = row
+            let single_width = match self.pass {
+                Pass::Logical => row[0].0.iter().map(|p| para_width(p)).max().unwrap_or(0),
+                _ => width,
+            };
+            let cells: Vec<Vec<Vec<(Cs, String)>>> = row
                 .iter()
                 .enumerate()
                 .map(|(i, (paras, _))| {
-                    let w = if single { width } else { widths[i] };
+                    let w = if single { single_width } else { widths[i] };
                     paras
                         .iter()
                         .flat_map(|p| {
@@ -629,28 +929,28 @@ impl<'a> Writer<'a> {
                 .collect();
             let height = cells.iter().map(Vec::len).max().unwrap_or(0);
             for k in 0..height {
-                let mut runs: Vec<(Style, String)> = Vec::new();
+                let mut runs: Vec<(Cs, String)> = Vec::new();
                 if !margin.is_empty() {
-                    runs.push((Style::default(), margin.clone()));
+                    runs.push((Cs::default(), margin.clone()));
                 }
                 for (i, cell) in cells.iter().enumerate() {
-                    let w = if single { width } else { widths[i] };
+                    let w = if single { single_width } else { widths[i] };
                     let line = cell.get(k).cloned().unwrap_or_default();
                     let used: usize = line
                         .iter()
-                        .map(|(s, t)| t.chars().count() * if s.double { 2 } else { 1 })
+                        .map(|(s, t)| t.chars().count() * if s.style.double { 2 } else { 1 })
                         .sum();
                     let pad = " ".repeat(w.saturating_sub(used));
                     let right = row[i].1;
                     if i > 0 {
-                        runs.push((Style::default(), " ".repeat(gap)));
+                        runs.push((Cs::default(), " ".repeat(gap)));
                     }
                     if right {
-                        runs.push((Style::default(), pad));
+                        runs.push((Cs::default(), pad));
                         runs.extend(line);
                     } else {
                         runs.extend(line);
-                        runs.push((Style::default(), pad));
+                        runs.push((Cs::default(), pad));
                     }
                 }
                 trim_end(&mut runs);
@@ -707,8 +1007,10 @@ fn fit(natural: &[usize], avail: usize, mins: &[usize]) -> Option<Vec<usize>> {
 }
 
 /// Columns a paragraph takes on one line.
-fn para_width(p: &[(char, Style)]) -> usize {
-    p.iter().map(|(_, s)| if s.double { 2 } else { 1 }).sum()
+fn para_width(p: &[(char, Cs)]) -> usize {
+    p.iter()
+        .map(|(_, s)| if s.style.double { 2 } else { 1 })
+        .sum()
 }
 
 /// Does a cell hold only an amount or a count (`$4.25`, `-1.00`, `3`)?
@@ -728,8 +1030,8 @@ fn is_number(p: &Para) -> bool {
 /// line ([`glued`]); when together they are wider than the line, a number after the label
 /// goes to the next line and anything else is broken at the line's end. A word wider than
 /// the line prints at normal size if it was double; if still wider, it is broken.
-fn wrap(p: &Para, width: usize, keep_spaces: bool, labels: &[String]) -> Vec<Vec<(Style, String)>> {
-    let cols = |s: &Style| if s.double { 2 } else { 1 };
+fn wrap(p: &Para, width: usize, keep_spaces: bool, labels: &[String]) -> Vec<Vec<(Cs, String)>> {
+    let cols = |s: &Cs| if s.style.double { 2 } else { 1 };
     let glue = glued(p, labels);
     let mut p = p.clone();
     // (spaces before, word): a word runs over glued spaces.
@@ -778,7 +1080,7 @@ fn wrap(p: &Para, width: usize, keep_spaces: bool, labels: &[String]) -> Vec<Vec
     for (_, word) in &tokens {
         if p[word.clone()].iter().map(|(_, s)| cols(s)).sum::<usize>() > width {
             for c in &mut p[word.clone()] {
-                c.1.double = false;
+                c.1.style.double = false;
             }
         }
     }
@@ -815,7 +1117,7 @@ fn wrap(p: &Para, width: usize, keep_spaces: bool, labels: &[String]) -> Vec<Vec
     lines
         .into_iter()
         .map(|l| {
-            let mut runs: Vec<(Style, String)> = Vec::new();
+            let mut runs: Vec<(Cs, String)> = Vec::new();
             for (c, s) in l {
                 let c = if c == '\u{A0}' { ' ' } else { c };
                 match runs.last_mut() {
@@ -880,7 +1182,7 @@ fn glued(p: &Para, labels: &[String]) -> Vec<bool> {
 }
 
 /// Drop trailing spaces (and runs left empty).
-fn trim_end(runs: &mut Vec<(Style, String)>) {
+fn trim_end(runs: &mut Vec<(Cs, String)>) {
     while let Some((_, t)) = runs.last_mut() {
         let n = t.trim_end_matches(' ').len();
         t.truncate(n);
@@ -1082,5 +1384,80 @@ mod tests {
         let ok = ok + "<script>" + &"<div>".repeat(1000) + "</SCRIPT><div>end</div>";
         assert_eq!(nesting_bound(&ok), 100);
         assert!(html_lines(&ok, &layout(42), &[]).is_ok());
+    }
+
+    fn placed(text: &str, from: usize) -> Vec<(char, usize)> {
+        text.chars()
+            .enumerate()
+            .map(|(i, c)| (c, if c == ' ' { 0 } else { from + i }))
+            .collect()
+    }
+
+    #[test]
+    fn redacted_characters_take_the_places_of_the_text() {
+        // Shorter at the end of the line: the value's places keep what is left, the rest
+        // are read and print nothing; the label stands where it stood.
+        let orig = placed("Name: Okonkwo", 1);
+        let mut text = vec![None; 20];
+        map_line(&orig, &"Name: O.".chars().collect::<Vec<_>>(), &mut text);
+        let at = |t: &[Option<String>], n: usize| t[n].clone().unwrap();
+        assert_eq!(at(&text, 1), "N");
+        assert_eq!(at(&text, 7), "O");
+        assert_eq!(at(&text, 8), ".");
+        assert!((9..=13).all(|n| at(&text, n).is_empty()));
+        // Longer in the middle: the added characters go with the place before them.
+        let orig = placed("ab cd", 1);
+        let mut text = vec![None; 6];
+        map_line(&orig, &"ab XYZd".chars().collect::<Vec<_>>(), &mut text);
+        assert_eq!(at(&text, 4), "XYZ");
+        assert_eq!(at(&text, 5), "d");
+        // A non-breaking space the page wrote as a space stays non-breaking.
+        let orig = vec![('a', 1), ('\u{A0}', 2), ('b', 3)];
+        let mut text = vec![None; 4];
+        map_line(&orig, &['a', ' ', 'b'], &mut text);
+        assert_eq!(at(&text, 2), "\u{A0}");
+    }
+
+    #[test]
+    fn a_character_redaction_did_not_see_fails_closed() {
+        let doc = Doc::parse(Markup::Html, "<p>Due 12/05</p>").unwrap();
+        let mut text = vec![None; 10];
+        for (n, c) in "Due12/05".chars().enumerate() {
+            text[n + 1] = Some(c.to_string());
+        }
+        let (rows, unread) = doc
+            .lay_out(&layout(42), &[], Pass::Redacted(&text))
+            .unwrap();
+        assert!(!unread);
+        assert_eq!(rows[0].text(), "Due 12/05");
+        text[8] = None;
+        let (_, unread) = doc
+            .lay_out(&layout(42), &[], Pass::Redacted(&text))
+            .unwrap();
+        assert!(unread);
+    }
+
+    #[test]
+    fn a_double_size_name_is_redacted_before_it_wraps() {
+        let profile = crate::profiles::Profiles::builtin_only()
+            .load("epson-tm-t88v")
+            .unwrap();
+        let r = crate::core::redact::Redactor::new(Default::default());
+        let html = "<h3>Okonkwo-Adebayo, Marisolina</h3><p>Due 12/05/2026</p>\
+            <table><tr><td>Borrower:</td><td>Okonkwo-Adebayo, Marisolina Quillfeather</td></tr>\
+            <tr><td>Items checked out at the circulation desk today:</td><td>2</td></tr></table>";
+        let (lines, report) = redacted_lines(Markup::Html, html, &profile, &r, u64::MAX).unwrap();
+        let all: String = lines.iter().map(|l| l.text() + "\n").collect();
+        for v in ["Okonkwo", "Adebayo", "Marisolina", "Quillfeather"] {
+            assert!(!all.contains(v), "a patron value prints");
+        }
+        assert!(all.contains("Due 12/05/2026"));
+        assert!(report.count(crate::core::redact::Kind::Name) >= 2);
+        assert!(lines.iter().all(|l| l.width() <= 42));
+        // The heading keeps its style.
+        assert!(lines[0].runs.iter().all(|(s, _)| s.double && s.bold));
+        // Too large for the limit: refused before redaction reads it.
+        let e = redacted_lines(Markup::Html, html, &profile, &r, 10).unwrap_err();
+        assert!(e.contains("max_segment_bytes"), "{e}");
     }
 }

@@ -4,7 +4,7 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use slipguard::config::Config;
-use slipguard::core::redact::Redactor;
+use slipguard::core::redact::{Redactor, Report};
 use slipguard::preview::Format;
 use slipguard::profiles::{Profiles, DEFAULT_PROFILE};
 use slipguard::sample::Kind;
@@ -250,7 +250,8 @@ enum From {
     Text,
 }
 
-/// The print job for `input` read as `from`: itself, or the slip typeset for the profile.
+/// The print job for `input` read as `from`: itself, or the slip typeset for the profile
+/// (as it is: for a preview without redaction).
 fn typeset(
     from: From,
     input: Vec<u8>,
@@ -263,6 +264,24 @@ fn typeset(
         From::Text => slipguard::html::Markup::Text,
     };
     slipguard::html::typeset(markup, &input, profile, redactor.labels()).map_err(anyhow::Error::msg)
+}
+
+/// The print job for `input` read as `from`, to be redacted: itself, or the slip redacted
+/// before it is laid out and typeset for the profile (DESIGN §4), with that redaction's
+/// counts.
+fn typeset_redacted(
+    from: From,
+    input: Vec<u8>,
+    profile: &slipguard::core::profile::Profile,
+    redactor: &Redactor,
+) -> anyhow::Result<(Vec<u8>, Report)> {
+    let markup = match from {
+        From::Raw => return Ok((input, Report::default())),
+        From::Html => slipguard::html::Markup::Html,
+        From::Text => slipguard::html::Markup::Text,
+    };
+    slipguard::html::typeset_redacted(markup, &input, profile, redactor, u64::MAX)
+        .map_err(|e| anyhow::anyhow!("the slip was not printed: {e}"))
 }
 
 fn read_input(file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
@@ -458,10 +477,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 false => Config::default(),
             };
             let redactor = Redactor::new(cfg.redact);
-            let job = typeset(from, read_input(file.as_deref())?, &profile, &redactor)?;
+            let input = read_input(file.as_deref())?;
             if !redact {
+                let job = typeset(from, input, &profile, &redactor)?;
                 return write_out(slipguard::preview::render(&profile, &job, format).as_bytes());
             }
+            let (job, _) = typeset_redacted(from, input, &profile, &redactor)?;
             let (segments, _) = redactor.segments(&profile, &job);
             let mut printed = Vec::new();
             let mut blocked = Vec::new();
@@ -502,8 +523,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_else(|| DEFAULT_PROFILE.to_string());
             let profile = profiles.load(&name)?;
             let redactor = Redactor::new(cfg.redact);
-            let job = typeset(from, read_input(input.as_deref())?, &profile, &redactor)?;
-            let (bytes, report) = redactor.job(&profile, &job)?;
+            let (job, before) =
+                typeset_redacted(from, read_input(input.as_deref())?, &profile, &redactor)?;
+            let (bytes, mut report) = redactor.job(&profile, &job)?;
+            // A slip's values are counted where they were found: before it was laid out.
+            report.merge(&before);
             match output {
                 Some(path) => std::fs::write(&path, &bytes)
                     .with_context(|| format!("cannot write {}", path.display()))?,

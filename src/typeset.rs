@@ -1,7 +1,7 @@
 //! Typesetting: a slip as printed lines of styled text, and the bytes that print it on a
-//! profile's printer (ESC/POS or Star Line Mode). Used by the HTTP endpoint, which lays out
-//! HTML and plain-text slips ([`crate::html`]) and then hands the bytes to redaction like any
-//! raw job. Sans-IO.
+//! profile's printer (ESC/POS or Star Line Mode). Used by the HTTP endpoint, which redacts
+//! HTML and plain-text slips on their logical lines, lays them out ([`crate::html`]) and then
+//! hands the bytes to redaction like any raw job. Sans-IO.
 //!
 //! Lines arrive already fitted to the paper: wrapping is the layout's job, which knows the
 //! columns ([`Layout::columns`]). Text is written in a Latin code page the profile has (the
@@ -265,4 +265,59 @@ pub fn render(lines: &[Line], profile: &Profile) -> Result<Vec<u8>, String> {
     }
     cmd.end(profile, &mut o);
     Ok(o)
+}
+
+/// A job that prints `lines` as plain text (no styles, no cut), and the length of its
+/// opening commands: what redaction reads of a slip's logical lines ([`crate::html`]). Each
+/// character is written as one byte of the page (UTF-8: as itself): characters the page
+/// lacks, control characters and those the page keeps among its control bytes are written as
+/// `?`, so a redacted line decodes to as many characters as it was written with.
+pub(crate) fn plain_job(lines: &[String], profile: &Profile) -> Result<(Vec<u8>, usize), String> {
+    let (layout, page) = Layout::for_profile(profile)?;
+    let cmd = Commands {
+        dialect: profile.dialect,
+    };
+    let mut o = Vec::new();
+    cmd.init(page, layout.encoding, &mut o);
+    let head = o.len();
+    for line in lines {
+        for c in line.chars() {
+            match layout.encoding {
+                Encoding::Single(p) => match p.encode(c) {
+                    Some(b) if b >= 0x20 && b != 0x7F => o.push(b),
+                    _ => o.push(b'?'),
+                },
+                Encoding::Utf8 if c.is_control() => o.push(b'?'),
+                Encoding::Utf8 => {
+                    let mut buf = [0; 4];
+                    o.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+            }
+        }
+        o.push(b'\n');
+    }
+    Ok((o, head))
+}
+
+/// The text lines of a redacted [`plain_job`] whose opening commands were `head`: `None`
+/// unless the output is still `head` followed by text lines each ended by a line feed (no
+/// other control byte, text the page decodes).
+pub(crate) fn plain_lines(out: &[u8], head: &[u8], profile: &Profile) -> Option<Vec<String>> {
+    let (layout, _) = Layout::for_profile(profile).ok()?;
+    let body = out.strip_prefix(head)?;
+    if body.is_empty() {
+        return Some(Vec::new());
+    }
+    let body = body.strip_suffix(b"\n")?;
+    body.split(|b| *b == b'\n')
+        .map(|l| {
+            if l.iter().any(|&b| b < 0x20 || b == 0x7F) {
+                return None;
+            }
+            match layout.encoding {
+                Encoding::Single(p) => Some(l.iter().map(|&b| p.decode(b)).collect()),
+                Encoding::Utf8 => String::from_utf8(l.to_vec()).ok(),
+            }
+        })
+        .collect()
 }

@@ -371,3 +371,38 @@ fn html_and_text_slips_are_typeset_then_redacted_by_redact_and_preview() {
     assert!(shown.contains("Checked out to: M. Q."), "{shown}");
     assert!(shown.contains("The Dispossessed  12/05/2026"), "{shown}");
 }
+
+/// Issue 17: `redact --from html` redacts the slip before laying it out. On 48 columns a
+/// `Surname, First` heading at double size wraps after the comma, and a name in the table
+/// cell after `Borrower:` wraps inside a narrow column: laid out first, the name's second
+/// line printed. Fake names only.
+#[test]
+fn redact_from_html_reads_names_before_the_layout_wraps_them() {
+    let html = "<h3>Okonkwo-Adebayo, Marisolina</h3><p>Please pick up by 12/05/2026</p>\
+        <table><tr><td>Borrower:</td><td>Okonkwo-Adebayo, Marisolina Quillfeather</td></tr>\
+        <tr><td>Items checked out at the circulation desk today:</td><td>2</td></tr></table>\
+        <p>The Left Hand of Darkness</p>";
+    let out = run(
+        &["redact", "--from", "html", "--profile", "generic-80mm"],
+        Some(html.as_bytes()),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    for v in ["okonkwo", "adebayo", "marisolina", "quillfeather"] {
+        assert!(!job.contains(v), "a patron value prints");
+    }
+    assert!(job.contains("the left hand of darkness"));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!err.to_lowercase().contains("okonkwo"), "{err}");
+    let names: u64 = err
+        .split(" name ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(names >= 2, "{err}");
+}

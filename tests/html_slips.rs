@@ -11,7 +11,7 @@ use slipguard::core::redact::config::RedactConfig;
 use slipguard::core::redact::Redactor;
 use slipguard::core::text::{self, codepage::Encoding};
 use slipguard::core::tokenize::{tokenize, Op, TokenKind};
-use slipguard::html::html_lines;
+use slipguard::html::{html_lines, typeset_redacted, Markup};
 use slipguard::profiles::Profiles;
 use slipguard::typeset::{render, Layout};
 use std::path::PathBuf;
@@ -163,5 +163,63 @@ fn html_slips_print_fitted_and_redacted() {
         "HTML slips: recall {recall:.4} ({removed}/{values} patron values removed), \
          retention {retention:.4} ({kept}/{keeps} content strings kept)"
     );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The HTTP endpoint's path since issue 17: every fixture redacted on its blocks before it
+/// is laid out ([`typeset_redacted`]), then as printer bytes. The same checks: no patron
+/// value survives in any encoding, the listed content does, cards keep their last four
+/// digits, every line fits the paper.
+#[test]
+fn html_slips_redacted_before_layout_keep_what_they_need() {
+    let profiles = Profiles::builtin_only();
+    let redactor = Redactor::new(RedactConfig::default());
+    let mut fixtures: Vec<PathBuf> = std::fs::read_dir(dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "html"))
+        .collect();
+    fixtures.sort();
+    let mut failures = Vec::new();
+    for path in &fixtures {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let m: Manifest =
+            toml::from_str(&std::fs::read_to_string(path.with_extension("toml")).unwrap()).unwrap();
+        let profile = profiles.load(&m.profile).unwrap();
+        let html = std::fs::read(path).unwrap();
+        let (job, before) = typeset_redacted(Markup::Html, &html, &profile, &redactor, u64::MAX)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(before.total() > 0, "{name}: nothing found before layout");
+        let (out, _) = redactor
+            .job(&profile, &job)
+            .unwrap_or_else(|b| panic!("{name}: fails closed: {b}"));
+        let printed: Vec<String> = text::lines(&profile, &out)
+            .iter()
+            .map(|l| l.text.to_string())
+            .collect();
+        let columns = profile.columns.font_a as usize;
+        assert!(
+            printed.iter().all(|l| l.chars().count() <= columns),
+            "{name}: a line wider than the paper"
+        );
+        for v in &m.patron {
+            if encodings(&profile, v).iter().any(|e| contains(&out, e)) {
+                failures.push(format!("{name}: patron value `{v}` survives"));
+            }
+        }
+        for k in &m.keep {
+            if !printed.iter().any(|l| l.contains(k.as_str())) {
+                failures.push(format!("{name}: `{k}` is gone"));
+            }
+        }
+        for c in &m.cards {
+            let last4 = &c[c.len() - 4..];
+            if !printed.iter().any(|l| l.contains(&format!("*{last4}"))) {
+                failures.push(format!(
+                    "{name}: the card's last four digits are not printed"
+                ));
+            }
+        }
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -21,7 +21,14 @@ use tokio::net::TcpStream;
 const ORIGIN: &str = "https://staff.maple-ridge.example";
 
 /// Patron values of the test slip: none may print, nor appear in an answer.
-const CANARIES: &[&str] = &["Quillfeather", "Marisol", "23390005077316", "555-0199"];
+const CANARIES: &[&str] = &[
+    "Quillfeather",
+    "Marisol",
+    "23390005077316",
+    "555-0199",
+    "Okonkwo",
+    "Adebayo",
+];
 
 fn slip_html() -> String {
     "<!doctype html><html><head><title>Print receipt</title><style>h3{}</style>\
@@ -460,6 +467,75 @@ async fn a_listener_for_one_printer_serves_only_it_and_a_slow_body_gets_408() {
     assert!(text.contains("job_timeout"), "{text}");
     nothing_printed(&out).await;
     nothing_printed(&other).await;
+    d.shutdown(Duration::from_secs(5)).await;
+    log_is_clean();
+}
+
+/// The printed job holds none of `values`, in any case, in ASCII or the page's bytes (the
+/// names are ASCII).
+fn none_printed(job: &[u8], values: &[&str]) {
+    let text = String::from_utf8_lossy(job).to_lowercase();
+    for v in values {
+        assert!(
+            !text.contains(&v.to_lowercase()),
+            "a patron value prints ({} letters)",
+            v.len()
+        );
+    }
+}
+
+/// Issue 17 (causes 6 and 11): an HTML slip is redacted on its blocks before it is laid
+/// out. A `Surname, First` heading prints at double size, which on 48 columns (80 mm, font
+/// A) leaves 24 characters: laid out first, it wrapped after the comma and the first name
+/// printed. A name in the table cell after `Borrower:`, in a column narrowed by a long
+/// cell, wrapped inside its cell and its second line printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrapped_heading_name_and_a_name_in_the_next_table_cell_print_redacted() {
+    let dir = temp("http-before-layout");
+    let wide = dir.join("wide");
+    std::fs::create_dir_all(&wide).unwrap();
+    let extra = format!(
+        "[[printer]]\nname = \"wide-desk\"\nprofile = \"generic-80mm\"\ndevice = \"file://{}\"\n",
+        wide.display()
+    );
+    let (d, addr, _) = start(&dir, &extra, "").await;
+    let profile = Profiles::builtin_only().load("generic-80mm").unwrap();
+    assert_eq!(profile.columns.font_a, 48);
+    let heading = "<div id=\"receipt\"><h3>Okonkwo-Adebayo, Marisolina</h3>\
+        <p>Please pick up by 12/05/2026</p><p>The Left Hand of Darkness</p></div>";
+    let table = "<div id=\"receipt\"><h4>Checkout receipt</h4><table>\
+        <tr><td>Borrower:</td><td>Okonkwo-Adebayo, Marisolina Quillfeather</td></tr>\
+        <tr><td>Items checked out at the circulation desk today:</td><td>2</td></tr>\
+        </table><p>The Left Hand of Darkness</p></div>";
+    for (n, html) in [heading, table].into_iter().enumerate() {
+        let a = request(
+            addr,
+            &format!(
+                "POST /v1/printers/wide-desk/slips HTTP/1.1\r\nOrigin: {ORIGIN}\r\n\
+                 Content-Type: text/html; charset=utf-8"
+            ),
+            html.as_bytes(),
+        )
+        .await;
+        assert_eq!(a.status, 202, "{}", a.body);
+        no_canary("the answer", &a.body);
+        assert!(
+            a.json()["redacted"]["name"].as_u64() >= Some(1),
+            "{}",
+            a.body
+        );
+        wait_for("the slip printed", || printed(&wide).len() == n + 1).await;
+    }
+    for job in printed(&wide) {
+        none_printed(&job, &["Okonkwo", "Adebayo", "Marisolina", "Quillfeather"]);
+        let lines: Vec<String> = text::lines(&profile, &job)
+            .iter()
+            .map(|l| l.text.to_string())
+            .collect();
+        let all = lines.join("\n");
+        assert!(all.contains("The Left Hand of Darkness"), "{all}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 48), "{all}");
+    }
     d.shutdown(Duration::from_secs(5)).await;
     log_is_clean();
 }

@@ -2,10 +2,11 @@
 //! Evergreen render slips as HTML in the staff browser, and a snippet there posts the slip
 //! here instead of opening the print dialog.
 //!
-//! * `POST /v1/printers/{name}/slips` with `text/html` (typeset, [`crate::html`]),
-//!   `text/plain` (typeset) or `application/vnd.escpos` (a raw job, in the printer's own
-//!   language): the job then takes the same path as every other (redaction, spool, the
-//!   printer's queue). Answers `202` with `{"job": ID, "redacted": {KIND: COUNT}}`, never
+//! * `POST /v1/printers/{name}/slips` with `text/html` (redacted on its logical lines, then
+//!   typeset, [`crate::html::typeset_redacted`]), `text/plain` (the same) or
+//!   `application/vnd.escpos` (a raw job, in the printer's own language): the job then takes
+//!   the same path as every other (redaction, spool, the printer's queue). A slip whose text
+//!   fails closed gets `422` and prints nothing. Answers `202` with `{"job": ID, "redacted": {KIND: COUNT}}`, never
 //!   slip text.
 //! * `GET /v1/printers`: names, profiles, states.
 //! * CORS for the listener's `allowed_origins` only, including the private-network
@@ -19,8 +20,8 @@
 //!   `max_connections` connections at once; one request per connection.
 
 use super::control::View;
-use super::{accept, Accepted, Shared};
-use crate::core::redact::Kind;
+use super::{accept_found, Accepted, Shared};
+use crate::core::redact::{Kind, Report};
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -281,19 +282,37 @@ async fn slips(State(app): State<App>, Path(name): Path<String>, req: Request) -
     };
     let profile = route.profile();
     let redactor = app.shared.redactor();
+    let max_segment = limits.max_segment_bytes;
     let job = match form {
-        Form::Raw => Ok(body.to_vec()),
-        Form::Markup(markup) => tokio::task::spawn_blocking(move || {
-            crate::html::typeset(markup, &body, &profile, redactor.labels())
-        })
-        .await
-        .unwrap_or_else(|_| Err("typesetting failed".into())),
+        Form::Raw => Ok((body.to_vec(), Report::default())),
+        Form::Markup(markup) => {
+            // The slip is redacted before it is laid out (DESIGN §4), in its turn among
+            // redactions; the typeset job is then redacted as printer bytes like any other.
+            let turn = app.shared.redactions.enter().await;
+            tokio::task::spawn_blocking(move || {
+                let _turn = turn;
+                crate::html::typeset_redacted(markup, &body, &profile, &redactor, max_segment)
+            })
+            .await
+            .unwrap_or_else(|_| Err("typesetting failed".into()))
+        }
     };
-    let job = match job {
+    let (job, found) = match job {
         Ok(j) => j,
-        Err(why) => return error(StatusCode::UNPROCESSABLE_ENTITY, why),
+        Err(why) => {
+            tracing::warn!(
+                listener = "http",
+                printer = %route.printer,
+                outcome = "refused",
+                "slip not printed: {why}"
+            );
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("the slip was not printed: {why}"),
+            );
+        }
     };
-    match accept(job, "http", &route, &app.shared, None).await {
+    match accept_found(job, "http", &route, &app.shared, None, found).await {
         Accepted::Queued { id, report } => {
             let redacted: serde_json::Map<String, serde_json::Value> = Kind::ALL
                 .iter()

@@ -635,6 +635,20 @@ async fn accept(
     shared: &Arc<Shared>,
     reply: Option<tokio::sync::oneshot::Sender<Vec<u8>>>,
 ) -> Accepted {
+    accept_found(bytes, listener, route, shared, reply, Report::default()).await
+}
+
+/// [`accept`] for a job typeset from a slip that was redacted before it was laid out
+/// ([`crate::html::typeset_redacted`]): `found` is what that redaction found, counted with
+/// the job's.
+async fn accept_found(
+    bytes: Vec<u8>,
+    listener: &'static str,
+    route: &Route,
+    shared: &Arc<Shared>,
+    reply: Option<tokio::sync::oneshot::Sender<Vec<u8>>>,
+    found: Report,
+) -> Accepted {
     let accepted = Instant::now();
     let id = shared.ids.next();
     let bytes_in = bytes.len();
@@ -653,7 +667,8 @@ async fn accept(
                 "segment {start}-{end} is larger than max_segment_bytes ({max_segment} bytes)"
             ));
         }
-        let (segments, report) = redactor.segments(&profile, &bytes);
+        let (segments, mut report) = redactor.segments(&profile, &bytes);
+        report.merge(&found);
         let mut out = Vec::with_capacity(bytes.len());
         for seg in segments {
             if seg.end - seg.start > max_segment {

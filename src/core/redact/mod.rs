@@ -84,6 +84,16 @@ impl Report {
         self.redacted.iter().sum::<u64>() + self.symbols
     }
 
+    /// Takes in what another redaction of the same slip found (an HTML slip's text, redacted
+    /// before it was laid out; this one then read its redacted values again): per kind, and
+    /// for symbols, the larger of the two counts. Segments are this report's.
+    pub fn merge(&mut self, o: &Report) {
+        for (a, b) in self.redacted.iter_mut().zip(o.redacted) {
+            *a = (*a).max(b);
+        }
+        self.symbols = self.symbols.max(o.symbols);
+    }
+
     fn add(&mut self, o: &Report) {
         for (a, b) in self.redacted.iter_mut().zip(o.redacted) {
             *a += b;
