@@ -11,7 +11,9 @@
 //! * **card, phone** — some run of digits in one printed line or symbol (digits with at most
 //!   one space, dash, dot or slash between neighbours, so `0113 496 0126` is one run) holds
 //!   5 consecutive digits of the value (fewer only if the value has fewer digits). The
-//!   last 4 digits a card keeps by design never count; 5 always do.
+//!   last 4 digits a card keeps by design never count; 5 always do. A run that is an item
+//!   barcode (14 digits, type digit 3) is content and is not searched: it may share the
+//!   card's library code.
 //! * **birthdate** — a digit run holds all the value's digits, in order.
 //! * **name** (a given name or a surname, each its own value) — for each word of the value
 //!   of 3 or more letters that is not a particle (`de`, `van`, `der`, `dos` …): some printed
@@ -22,7 +24,8 @@
 //! * **email** — the local part (before `@`) appears in a printed line.
 //! * **address** (street, postcode) — some printed word contains a word of the street of 4
 //!   or more letters that is not a street type (`lilas`, `kjolberggata`, `hauptstrasse`;
-//!   not `rue`, `road`, `gatan`), or a printed line holds the whole postcode (spaces ignored).
+//!   not `rue`, `road`, `gatan`), or a printed line holds the whole postcode, or the whole
+//!   street when it has no such word (`1234 N 5th St`) (spaces ignored).
 //!
 //! Every rule is also checked the other way: each value must *leak* from the unredacted
 //! job (so the rule can fail), and must not be found in the slip's own content (a control
@@ -143,6 +146,12 @@ pub fn name_words(value: &str) -> Vec<String> {
         .collect()
 }
 
+/// A 14-digit Codabar item number (type digit 3): content, which may share the library
+/// code with a card number (`21472…` and `31472…`), so it is not searched for card digits.
+fn is_item_barcode(run: &str) -> bool {
+    run.len() == 14 && run.starts_with('3')
+}
+
 /// Words of a street that name it: 4 letters or more, not a street-type word.
 pub fn street_words(value: &str) -> Vec<String> {
     letter_words(&fold(value))
@@ -195,7 +204,9 @@ impl Printed {
                 }
                 d.windows(n).any(|w| {
                     let w: String = w.iter().collect();
-                    self.runs.iter().any(|r| r.contains(&w))
+                    self.runs
+                        .iter()
+                        .any(|r| !is_item_barcode(r) && r.contains(&w))
                 })
             }
             "birthdate" => {
@@ -217,9 +228,11 @@ impl Printed {
                 let local = v.split('@').next().unwrap_or_default();
                 self.lines.iter().any(|l| l.contains(local))
             }
-            "address" if field == "street" => street_words(value)
-                .iter()
-                .any(|s| self.words.iter().any(|w| w.contains(s.as_str()))),
+            "address" if field == "street" && !street_words(value).is_empty() => {
+                street_words(value)
+                    .iter()
+                    .any(|s| self.words.iter().any(|w| w.contains(s.as_str())))
+            }
             "address" => {
                 let needle: String = v.chars().filter(|c| !c.is_whitespace()).collect();
                 !needle.is_empty() && self.compact.iter().any(|l| l.contains(&needle))
