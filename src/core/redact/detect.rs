@@ -576,7 +576,7 @@ impl Detectors {
             })
             .map(|x| x.line)
             .collect();
-        // A name after a label, so far: a `Surname, First` line next to a card is then an
+        // A name after a label, so far: a `Surname, First` line under a card is then an
         // author's under a title, not the patron's.
         let named = f.iter().any(|x| x.kind == Kind::Name);
         // The item block starts at the first line with an item label (`Title:`, `Barcode:`,
@@ -607,9 +607,10 @@ impl Detectors {
             let text = lines[li];
             let prev = pos.checked_sub(1).map(|p| texty[p]);
             let next = texty.get(pos + 1).copied();
-            let by_card = !named
-                && (prev.is_some_and(|p| has(&f, p, Kind::Card))
-                    || next.is_some_and(|n| has(&f, n, Kind::Card)));
+            // (Under a card only on a slip without a labelled name: there a `Surname, First`
+            // line under the card is an author's under a title.)
+            let by_card = next.is_some_and(|n| has(&f, n, Kind::Card))
+                || !named && prev.is_some_and(|p| has(&f, p, Kind::Card));
             // The patron's header (before any item): the first `Surname, First` line, not
             // indented and not under a numbered line (an author under a title is either), on a
             // slip with no labelled name. (Self-check receipts print the patron so, under the
@@ -1059,8 +1060,8 @@ impl Detectors {
                 Kind::Phone | Kind::Email | Kind::Address | Kind::Birthdate
             )
         };
-        // A labelled value is the patron's wherever it stands, unless its line reads as the
-        // library's ("Library phone: …", "Renew by phone: …").
+        // A labelled value (and an e-mail address) is the patron's wherever it stands, unless
+        // its line reads as the library's ("Library phone: …", "Renew by phone: …").
         // So is one under a line of the library's (its name heading a header or a footer:
         // "Prairie Hills Public Library" / street / city / "Phone: …"), at most three lines
         // down, with no patron name or card between.
@@ -1081,15 +1082,15 @@ impl Detectors {
         };
         let library_labelled: Vec<usize> = f
             .iter()
-            .filter(|x| x.labelled && contact(x.kind) && x.kind != Kind::Email)
+            .filter(|x| x.kind == Kind::Email || x.labelled && contact(x.kind))
             .map(|x| x.line)
             .filter(|&li| library(&f, partial, li) || under_library_line(&f, li))
             .collect();
         f.retain(|x| {
-            if !contact(x.kind) || x.kind == Kind::Email {
+            if !contact(x.kind) {
                 return true;
             }
-            if x.labelled {
+            if x.labelled || x.kind == Kind::Email {
                 return !library_labelled.contains(&x.line);
             }
             if first_marker.is_some_and(|m| x.line < m) {
@@ -1123,11 +1124,13 @@ impl Detectors {
     }
 
     /// Does `line` hold an item field's label, with a separator after it (`Title:`,
-    /// `Fällig am:`)?
+    /// `Fällig am:`), or is it a short heading with one (`ITEM ON HOLD`)?
     fn item_labelled(&self, line: &str) -> bool {
+        // A heading of a few words holding one (`ITEM ON HOLD`) starts the items too.
+        let heading = line.split_whitespace().nth(4).is_none();
         self.item.find_iter(line).any(|m| {
             let rest = line[m.end..].trim_start_matches([' ', '\t']);
-            rest.starts_with([':', '#', '='])
+            heading || rest.starts_with([':', '#', '='])
         })
     }
 

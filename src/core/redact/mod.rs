@@ -630,9 +630,7 @@ impl Redactor {
                 let follows = (rest.starts_with("  ") || rest.starts_with('\t'))
                     && rest.chars().any(|c| !c.is_whitespace());
                 let pad = follows.then_some(b' ');
-                if !char_edits(job, chars, value, out, pad, &mut edits) {
-                    return None;
-                }
+                char_edits(job, chars, value, out, pad, &mut edits);
                 known_spans.push((f.line, f.start, f.end));
             }
         }
@@ -928,8 +926,8 @@ impl Edits {
 
 /// Byte edits that print an action's output `out` over a value's characters (`value`,
 /// printed from the job bytes `chars`). `pad`: a shorter output is padded with it to the
-/// value's length. False (and the segment is not printed) when a letter would have to move
-/// to a place where it might print as another letter.
+/// value's length. A letter that would have to move to a place where it might print as
+/// another letter (across a code page change) prints as `*`.
 fn char_edits(
     job: &[u8],
     chars: &[CharSrc],
@@ -937,7 +935,7 @@ fn char_edits(
     out: &[Out],
     pad: Option<u8>,
     edits: &mut Edits,
-) -> bool {
+) {
     let n = value.len();
     // No command between characters `a` and `b` of the value (their bytes follow each
     // other), so both print under the same code page.
@@ -947,8 +945,7 @@ fn char_edits(
             .windows(2)
             .all(|w| w[0].end() == w[1].start())
     };
-    let mut safe = true;
-    let mut write = |buf: &mut Vec<u8>, o: &Out, k: usize| match o {
+    let write = |buf: &mut Vec<u8>, o: &Out, k: usize| match o {
         Out::Ascii(b) => buf.push(*b),
         Out::Keep(j) => {
             let s = chars[*j];
@@ -957,11 +954,14 @@ fn char_edits(
                 // Moved to another place, a non-ASCII letter might print under another
                 // code page: write its unaccented ASCII letter instead.
                 buf.push(fold(c));
-            } else {
+            } else if *j == k || c.is_ascii() || same_run(*j, k) {
                 // A letter without one keeps its bytes, which read the same only under the
                 // same code page.
-                safe &= *j == k || c.is_ascii() || same_run(*j, k);
                 buf.extend_from_slice(&job[s.start() as usize..s.end() as usize]);
+            } else {
+                // Moved across a code page change: it might print as another letter, so it
+                // prints masked (`*. *.` for the initials of a name in another script).
+                buf.push(b'*');
             }
         }
     };
@@ -984,5 +984,4 @@ fn char_edits(
         }
         edits.push_written(src.start(), src.end(), at);
     }
-    safe
 }
