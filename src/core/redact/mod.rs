@@ -14,6 +14,7 @@ pub mod action;
 pub mod config;
 mod detect;
 mod labels;
+mod order;
 
 use crate::core::profile::Profile;
 use crate::core::symbol;
@@ -129,6 +130,65 @@ pub enum Reason {
     /// the last round ([`Redactor::rounds`]): what it would print is not settled, so nothing
     /// is.
     Unstable { at: u64 },
+    /// Text (or a printed barcode or 2-D code) at byte `text` may print somewhere other than
+    /// after the bytes before it, because of `command` at byte `at`: the detectors, which
+    /// read in byte order, could see a value without the label printed beside it.
+    ///
+    /// The rules, kept per job across segments, in motion units (dots at the default unit):
+    ///
+    /// * **Page mode** (`why` [`Disorder::PageMode`]): from `ESC L` until `ESC S`, `FF`
+    ///   (which prints the page) or `ESC @`, any text, printed barcode or printed 2-D code
+    ///   fails; it is laid out on a page (`ESC W` area, `ESC T` direction, `GS $` / `GS \`
+    ///   and `ESC $` / `ESC \` positions) and printed in any order. Page mode entered and
+    ///   left with no text in it prints as the bytes come, and passes.
+    /// * **Moving left** ([`Disorder::MovesLeft`]): on each line (reset by `LF`, `FF`, a
+    ///   feed such as `ESC d` / `ESC J` / Star `ESC a`, a cut, `ESC @`) the print position
+    ///   has a lower bound: 0 at the line start, plus 8 units for every character printed
+    ///   (no supported font is narrower than 9 dots; UTF-8 continuation bytes do not count).
+    ///   `ESC $ nL nH` / Star `ESC GS A n1 n2` set it to n; an n below the bound moves left.
+    ///   `ESC \ nL nH` / Star `ESC GS R n1 n2` move by n read as a signed 16-bit amount: a
+    ///   non-negative one adds to the bound, a negative one moves left. Text after a move
+    ///   left on the same line fails; a move left with no text after it on the line passes.
+    ///   So columns set with non-decreasing absolute positions that clear the text before
+    ///   them, and non-negative relative moves, pass. `CR` does not reset the bound
+    ///   (printers that ignore it would overprint).
+    /// * **Reverse feed** ([`Disorder::ReverseFeed`]): after ESC/POS `ESC e` or `ESC K`
+    ///   (print and feed backwards), any text or printed symbol before the next cut fails.
+    PrintOrder {
+        at: u64,
+        command: &'static str,
+        text: u64,
+        why: Disorder,
+    },
+}
+
+/// Why text may print out of byte order (see [`Reason::PrintOrder`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disorder {
+    /// Text in page mode.
+    PageMode,
+    /// Text after the print position moved left on its line.
+    MovesLeft,
+    /// Text after the paper was fed backwards.
+    ReverseFeed,
+}
+
+impl fmt::Display for Disorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Disorder::PageMode => {
+                "enters page mode, where text is laid out on a page and may print in any order"
+            }
+            Disorder::MovesLeft => {
+                "moves the print position left of text already on the line, so later bytes \
+                 can print before or over earlier ones"
+            }
+            Disorder::ReverseFeed => {
+                "feeds the paper backwards, so later text can print beside or above earlier \
+                 lines"
+            }
+        })
+    }
 }
 
 impl fmt::Display for Reason {
@@ -158,6 +218,16 @@ impl fmt::Display for Reason {
                 f,
                 "the segment at byte {at} does not settle: its redacted output still changes, \
                  or fails closed, when it is redacted again"
+            ),
+            Reason::PrintOrder {
+                at,
+                command,
+                text,
+                why,
+            } => write!(
+                f,
+                "print order may differ from byte order: {command} at byte {at} {why} \
+                 (text at byte {text})"
             ),
         }
     }
@@ -340,6 +410,7 @@ impl Redactor {
         let mut out = Vec::new();
         let mut report = Report::default();
         let mut qr = QrState::default();
+        let mut order = order::Order::default();
         let mut tokens: Vec<Token> = Vec::new();
         // Reads what is printed so far, to check each rewritten segment against.
         let mut printed = Printed {
@@ -354,6 +425,7 @@ impl Redactor {
                 tokens,
                 &mut dec,
                 &mut qr,
+                &mut order,
                 n,
                 scratch,
                 &mut printed,
@@ -395,6 +467,7 @@ impl Redactor {
         seg: &[Token],
         dec: &mut Decoder,
         qr: &mut QrState,
+        order: &mut order::Order,
         number: usize,
         scratch: &mut Scratch,
         printed: &mut Printed,
@@ -444,6 +517,11 @@ impl Redactor {
                     _ => symbols.push((i, kind, usize::MAX, sink.line_open())),
                 },
                 _ => {}
+            }
+            if let Some(r) = order.token(profile.dialect, tok, bytes) {
+                if self.cfg.enabled {
+                    fail.get_or_insert(r);
+                }
             }
             dec.token(tok, bytes, &mut sink);
             if let Some(last) = symbols.last_mut() {
