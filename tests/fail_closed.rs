@@ -6,6 +6,7 @@ use slipguard::core::profile::Profile;
 use slipguard::core::redact::config::RedactConfig;
 use slipguard::core::redact::{printed, Disorder, Reason, Redactor};
 use slipguard::core::text::lines;
+use slipguard::core::tokenize::Dialect;
 use slipguard::profiles::Profiles;
 
 fn profile(name: &str) -> Profile {
@@ -161,4 +162,129 @@ fn disabled_redaction_passes_page_mode_unchanged() {
     };
     let (out, _) = Redactor::new(cfg).job(&p, job).unwrap();
     assert_eq!(out, job);
+}
+
+fn fixture(rel: &str) -> Vec<u8> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    std::fs::read(root.join(rel)).unwrap()
+}
+
+fn dialect(r: &Reason) -> (Dialect, Dialect) {
+    match r {
+        Reason::WrongDialect {
+            profile, likely, ..
+        } => (*profile, *likely),
+        other => panic!("not a dialect reason: {other}"),
+    }
+}
+
+/// Nothing of the job is printed, every segment gives the dialect reason, no value counted.
+fn wrong_dialect(p: &Profile, job: &[u8]) -> Reason {
+    let r = Redactor::new(RedactConfig::default());
+    let (segs, report) = r.segments(p, job);
+    assert!(
+        printed(&segs).is_empty(),
+        "{}: something was printed",
+        p.name
+    );
+    assert!(!segs.is_empty());
+    assert_eq!(report.blocked, segs.len() as u64);
+    assert_eq!(report.total(), 0);
+    let first = segs[0].output.as_ref().unwrap_err().reason.clone();
+    for s in &segs {
+        assert_eq!(s.output.as_ref().unwrap_err().reason, first);
+    }
+    let e = r.job(p, job).unwrap_err();
+    assert_eq!(e.reason, first);
+    first
+}
+
+#[test]
+fn an_escpos_job_under_a_star_line_profile_fails_closed_naming_escpos() {
+    let star = profile("star-tsp650ii");
+    for name in ["checkout", "hold", "codepages", "image", "status"] {
+        let job = fixture(&format!("python-escpos/{name}.bin"));
+        let r = wrong_dialect(&star, &job);
+        assert_eq!(
+            dialect(&r),
+            (Dialect::StarLine, Dialect::EscPos),
+            "{name}: {r}"
+        );
+        let msg = r.to_string();
+        assert!(
+            msg.contains("looks like ESC/POS") && msg.contains("escpos printer profile"),
+            "{msg}"
+        );
+    }
+    // The slip corpus's ESC/POS slips too.
+    let r = wrong_dialect(&star, &fixture("slips/koha_issueslip.bin"));
+    assert_eq!(dialect(&r), (Dialect::StarLine, Dialect::EscPos), "{r}");
+}
+
+#[test]
+fn a_star_line_job_under_an_escpos_profile_fails_closed_naming_star_line() {
+    for p in ["generic-80mm", "epson-tm-t88v", "star-tsp100-escpos"] {
+        let p = profile(p);
+        for name in [
+            "star_eg_checkout",
+            "star_koha_hold_slip",
+            "star_sierra_hold_transit",
+        ] {
+            let job = fixture(&format!("slips/{name}.bin"));
+            let r = wrong_dialect(&p, &job);
+            assert_eq!(
+                dialect(&r),
+                (Dialect::EscPos, Dialect::StarLine),
+                "{} {name}: {r}",
+                p.name
+            );
+            let msg = r.to_string();
+            assert!(
+                msg.contains("looks like Star Line Mode")
+                    && msg.contains("use a star-line printer profile"),
+                "{msg}"
+            );
+        }
+    }
+}
+
+#[test]
+fn fixtures_in_their_own_dialect_are_not_taken_for_the_other() {
+    let r = Redactor::new(RedactConfig::default());
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut seen = 0;
+    for dir in ["slips", "slips-escpos-rs", "python-escpos", "escpos-rs"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "bin") {
+                continue;
+            }
+            let stem = path.file_stem().unwrap().to_str().unwrap();
+            let p = profile(if stem.starts_with("star_") {
+                "star-tsp650ii"
+            } else {
+                "epson-tm-t88v"
+            });
+            let (segs, _) = r.segments(&p, &std::fs::read(&path).unwrap());
+            for s in segs {
+                if let Err(e) = s.output {
+                    assert!(
+                        !matches!(e.reason, Reason::WrongDialect { .. }),
+                        "{}: {e}",
+                        path.display()
+                    );
+                }
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen >= 50, "{seen}");
+}
+
+#[test]
+fn a_stray_unknown_command_is_not_a_wrong_dialect() {
+    let p = profile("generic-80mm");
+    // One unknown ESC/POS command (two bytes the printer drops) in a plain slip.
+    let text = prints(&p, b"\x1b@\x1bxChecked out to: Marisol Okonkwo\n\x1dV\x01");
+    assert!(text.iter().any(|l| l.contains("M. O.")), "{text:?}");
 }

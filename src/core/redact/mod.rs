@@ -13,13 +13,14 @@
 pub mod action;
 pub mod config;
 mod detect;
+mod dialect;
 mod labels;
 mod order;
 
 use crate::core::profile::Profile;
 use crate::core::symbol;
 use crate::core::text::{CharSrc, Decoder, LineCollector, Lines};
-use crate::core::tokenize::{DataKind, Token, TokenKind, Tokenizer};
+use crate::core::tokenize::{DataKind, Dialect, Token, TokenKind, Tokenizer};
 use action::{fold, Action, Out};
 use config::{Gate, RedactConfig};
 use detect::{Detectors, Finding};
@@ -160,6 +161,17 @@ pub enum Reason {
         text: u64,
         why: Disorder,
     },
+    /// The job does not parse as the profile's dialect `profile` but does as `likely`:
+    /// `misread` tokens (unknown or malformed commands, control bytes that are no command; the
+    /// first at byte `at`) in the profile's dialect, and fewer than a third as many in the other
+    /// (and at least 2). Every segment of the job fails closed: read with the wrong command
+    /// table, its text is not what the printer prints.
+    WrongDialect {
+        at: u64,
+        misread: u64,
+        profile: Dialect,
+        likely: Dialect,
+    },
 }
 
 /// Why text may print out of byte order (see [`Reason::PrintOrder`]).
@@ -219,6 +231,23 @@ impl fmt::Display for Reason {
                 "the segment at byte {at} does not settle: its redacted output still changes, \
                  or fails closed, when it is redacted again"
             ),
+            Reason::WrongDialect {
+                at,
+                misread,
+                profile,
+                likely,
+            } => {
+                let (name, advice) = match likely {
+                    Dialect::StarLine => ("Star Line Mode", "a star-line"),
+                    Dialect::EscPos => ("ESC/POS", "an escpos"),
+                };
+                write!(
+                    f,
+                    "the job does not parse as the printer profile's dialect ({profile}: \
+                     {misread} unknown commands or bytes, the first at byte {at}); it looks \
+                     like {name}; use {advice} printer profile"
+                )
+            }
             Reason::PrintOrder {
                 at,
                 command,
@@ -353,8 +382,28 @@ impl Redactor {
     pub fn segments(&self, profile: &Profile, job: &[u8]) -> (Vec<Segment>, Report) {
         // One set of buffers for every round and segment of the job.
         let mut scratch = Scratch::default();
-        let (mut segs, mut report) = self.segments_once(profile, job, &mut scratch);
-        if !self.cfg.enabled || segs.iter().any(|s| s.output.is_err()) {
+        let (mut segs, mut report, misread) = self.segments_once(profile, job, &mut scratch);
+        if !self.cfg.enabled {
+            return (segs, report);
+        }
+        if let Some(reason) = dialect::wrong(profile.dialect, job, misread) {
+            // Read with the wrong table, what was found means nothing: nothing is counted.
+            report.redacted = [0; 7];
+            report.symbols = 0;
+            for (i, s) in segs.iter_mut().enumerate() {
+                if s.output.is_ok() {
+                    report.blocked += 1;
+                }
+                s.output = Err(Blocked {
+                    segment: i + 1,
+                    start: s.start,
+                    end: s.end,
+                    reason: reason.clone(),
+                });
+            }
+            return (segs, report);
+        }
+        if segs.iter().any(|s| s.output.is_err()) {
             return (segs, report);
         }
         let mut out = printed(&segs);
@@ -365,7 +414,7 @@ impl Redactor {
         let mut round = 1;
         loop {
             round += 1;
-            let (again, _) = self.segments_once(profile, &out, &mut scratch);
+            let (again, _, _) = self.segments_once(profile, &out, &mut scratch);
             let next = printed(&again);
             if next == out && again.iter().all(|s| s.output.is_ok()) {
                 return (segs, report);
@@ -399,13 +448,15 @@ impl Redactor {
 
     /// One round of [`Redactor::segments`]. Segments are redacted as the tokenizer closes
     /// them, with `scratch`'s buffers (kept from segment to segment and round to round).
+    /// Also counts the tokens the profile's dialect did not understand.
     fn segments_once(
         &self,
         profile: &Profile,
         job: &[u8],
         scratch: &mut Scratch,
-    ) -> (Vec<Segment>, Report) {
+    ) -> (Vec<Segment>, Report, dialect::Misread) {
         let mut t = Tokenizer::new(profile.dialect, profile.tokenizer_options());
+        let mut misread = dialect::Misread::default();
         let mut dec = Decoder::new(profile);
         let mut out = Vec::new();
         let mut report = Report::default();
@@ -435,6 +486,7 @@ impl Redactor {
             tokens.clear();
         };
         let mut emit = |tok: Token| {
+            misread.take(&tok);
             tokens.push(tok);
             if tok.kind.ends_segment() {
                 close(&mut tokens);
@@ -445,7 +497,7 @@ impl Redactor {
         if !tokens.is_empty() {
             close(&mut tokens);
         }
-        (out, report)
+        (out, report, misread)
     }
 
     /// Redact a whole job into one output; the first blocked segment fails it all.
