@@ -6,8 +6,9 @@
 //! the bytes of the masked characters — every command byte stays as it came. Barcodes and
 //! 2-D codes that carry patron data become a text line with the masked value.
 //!
-//! Fails closed: a segment with a truncated or over-cap command, unreadable text, or
-//! (when configured) images is not printed. Must not read files, sockets or the clock, and
+//! Fails closed: a segment with a truncated or over-cap command, unreadable text, text that
+//! may print out of byte order ([`Reason::PrintOrder`]), or (when configured) images is not
+//! printed; nor is any segment of a job in the other dialect ([`Reason::WrongDialect`]). Must not read files, sockets or the clock, and
 //! never puts a patron value in an error, a report or a `Debug` output.
 
 pub mod action;
