@@ -303,6 +303,31 @@ fn redact_writes_the_output_file_only_when_every_segment_is_safe() {
 }
 
 #[test]
+fn redact_with_the_other_dialects_profile_fails_naming_the_right_one() {
+    // An ESC/POS job (python-escpos) with a Star Line Mode profile.
+    let job = fixture("python-escpos/checkout.bin");
+    let e = fails(&["redact", "--profile", "star-tsp650ii", &job]);
+    assert!(e.contains("not printed"), "{e}");
+    assert!(
+        e.contains("looks like ESC/POS") && e.contains("use an escpos printer profile"),
+        "{e}"
+    );
+    // A Star Line Mode job with an ESC/POS profile, from stdin.
+    let star = std::fs::read(fixture("slips/star_koha_hold_slip.bin")).unwrap();
+    let out = run(&["redact", "--profile", "generic-80mm"], Some(&star));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "printed to stdout");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("looks like Star Line Mode") && err.contains("star-line printer profile"),
+        "{err}"
+    );
+    // With the right profiles both print.
+    ok(&["redact", "--profile", "epson-tm-t88v", &job], None);
+    ok(&["redact", "--profile", "star-tsp650ii"], Some(&star));
+}
+
+#[test]
 fn redact_reads_its_profile_and_rules_from_the_config() {
     let d = temp("redact-config");
     let cfg = d.join("slipguard.toml");

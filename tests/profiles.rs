@@ -138,3 +138,78 @@ fn unknown_and_unsafe_names_are_refused() {
         "{msg}"
     );
 }
+
+/// The `ESC t n` tables of escpos-printer-db's "default" profile (python-escpos's profile when
+/// none is given) that the generic profiles now map, with the encoding each number names.
+const DEFAULT_CLIENT_PAGES: [(u8, &str); 23] = [
+    (13, "cp857"),
+    (14, "cp737"),
+    (15, "iso8859-7"),
+    (21, "cp874"),
+    (32, "cp720"),
+    (33, "cp775"),
+    (34, "cp855"),
+    (35, "cp861"),
+    (36, "cp862"),
+    (37, "cp864"),
+    (38, "cp869"),
+    (39, "iso8859-2"),
+    (40, "iso8859-15"),
+    (44, "cp1125"),
+    (45, "cp1250"),
+    (46, "cp1251"),
+    (47, "cp1253"),
+    (48, "cp1254"),
+    (49, "cp1255"),
+    (50, "cp1256"),
+    (51, "cp1257"),
+    (52, "cp1258"),
+    (53, "kz1048"),
+];
+
+#[test]
+fn generic_profiles_read_every_code_page_the_default_client_profile_selects() {
+    use slipguard::core::redact::config::RedactConfig;
+    use slipguard::core::redact::{Reason, Redactor};
+    use slipguard::core::text::codepage::Encoding;
+    use slipguard::core::text::lines;
+
+    let r = Redactor::new(RedactConfig::default());
+    for name in ["generic-80mm", "generic-58mm"] {
+        let p = Profiles::builtin_only().load(name).unwrap();
+        for (n, enc) in DEFAULT_CLIENT_PAGES {
+            let Some(Encoding::Single(page)) = Encoding::by_name(enc) else {
+                panic!("{enc} is not a single-byte page");
+            };
+            // A word of the page's own letters above 0x7F, after a plain heading.
+            let word: Vec<u8> = (0x80..=0xFFu8)
+                .filter(|&b| page.decode(b).is_alphabetic())
+                .take(6)
+                .collect();
+            assert!(!word.is_empty(), "{enc} has letters above 0x7F");
+            let mut job = b"\x1b@\x1bt".to_vec();
+            job.push(n);
+            job.extend_from_slice(b"Title: ");
+            job.extend_from_slice(&word);
+            job.extend_from_slice(b"\n\x1dV\x01");
+            let want: String = word.iter().map(|&b| page.decode(b)).collect();
+            let text: Vec<String> = lines(&p, &job).iter().map(|l| l.text.to_string()).collect();
+            assert!(
+                text.iter().any(|l| l.ends_with(&want)),
+                "{name}: ESC t {n} ({enc}) read as {text:?}"
+            );
+            match r.job(&p, &job) {
+                Ok((out, _)) => assert_eq!(out, job, "{name}: ESC t {n} ({enc})"),
+                Err(e) => {
+                    assert!(
+                        !matches!(e.reason, Reason::Undecodable { .. }),
+                        "{name}: ESC t {n} ({enc}): {e}"
+                    );
+                    panic!("{name}: ESC t {n} ({enc}): {e}");
+                }
+            }
+            let got = p.code_pages.table.get(&n).map(|e| e.name());
+            assert_eq!(got, Some(enc), "{name}: ESC t {n}");
+        }
+    }
+}

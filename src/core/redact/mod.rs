@@ -6,20 +6,23 @@
 //! the bytes of the masked characters — every command byte stays as it came. Barcodes and
 //! 2-D codes that carry patron data become a text line with the masked value.
 //!
-//! Fails closed: a segment with a truncated or over-cap command, unreadable text, or
-//! (when configured) images is not printed. Must not read files, sockets or the clock, and
+//! Fails closed: a segment with a truncated or over-cap command, unreadable text, text that
+//! may print out of byte order ([`Reason::PrintOrder`]), or (when configured) images is not
+//! printed; nor is any segment of a job in the other dialect ([`Reason::WrongDialect`]). Must not read files, sockets or the clock, and
 //! never puts a patron value in an error, a report or a `Debug` output.
 
 pub mod action;
 pub mod config;
 mod detect;
+mod dialect;
 mod labels;
 mod lexicon;
+mod order;
 
 use crate::core::profile::Profile;
 use crate::core::symbol;
 use crate::core::text::{CharSrc, Decoder, LineCollector, Lines};
-use crate::core::tokenize::{DataKind, Token, TokenKind, Tokenizer};
+use crate::core::tokenize::{DataKind, Dialect, Token, TokenKind, Tokenizer};
 use action::{fold, Action, Out};
 use config::{Gate, RedactConfig};
 use detect::{Detectors, Finding};
@@ -140,6 +143,76 @@ pub enum Reason {
     /// the last round ([`Redactor::rounds`]): what it would print is not settled, so nothing
     /// is.
     Unstable { at: u64 },
+    /// Text (or a printed barcode or 2-D code) at byte `text` may print somewhere other than
+    /// after the bytes before it, because of `command` at byte `at`: the detectors, which
+    /// read in byte order, could see a value without the label printed beside it.
+    ///
+    /// The rules, kept per job across segments, in motion units (dots at the default unit):
+    ///
+    /// * **Page mode** (`why` [`Disorder::PageMode`]): from `ESC L` until `ESC S`, `FF`
+    ///   (which prints the page) or `ESC @`, any text, printed barcode or printed 2-D code
+    ///   fails; it is laid out on a page (`ESC W` area, `ESC T` direction, `GS $` / `GS \`
+    ///   and `ESC $` / `ESC \` positions) and printed in any order. Page mode entered and
+    ///   left with no text in it prints as the bytes come, and passes.
+    /// * **Moving left** ([`Disorder::MovesLeft`]): on each line (reset by `LF`, `FF`, a
+    ///   feed such as `ESC d` / `ESC J` / Star `ESC a`, a cut, `ESC @`) the print position
+    ///   has a lower bound: 0 at the line start, plus 8 units for every character printed
+    ///   (no supported font is narrower than 9 dots; UTF-8 continuation bytes do not count).
+    ///   `ESC $ nL nH` / Star `ESC GS A n1 n2` set it to n; an n below the bound moves left.
+    ///   `ESC \ nL nH` / Star `ESC GS R n1 n2` move by n read as a signed 16-bit amount: a
+    ///   non-negative one adds to the bound, a negative one moves left. Text after a move
+    ///   left on the same line fails; a move left with no text after it on the line passes.
+    ///   So columns set with non-decreasing absolute positions that clear the text before
+    ///   them, and non-negative relative moves, pass. `CR` does not reset the bound
+    ///   (printers that ignore it would overprint).
+    /// * **Reverse feed** ([`Disorder::ReverseFeed`]): after ESC/POS `ESC e` or `ESC K`
+    ///   (print and feed backwards), any text or printed symbol before the next cut fails.
+    PrintOrder {
+        at: u64,
+        command: &'static str,
+        text: u64,
+        why: Disorder,
+    },
+    /// The job does not parse as the profile's dialect `profile` but does as `likely`:
+    /// `misread` tokens (unknown or malformed commands, control bytes that are no command; the
+    /// first at byte `at`) in the profile's dialect, and fewer than a third as many in the other
+    /// (and at least 2). Every segment of the job fails closed: read with the wrong command
+    /// table, its text is not what the printer prints.
+    WrongDialect {
+        at: u64,
+        misread: u64,
+        profile: Dialect,
+        likely: Dialect,
+    },
+}
+
+/// Why text may print out of byte order (see [`Reason::PrintOrder`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disorder {
+    /// Text in page mode.
+    PageMode,
+    /// Text after the print position moved left on its line.
+    MovesLeft,
+    /// Text after the paper was fed backwards.
+    ReverseFeed,
+}
+
+impl fmt::Display for Disorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Disorder::PageMode => {
+                "enters page mode, where text is laid out on a page and may print in any order"
+            }
+            Disorder::MovesLeft => {
+                "moves the print position left of text already on the line, so later bytes \
+                 can print before or over earlier ones"
+            }
+            Disorder::ReverseFeed => {
+                "feeds the paper backwards, so later text can print beside or above earlier \
+                 lines"
+            }
+        })
+    }
 }
 
 impl fmt::Display for Reason {
@@ -169,6 +242,33 @@ impl fmt::Display for Reason {
                 f,
                 "the segment at byte {at} does not settle: its redacted output still changes, \
                  or fails closed, when it is redacted again"
+            ),
+            Reason::WrongDialect {
+                at,
+                misread,
+                profile,
+                likely,
+            } => {
+                let (name, advice) = match likely {
+                    Dialect::StarLine => ("Star Line Mode", "a star-line"),
+                    Dialect::EscPos => ("ESC/POS", "an escpos"),
+                };
+                write!(
+                    f,
+                    "the job does not parse as the printer profile's dialect ({profile}: \
+                     {misread} unknown commands or bytes, the first at byte {at}); it looks \
+                     like {name}; use {advice} printer profile"
+                )
+            }
+            Reason::PrintOrder {
+                at,
+                command,
+                text,
+                why,
+            } => write!(
+                f,
+                "print order may differ from byte order: {command} at byte {at} {why} \
+                 (text at byte {text})"
             ),
         }
     }
@@ -294,8 +394,28 @@ impl Redactor {
     pub fn segments(&self, profile: &Profile, job: &[u8]) -> (Vec<Segment>, Report) {
         // One set of buffers for every round and segment of the job.
         let mut scratch = Scratch::default();
-        let (mut segs, mut report) = self.segments_once(profile, job, &mut scratch);
-        if !self.cfg.enabled || segs.iter().any(|s| s.output.is_err()) {
+        let (mut segs, mut report, misread) = self.segments_once(profile, job, &mut scratch);
+        if !self.cfg.enabled {
+            return (segs, report);
+        }
+        if let Some(reason) = dialect::wrong(profile.dialect, job, misread) {
+            // Read with the wrong table, what was found means nothing: nothing is counted.
+            report.redacted = [0; 7];
+            report.symbols = 0;
+            for (i, s) in segs.iter_mut().enumerate() {
+                if s.output.is_ok() {
+                    report.blocked += 1;
+                }
+                s.output = Err(Blocked {
+                    segment: i + 1,
+                    start: s.start,
+                    end: s.end,
+                    reason: reason.clone(),
+                });
+            }
+            return (segs, report);
+        }
+        if segs.iter().any(|s| s.output.is_err()) {
             return (segs, report);
         }
         let mut out = printed(&segs);
@@ -306,7 +426,7 @@ impl Redactor {
         let mut round = 1;
         loop {
             round += 1;
-            let (again, _) = self.segments_once(profile, &out, &mut scratch);
+            let (again, _, _) = self.segments_once(profile, &out, &mut scratch);
             let next = printed(&again);
             if next == out && again.iter().all(|s| s.output.is_ok()) {
                 return (segs, report);
@@ -340,17 +460,20 @@ impl Redactor {
 
     /// One round of [`Redactor::segments`]. Segments are redacted as the tokenizer closes
     /// them, with `scratch`'s buffers (kept from segment to segment and round to round).
+    /// Also counts the tokens the profile's dialect did not understand.
     fn segments_once(
         &self,
         profile: &Profile,
         job: &[u8],
         scratch: &mut Scratch,
-    ) -> (Vec<Segment>, Report) {
+    ) -> (Vec<Segment>, Report, dialect::Misread) {
         let mut t = Tokenizer::new(profile.dialect, profile.tokenizer_options());
+        let mut misread = dialect::Misread::default();
         let mut dec = Decoder::new(profile);
         let mut out = Vec::new();
         let mut report = Report::default();
         let mut qr = QrState::default();
+        let mut order = order::Order::default();
         let mut tokens: Vec<Token> = Vec::new();
         // Reads what is printed so far, to check each rewritten segment against.
         let mut printed = Printed {
@@ -365,6 +488,7 @@ impl Redactor {
                 tokens,
                 &mut dec,
                 &mut qr,
+                &mut order,
                 n,
                 scratch,
                 &mut printed,
@@ -374,6 +498,7 @@ impl Redactor {
             tokens.clear();
         };
         let mut emit = |tok: Token| {
+            misread.take(&tok);
             tokens.push(tok);
             if tok.kind.ends_segment() {
                 close(&mut tokens);
@@ -384,7 +509,7 @@ impl Redactor {
         if !tokens.is_empty() {
             close(&mut tokens);
         }
-        (out, report)
+        (out, report, misread)
     }
 
     /// Redact a whole job into one output; the first blocked segment fails it all.
@@ -406,6 +531,7 @@ impl Redactor {
         seg: &[Token],
         dec: &mut Decoder,
         qr: &mut QrState,
+        order: &mut order::Order,
         number: usize,
         scratch: &mut Scratch,
         printed: &mut Printed,
@@ -455,6 +581,11 @@ impl Redactor {
                     _ => symbols.push((i, kind, usize::MAX, sink.line_open())),
                 },
                 _ => {}
+            }
+            if let Some(r) = order.token(profile.dialect, tok, bytes) {
+                if self.cfg.enabled {
+                    fail.get_or_insert(r);
+                }
             }
             dec.token(tok, bytes, &mut sink);
             if let Some(last) = symbols.last_mut() {

@@ -348,6 +348,11 @@ pub(crate) fn n16(lo: u8, hi: u8) -> u64 {
     u64::from(lo) | u64::from(hi) << 8
 }
 
+/// `nL nH` read as a signed (two's complement) 16-bit amount, as relative moves take it.
+pub(crate) fn n16_signed(lo: u8, hi: u8) -> i16 {
+    i16::from_le_bytes([lo, hi])
+}
+
 /// The state of a dialect that changes how later bytes are tokenized.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Mode {
