@@ -1009,8 +1009,10 @@ impl Detectors {
             }
             let t = lines[next];
             // An ILS leaves an empty field's placeholder as `<>` (`<> 66018`): read without it.
+            // (Nor a list's bullet before it.)
             let filled = t.contains("<>").then(|| t.replace("<>", ""));
             let t = filled.as_deref().unwrap_or(t);
+            let t = t.trim_start().trim_start_matches(['•', '·', '-', '–']);
             if self.city_line.is_match(t)
                 || self.city_state_line.is_match(t)
                 || self.postal_line.is_match(t)
