@@ -553,7 +553,7 @@ impl<'a> Writer<'a> {
 
     fn node(&mut self, node: NodeRef<'_, Node>, style: Style) {
         match node.value() {
-            Node::Text(t) => self.text(t, style),
+            Node::Text(t) => self.text(&crate::core::text::normalise(t), style),
             Node::Element(e) => self.element(node, e, style),
             Node::Document | Node::Fragment => self.children(node, style),
             _ => {}

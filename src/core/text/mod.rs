@@ -603,6 +603,26 @@ impl LineCollector {
     }
 }
 
+/// `text` normalised as [`LineCollector`] normalises decoded lines, for text that is typeset
+/// before it is printed (HTML and plain-text slips): composed (NFC), format characters left
+/// out, full-width forms as ASCII. Text of ASCII only comes back as it is.
+pub fn normalise(text: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::UnicodeNormalization;
+    if text.is_ascii() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.nfc()
+            .filter(|&c| !is_format(c))
+            .map(|c| match c {
+                '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+                '\u{3000}' => ' ',
+                _ => c,
+            })
+            .collect(),
+    )
+}
+
 /// Where the last character of UTF-8 `text` starts (0 for empty text).
 fn last_char_start(text: &[u8]) -> usize {
     let mut at = text.len().saturating_sub(1);
