@@ -394,7 +394,11 @@ impl Detectors {
                 rest = r;
                 has_sep = true;
             }
-            if !has_sep && !phrase {
+            // A label alone on its line, without a separator (a table's label cell printed
+            // above its value cell): its value is on the next line, when it has the shape of
+            // one (checked below).
+            let alone = before.trim().is_empty() && rest.trim().is_empty();
+            if !has_sep && !phrase && !alone {
                 continue;
             }
             let contact_colon = matches!(kind, Kind::Phone | Kind::Email | Kind::Birthdate)
@@ -409,7 +413,7 @@ impl Detectors {
                 // A field label that ends its line (`Borrower:`, a table's label cell printed
                 // above its value): the value is the next line that holds text, unless that
                 // line starts with a label of its own.
-                if !(has_sep && at_start) {
+                if !(has_sep && at_start || alone) {
                     continue;
                 }
                 let Some(next) = (li + 1..lines.len()).find(|&l| !lines[l].trim().is_empty())
@@ -431,8 +435,28 @@ impl Detectors {
                 if a >= b {
                     continue;
                 }
+                if !has_sep && !phrase && !self.value_shaped(kind, &t[a..b]) {
+                    continue;
+                }
             }
             let text = lines[li];
+            // A name's last word after a double blank (`Ausleihe an: Helga  Österreicher`, a
+            // template with an empty middle field) is still the name's, when nothing else
+            // follows: one or two capitalised words, no label, no heading's word.
+            if kind == Kind::Name && b < text.len() {
+                let tail = text[b..].trim();
+                let tail_at = b + (text[b..].len() - text[b..].trim_start().len());
+                if !tail.is_empty()
+                    && tail.split_whitespace().nth(2).is_none()
+                    && self.name_words.is_match(tail)
+                    && !has_place_or_heading_word(tail)
+                    && self.labels.find_iter(tail).next().is_none()
+                    && self.item.find_iter(tail).next().is_none()
+                    && !text[b..tail_at].contains('\t')
+                {
+                    b = text.trim_end().len();
+                }
+            }
             let v = &text[a..b];
             match kind {
                 Kind::Name => {
@@ -1065,13 +1089,13 @@ impl Detectors {
         // A labelled value (and an e-mail address) is the patron's wherever it stands, unless
         // its line reads as the library's ("Library phone: …", "Renew by phone: …").
         // So is one under a line of the library's (its name heading a header or a footer:
-        // "Prairie Hills Public Library" / street / city / "Phone: …"), at most three lines
-        // down, with no patron name or card between.
+        // "Prairie Hills Public Library" / street / city / "Phone: …" / "Email: …"), at most
+        // five lines down, with no patron name or card between.
         let under_library_line = |f: &[Finding], li: usize| {
             let Some(pos) = pos_of(li) else {
                 return false;
             };
-            (1..=3).any(|k| {
+            (1..=5).any(|k| {
                 let Some(above) = pos.checked_sub(k).map(|p| texty[p]) else {
                     return false;
                 };
@@ -1112,6 +1136,35 @@ impl Detectors {
             push(&mut f, li, a, b, Kind::Name);
         }
 
+        // A card number found is masked wherever else it stands in the segment (a site's
+        // own format, labelled once, printed bare again at the foot).
+        let cards: Vec<&str> = f
+            .iter()
+            .filter(|x| x.kind == Kind::Card && !x.placeholder && x.end - x.start >= 5)
+            .map(|x| &lines[x.line][x.start..x.end])
+            .filter(|v| v.bytes().any(|b| b.is_ascii_digit()) && !v.contains('*'))
+            .collect();
+        let mut again = Vec::new();
+        for card in cards {
+            for (at, _) in joined.match_indices(card) {
+                let end = at + card.len();
+                let glued = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric());
+                if glued(joined[..at].chars().next_back()) || glued(joined[end..].chars().next()) {
+                    continue;
+                }
+                let (li, a) = locate(at);
+                if !f
+                    .iter()
+                    .any(|x| x.line == li && x.start < a + card.len() && a < x.end)
+                {
+                    again.push((li, a, a + card.len()));
+                }
+            }
+        }
+        for (li, a, b) in again {
+            push(&mut f, li, a, b, Kind::Card);
+        }
+
         // The library's own strings stay.
         if !cfg.keep.is_empty() {
             f.retain(|x| {
@@ -1123,6 +1176,25 @@ impl Detectors {
             });
         }
         resolve_overlaps(f)
+    }
+
+    /// Does `v`, on the line under a label that stands alone without a separator, have the
+    /// shape of a value of `kind`: a name of two to four words (or `Surname, First`), a card
+    /// token, a phone number's seven digits, an e-mail address, a number in an address or a
+    /// date?
+    fn value_shaped(&self, kind: Kind, v: &str) -> bool {
+        let digits = v.bytes().filter(u8::is_ascii_digit).count();
+        match kind {
+            Kind::Name => {
+                (self.name_words.is_match(v) && v.split_whitespace().nth(1).is_some()
+                    || self.name_line_any_case.is_match(v))
+                    && !has_place_or_heading_word(v)
+            }
+            Kind::Card => card_token(v).is_some(),
+            Kind::Phone => digits >= 7,
+            Kind::Email => v.contains('@'),
+            Kind::Address | Kind::Birthdate | Kind::Custom => digits > 0,
+        }
     }
 
     /// Does `line` hold an item field's label, with a separator after it (`Title:`,
@@ -1652,7 +1724,13 @@ fn street_span(line: &str) -> Option<(usize, usize)> {
             .filter(|&j| words[j].2)
             .min_by_key(|&j| j.abs_diff(i))
         {
-            let start = words[i].0.min(words[j].0);
+            // A house number after the street word (`Thorvald Meyers gate 61`): the street's
+            // name comes before its type word, so the field from its start is the address.
+            let start = if j > i {
+                field_start(line, words[i].0)
+            } else {
+                words[j].0
+            };
             first = Some(first.map_or(start, |s| s.min(start)));
         }
     }
@@ -1688,6 +1766,21 @@ fn starts_numbered(line: &str) -> bool {
     let t = line.trim_start().as_bytes();
     let n = t.iter().take_while(|c| c.is_ascii_digit()).count();
     (1..=3).contains(&n) && matches!(t.get(n), Some(b'.' | b')'))
+}
+
+/// Where the field holding byte `at` of `line` starts: after the last column gap (two blanks
+/// or a tab) before it, else at the line's first character.
+fn field_start(line: &str, at: usize) -> usize {
+    let before = &line[..at];
+    match before
+        .rfind("  ")
+        .into_iter()
+        .chain(before.rfind('\t'))
+        .max()
+    {
+        Some(gap) => gap + before[gap..].len() - before[gap..].trim_start().len(),
+        None => before.len() - before.trim_start().len(),
+    }
 }
 
 /// A house number: one to six digits, perhaps a letter (`12B`) or a second part after `-`
