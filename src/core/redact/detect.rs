@@ -110,18 +110,34 @@ fn particles_pattern() -> String {
     format!("(?:(?:{})[ \\t]+){{0,3}}", words.join("|"))
 }
 
-/// A search for every case form of `words` (see [`lexicon::case_forms`]).
-fn word_search(words: &[String]) -> Labels {
-    let forms: Vec<String> = words.iter().flat_map(|w| lexicon::case_forms(w)).collect();
-    Labels::new(&forms)
+/// What a word of the lexicons is, where it stands on a slip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// A field label: the kind of value after it, and whether it reads as a phrase (no
+    /// separator needed after it).
+    Label(Kind, bool),
+    /// A word that makes a line the library's.
+    Library,
+    /// The label of an item's field.
+    Item,
+}
+
+/// A lexicon word found in a segment: bytes `start..end` of the joined text, on line `line`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct WordHit {
+    start: usize,
+    end: usize,
+    line: usize,
+    role: Role,
 }
 
 pub(super) struct Detectors {
-    /// Every label (ASCII, case-insensitive, longest match first).
-    labels: Labels,
-
-    /// By label pattern: its kind, and whether it reads as a phrase (no colon needed).
-    label_info: Vec<(Kind, bool)>,
+    /// Every word the lexicons know, in each of its case forms (ASCII letters in any case,
+    /// longest match first): field labels, the library's words and the labels of item
+    /// fields, searched for in one pass over a segment.
+    words: Labels,
+    /// What each of [`Self::words`] is.
+    roles: Vec<Role>,
     bracketed: Regex,
     email: Regex,
     phone: Regex,
@@ -163,10 +179,6 @@ pub(super) struct Detectors {
     /// postal code and a town (`75011 Paris`, `D-10115 Berlin`, `114 55 Stockholm`, `1012 AB
     /// Amsterdam`, `00-950 Warszawa`, `1000-001 Lisboa`): the last line of an address.
     postal_line: Regex,
-    /// Words that make a line the library's (the lexicons' `library` words).
-    library: Labels,
-    /// Labels of item fields (the lexicons' `item` words).
-    item: Labels,
     card_types: Vec<char>,
     /// How many digits a masked card number keeps (`keep-last:N` of the card actions).
     card_kept_digits: Vec<usize>,
@@ -174,16 +186,17 @@ pub(super) struct Detectors {
 
 impl Detectors {
     pub(super) fn new(cfg: &RedactConfig) -> Self {
-        // Each label in each of its case forms, with its kind and phrase flag.
-        let (forms, label_info): (Vec<String>, Vec<(Kind, bool)>) = label_kinds(cfg)
+        // Each word in each of its case forms, with what it is: the labels first, so that
+        // a word listed twice is a label.
+        let lex = lexicon::get();
+        let (forms, roles): (Vec<String>, Vec<Role>) = label_kinds(cfg)
             .into_iter()
-            .flat_map(|(l, kind, phrase)| {
-                lexicon::case_forms(&l)
-                    .into_iter()
-                    .map(move |f| (f, (kind, phrase)))
-            })
+            .map(|(l, kind, phrase)| (l, Role::Label(kind, phrase)))
+            .chain(lex.library.iter().map(|w| (w.clone(), Role::Library)))
+            .chain(lex.item.iter().map(|w| (w.clone(), Role::Item)))
+            .flat_map(|(w, role)| lexicon::case_forms(&w).into_iter().map(move |f| (f, role)))
             .unzip();
-        let labels = Labels::new(&forms);
+        let words = Labels::new(&forms);
         // Name particles (`de`, `van der`) before a capitalised word of a name.
         let p = particles_pattern();
         let build = |p: &str| {
@@ -193,8 +206,8 @@ impl Detectors {
                 .expect("built-in pattern")
         };
         Detectors {
-            labels,
-            label_info,
+            words,
+            roles,
             bracketed: build(r"^\s*\(\s*(?P<c>[0-9A-Za-z][0-9A-Za-z -]{3,18}[0-9A-Za-z])\s*\)\s*$"),
             // Letters in any script: an address with accents (which redaction may fold to
             // ASCII when it moves them) is an address too.
@@ -235,8 +248,6 @@ impl Detectors {
             postal_line: build(&format!(
                 r"^\s*(?:(?:[A-Z]{{1,2}}-)?(?:[0-9]{{4,5}}|[0-9]{{3}} [0-9]{{2}}|[0-9]{{4}} ?[A-Z]{{2}}|[0-9]{{2}}-[0-9]{{3}}|[0-9]{{4}}-[0-9]{{3}})(?:[ \t]+{TOWN})?|{ZIP}|{CA_POSTCODE}|{UK_POSTCODE})\s*$"
             )),
-            library: word_search(&lexicon::get().library),
-            item: word_search(&lexicon::get().item),
             card_types: cfg.card_type_digits.clone(),
             card_kept_digits: std::iter::once(&cfg.actions)
                 .chain(cfg.policies.iter().map(|p| &p.actions))
@@ -263,6 +274,7 @@ impl Detectors {
         scratch: &mut Scratch,
     ) -> Vec<Finding> {
         let Scratch {
+            lexicon_hits,
             label_at,
             digits,
             texty,
@@ -305,34 +317,46 @@ impl Detectors {
         // card on the line are left out of the question: they are printed differently once
         // masked, and redacting the output again must come to the same answer.
         // `mentions`: other places the name's words stand (line, start, end), left out too.
-        let library = |f: &[Finding], mentions: &[(usize, usize, usize)], li: usize| -> bool {
-            let mut spans = f
+        // One pass over the segment for the lexicons' words: labels, the library's words,
+        // item labels, each with its line.
+        lexicon_hits.clear();
+        lexicon_hits.extend(self.words.find_iter(joined).map(|m| WordHit {
+            start: m.start,
+            end: m.end,
+            line: locate(m.start).0,
+            role: self.roles[m.label],
+        }));
+        let lexicon_hits = &*lexicon_hits;
+        // The words found on line `li` (the hits are in order).
+        let hits_on = |li: usize| {
+            let from = lexicon_hits.partition_point(|h| h.line < li);
+            lexicon_hits[from..]
                 .iter()
-                .filter(|x| x.line == li && matches!(x.kind, Kind::Name | Kind::Card))
-                .map(|x| (x.start, x.end))
-                .chain(
-                    mentions
-                        .iter()
-                        .filter(|m| m.0 == li)
-                        .map(|&(_, a, b)| (a, b)),
-                )
-                .peekable();
-            if spans.peek().is_none() {
-                return self.library.find_iter(lines[li]).next().is_some();
-            }
-            let spans: Vec<(usize, usize)> = spans.collect();
-            let rest: String = lines[li]
-                .char_indices()
-                .map(|(i, c)| {
-                    if spans.iter().any(|&(a, b)| (a..b).contains(&i)) {
-                        ' '
-                    } else {
-                        c
-                    }
-                })
-                .collect();
-            let library = self.library.find_iter(&rest).next().is_some();
-            library
+                .take_while(move |h| h.line == li)
+        };
+        let library = |f: &[Finding], mentions: &[(usize, usize, usize)], li: usize| -> bool {
+            // A library word outside the name and card.
+            let outside = |a: usize, b: usize| {
+                !f.iter().any(|x| {
+                    x.line == li
+                        && matches!(x.kind, Kind::Name | Kind::Card)
+                        && a < x.end
+                        && x.start < b
+                }) && !mentions.iter().any(|m| m.0 == li && a < m.2 && m.1 < b)
+            };
+            hits_on(li).any(|h| {
+                h.role == Role::Library && outside(h.start - starts[li], h.end - starts[li])
+            })
+        };
+        // Does line `li` hold an item field's label with a separator after it (`Title:`,
+        // `Fällig am:`), or is it a short heading with one (`ITEM ON HOLD`)?
+        let item_labelled = |li: usize| {
+            let line = lines[li];
+            let heading = line.split_whitespace().nth(4).is_none();
+            hits_on(li).any(|h| {
+                let rest = line[h.end - starts[li]..].trim_start_matches([' ', '\t']);
+                h.role == Role::Item && (heading || rest.starts_with([':', '#', '=']))
+            })
         };
 
         // Site rules first: they know the site's slips best.
@@ -359,11 +383,13 @@ impl Detectors {
         // Where labels (and place names after a name label) stand, in `joined`: a name's
         // words are not masked inside them.
         label_at.clear();
-        for m in self.labels.find_iter(joined) {
+        for m in lexicon_hits {
+            let Role::Label(kind, phrase) = m.role else {
+                continue;
+            };
             label_at.push((m.start, m.end));
             let (li, end_in_line) = locate(m.end);
             let text = lines[li];
-            let (kind, phrase) = self.label_info[m.label];
             // A label starts its line or a column; elsewhere only a contact label directly
             // followed by a colon counts ("Notify by phone: …").
             let before = &text[..end_in_line - (m.end - m.start)];
@@ -422,11 +448,8 @@ impl Detectors {
                 };
                 let t = lines[next];
                 let lead = t.len() - t.trim_start().len();
-                if self
-                    .labels
-                    .find_iter(t)
-                    .next()
-                    .is_some_and(|m| m.start == lead)
+                if hits_on(next)
+                    .any(|h| matches!(h.role, Role::Label(..)) && h.start == starts[next] + lead)
                 {
                     continue;
                 }
@@ -450,8 +473,8 @@ impl Detectors {
                     && tail.split_whitespace().nth(2).is_none()
                     && self.name_words.is_match(tail)
                     && !has_place_or_heading_word(tail)
-                    && self.labels.find_iter(tail).next().is_none()
-                    && self.item.find_iter(tail).next().is_none()
+                    && !hits_on(li)
+                        .any(|h| h.role != Role::Library && h.start >= starts[li] + tail_at)
                     && !text[b..tail_at].contains('\t')
                 {
                     b = text.trim_end().len();
@@ -607,7 +630,7 @@ impl Detectors {
         // `Due:` in any language): the patron's header comes before it.
         let first_item = texty
             .iter()
-            .position(|&li| self.item_labelled(lines[li]))
+            .position(|&li| item_labelled(li))
             .unwrap_or(texty.len());
         // A line of nothing but a card number of any site format (perhaps in brackets).
         let card_line = |t: &str| card_like(t.trim().trim_start_matches('(').trim_end_matches(')'));
@@ -761,15 +784,15 @@ impl Detectors {
         street.clear();
         let boxes = self.box_word.find(lower).is_some();
         // The cheap tests a line passes before the street and box patterns run on it.
-        let kinds = |t: &str| (street_span(t).is_some(), boxes && has_box_word(t));
+        let kinds = |t: &str| (street_span(t), boxes && has_box_word(t));
         street.extend(lines.iter().enumerate().map(|(li, t)| {
             // Blanking only removes candidates: the cheap tests on the line as it is first
             // (a house number or box number needs a digit).
             if digits[li] == 0 {
                 return None;
             }
-            let (mut street_like, mut box_like) = kinds(t);
-            if !street_like && !box_like {
+            let (mut street_at, mut box_like) = kinds(t);
+            if street_at.is_none() && !box_like {
                 return None;
             }
             // Searched with the line's name and card blanked out: a house number that
@@ -784,12 +807,12 @@ impl Detectors {
             let mut buf = Vec::new();
             let t = blank(t, &[0], &on_line, &mut buf);
             if !on_line.is_empty() {
-                (street_like, box_like) = kinds(t);
+                (street_at, box_like) = kinds(t);
             }
             // A house number must not run on from a word, masked (`*`) or not: masking
             // what comes before it must not make it an address.
             let unmasked = |m: &regex::Match| !t[..m.start()].ends_with('*');
-            let found = street_like.then(|| street_span(t)).flatten().or_else(|| {
+            let found = street_at.or_else(|| {
                 let m = box_like.then(|| self.po_box.find_iter(t).find(unmasked))??;
                 Some((m.start(), t.trim_end().len().max(m.end())))
             })?;
@@ -1197,17 +1220,6 @@ impl Detectors {
         }
     }
 
-    /// Does `line` hold an item field's label, with a separator after it (`Title:`,
-    /// `Fällig am:`), or is it a short heading with one (`ITEM ON HOLD`)?
-    fn item_labelled(&self, line: &str) -> bool {
-        // A heading of a few words holding one (`ITEM ON HOLD`) starts the items too.
-        let heading = line.split_whitespace().nth(4).is_none();
-        self.item.find_iter(line).any(|m| {
-            let rest = line[m.end..].trim_start_matches([' ', '\t']);
-            heading || rest.starts_with([':', '#', '='])
-        })
-    }
-
     /// Where `line` has the shape of a card number: a card type digit, then 13 more digits,
     /// each perhaps after one space or dash. Non-overlapping, leftmost first.
     fn card_shapes<'a>(&'a self, line: &'a str) -> impl Iterator<Item = (usize, usize)> + 'a {
@@ -1321,7 +1333,9 @@ fn split_name_value(v: &str) -> Option<(usize, usize, Option<Span>)> {
     // commas. A name run straight into an e-mail address (`nguyen@…`) takes the whole
     // address with it, or its shortened form would leave a new address behind
     // (`N. M.@example.org`); the run goes on after it.
-    let name_char = |c: char| c.is_alphabetic() || matches!(c, ' ' | '\'' | '’' | '-' | '.' | ',');
+    // (A `?` is a letter the printer's code page lacks, as a typeset slip prints it.)
+    let name_char =
+        |c: char| c.is_alphabetic() || matches!(c, ' ' | '\'' | '’' | '-' | '.' | ',' | '?');
     let mut end = 0;
     while end < v.len() {
         let rest = &v[end..];
@@ -1342,8 +1356,7 @@ fn split_name_value(v: &str) -> Option<(usize, usize, Option<Span>)> {
         let t = name.trim_start();
         let word_end = t.find(|c: char| !c.is_alphabetic()).unwrap_or(t.len());
         let w = &t[..word_end];
-        if lexicon::contains(&lexicon::get().honorifics, w) && t[word_end..].starts_with(['.', ' '])
-        {
+        if lexicon::get().honorifics.contains(w) && t[word_end..].starts_with(['.', ' ']) {
             let skip = name.len() - t.len() + word_end;
             let rest = &name[skip..];
             let rest_trim = rest.trim_start_matches(['.', ' ']);
@@ -1468,7 +1481,7 @@ fn spread_words(
             // Not a courtesy title, nor a particle (`de`, `van`): those stand in titles and
             // other names too.
             let lex = lexicon::get();
-            if lexicon::contains(&lex.honorifics, w) || lexicon::contains(&lex.particles, w) {
+            if lex.honorifics.contains(w) || lex.particles.contains(w) {
                 continue;
             }
             let at = words.text.len();
@@ -1519,6 +1532,7 @@ impl Scratch {
 /// Buffers [`Detectors::find`] reuses from one segment to the next.
 #[derive(Default)]
 pub(super) struct Scratch {
+    lexicon_hits: Vec<WordHit>,
     label_at: Vec<(usize, usize)>,
     digits: Vec<usize>,
     texty: Vec<usize>,
@@ -1549,7 +1563,7 @@ fn is_place_word(word: &str) -> bool {
 /// nor a city's.
 fn has_place_or_heading_word(text: &str) -> bool {
     text.split(|c: char| !c.is_alphabetic())
-        .any(|w| is_place_word(w) || lexicon::contains(&lexicon::get().headings, w))
+        .any(|w| is_place_word(w) || lexicon::get().headings.contains(w))
 }
 
 /// Does `text` hold the word "library" (any case)? No person is called that; other place
@@ -1678,6 +1692,9 @@ fn has_box_word(line: &str) -> bool {
 /// first of the two to the end of the line. Words are parted by blanks, commas and the
 /// control character [`blank`] writes; a number run on from a word (`M.7`, `**7`) is none.
 fn street_span(line: &str) -> Option<(usize, usize)> {
+    if !has_house_number(line.as_bytes()) {
+        return None;
+    }
     let lex = lexicon::get();
     let sep = |c: char| c.is_whitespace() || c == ',' || c == '\u{1}';
     let mut words: Vec<(usize, usize, bool)> = Vec::new();
@@ -1702,17 +1719,37 @@ fn street_span(line: &str) -> Option<(usize, usize)> {
         return None;
     }
     let is_street = |w: &str| {
-        let w = w.trim_end_matches('.').to_lowercase();
+        let w = w.trim_end_matches('.');
+        // Lower case on the stack for the usual short ASCII word.
+        let mut buf = [0u8; 24];
+        let owned;
+        let w: &str = if w.is_ascii() && w.len() <= buf.len() {
+            let lower = &mut buf[..w.len()];
+            lower.copy_from_slice(w.as_bytes());
+            lower.make_ascii_lowercase();
+            std::str::from_utf8(lower).expect("ASCII")
+        } else {
+            owned = w.to_lowercase();
+            &owned
+        };
         !w.is_empty()
-            && (lexicon::contains(&lex.street, &w)
-                || lex.street_suffixes.iter().any(|s| {
-                    let s = s.trim_end_matches('.');
-                    w.ends_with(s) && w.len() >= s.len() + 3
-                }))
+            && (lex.street.contains(w)
+                || w.len() >= 6
+                    && lex
+                        .street_suffixes
+                        .iter()
+                        .any(|s| w.len() >= s.len() + 3 && w.ends_with(s.as_str())))
     };
     let mut first: Option<usize> = None;
     for (i, &(a, b, number)) in words.iter().enumerate() {
         if number || !line[a..b].chars().next().is_some_and(char::is_alphabetic) {
+            continue;
+        }
+        // Only a word within five of a house number can be its street's.
+        let near = words[i.saturating_sub(5)..(i + 6).min(words.len())]
+            .iter()
+            .any(|w| w.2);
+        if !near {
             continue;
         }
         if !is_street(&line[a..b]) {
@@ -1781,6 +1818,26 @@ fn field_start(line: &str, at: usize) -> usize {
         Some(gap) => gap + before[gap..].len() - before[gap..].trim_start().len(),
         None => before.len() - before.trim_start().len(),
     }
+}
+
+/// A cheap test before [`street_span`] splits a line into words: a word (after the line's
+/// start, a blank, a comma or the blanking character) that is a house number.
+fn has_house_number(b: &[u8]) -> bool {
+    let sep = |c: u8| matches!(c, b' ' | b'\t' | b',' | 1) || c.is_ascii_whitespace();
+    let mut i = 0;
+    while let Some(d) = b[i..].iter().position(u8::is_ascii_digit) {
+        let at = i + d;
+        let end = b[at..]
+            .iter()
+            .position(|&c| sep(c))
+            .map_or(b.len(), |n| at + n);
+        let starts_word = at == 0 || sep(b[at - 1]);
+        if starts_word && std::str::from_utf8(&b[at..end]).is_ok_and(is_house_number) {
+            return true;
+        }
+        i = end.max(at + 1);
+    }
+    false
 }
 
 /// A house number: one to six digits, perhaps a letter (`12B`) or a second part after `-`

@@ -8,12 +8,24 @@
 
 /// Labels, matched ASCII-case-insensitively.
 pub(super) struct Labels {
-    /// Every label's bytes, in lower case.
-    labels: Vec<Vec<u8>>,
-    /// By a label's first byte in lower case: its second byte in lower case (0 for a
-    /// one-byte label, which any second byte may follow) and its index, longest label
-    /// first.
-    by_first: Vec<Vec<(u8, u16)>>,
+    /// Every label's bytes, in lower case, back to back (one buffer, so that comparing
+    /// with the labels of a bucket reads memory close together).
+    text: Vec<u8>,
+    /// Where each label is in [`Self::text`].
+    spans: Vec<(u32, u32)>,
+    /// The labels of four bytes or more, by a hash of their first four bytes in lower case
+    /// (see [`quad`]), longest first: those of bucket `k` are `by_quad[quad_start[k]..
+    /// quad_start[k + 1]]`. A word start is compared only with the few labels that may begin
+    /// as it does, however many languages' labels there are.
+    by_quad: Vec<u16>,
+    quad_start: Vec<u32>,
+    /// The labels of two or three bytes: (their first two bytes as [`pair`] gives them,
+    /// index), by pair, longest first.
+    short: Vec<(usize, u16)>,
+    /// One bit per pair some label of [`Self::short`] starts with.
+    short_pairs: Vec<u64>,
+    /// One-byte labels, by their byte in lower case.
+    single: Vec<Option<u16>>,
     /// One bit per pair of first two bytes (in lower case) some label can start with, so
     /// that most word starts are passed over with one look-up.
     pairs: Vec<u64>,
@@ -47,6 +59,19 @@ fn pair(a: u8, b: u8) -> usize {
     (a.to_ascii_lowercase() as usize) << 8 | b.to_ascii_lowercase() as usize
 }
 
+/// The bucket of [`Labels::by_quad`] for a label (or text) starting with `bytes` (its
+/// first four, in lower case; missing ones read as 0).
+fn quad(bytes: &[u8]) -> usize {
+    let mut h = 0u32;
+    for i in 0..4 {
+        h = h << 8 | u32::from(bytes.get(i).map_or(0, u8::to_ascii_lowercase));
+    }
+    (h.wrapping_mul(0x9E37_79B1) >> (32 - QUAD_BITS)) as usize
+}
+
+/// [`Labels::by_quad`] has 2^QUAD_BITS buckets.
+const QUAD_BITS: u32 = 14;
+
 /// Bytes scanned at once for word starts: one bit each in a `u64`.
 const CHUNK: usize = 64;
 
@@ -56,38 +81,72 @@ impl Labels {
             .iter()
             .map(|l| l.as_ref().as_bytes().to_ascii_lowercase())
             .collect();
-        let mut by_first: Vec<Vec<(u8, u16)>> = vec![Vec::new(); 256];
+        let mut single = vec![None; 256];
+        let mut short = Vec::new();
         let mut pairs = vec![0u64; (1 << 16) / 64];
         let mut set = |k: usize| pairs[k / 64] |= 1 << (k % 64);
+        let mut keyed: Vec<(usize, u16)> = Vec::new();
         for (i, l) in labels.iter().enumerate() {
             let i = u16::try_from(i).expect("fewer than 65536 labels");
             match l[..] {
                 [] => {}
                 [a] => {
-                    by_first[a as usize].push((0, i));
+                    single[a as usize].get_or_insert(i);
                     (0..=255u8).for_each(|b| set(pair(a, b)));
                 }
+                [a, b] | [a, b, _] => {
+                    short.push((pair(a, b), i));
+                    set(pair(a, b));
+                }
                 [a, b, ..] => {
-                    by_first[a as usize].push((b, i));
+                    keyed.push((quad(l), i));
                     set(pair(a, b));
                 }
             }
         }
+        // By bucket (pair), longest label first (the first listed among equals).
+        let order = |&(k, i): &(usize, u16)| (k, std::cmp::Reverse(labels[i as usize].len()), i);
+        keyed.sort_by_key(order);
+        short.sort_by_key(order);
+        let mut short_pairs = vec![0u64; (1 << 16) / 64];
+        for &(k, _) in &short {
+            short_pairs[k / 64] |= 1 << (k % 64);
+        }
+        let mut quad_start = vec![0u32; (1 << QUAD_BITS) + 1];
+        for &(k, _) in &keyed {
+            quad_start[k + 1] += 1;
+        }
+        for k in 0..1 << QUAD_BITS {
+            quad_start[k + 1] += quad_start[k];
+        }
+        let by_quad = keyed.into_iter().map(|(_, i)| i).collect();
         let mut class = [0u8; 256];
         for (c, class) in (0..=255u8).zip(class.iter_mut()) {
             if c.is_ascii_alphanumeric() || c == b'*' {
                 *class |= WORD;
             }
-            if !by_first[c.to_ascii_lowercase() as usize].is_empty() {
+            let first = c.to_ascii_lowercase();
+            if labels.iter().any(|l| l.first() == Some(&first)) {
                 *class |= FIRST;
             }
         }
-        for list in &mut by_first {
-            list.sort_by_key(|&(_, i)| std::cmp::Reverse(labels[i as usize].len()));
-        }
+        let mut text = Vec::new();
+        let spans = labels
+            .iter()
+            .map(|l| {
+                let at = text.len() as u32;
+                text.extend_from_slice(l);
+                (at, text.len() as u32)
+            })
+            .collect();
         Labels {
-            labels,
-            by_first,
+            text,
+            spans,
+            by_quad,
+            quad_start,
+            short,
+            short_pairs,
+            single,
             pairs,
             class,
         }
@@ -151,6 +210,12 @@ impl Labels {
         })
     }
 
+    /// Label `i`'s bytes, in lower case.
+    fn label(&self, i: usize) -> &[u8] {
+        let (a, b) = self.spans[i];
+        &self.text[a as usize..b as usize]
+    }
+
     /// The longest label that starts at byte `s` of `text` and ends a word.
     fn label_at(&self, text: &str, s: usize) -> Option<LabelMatch> {
         let b = text.as_bytes();
@@ -160,13 +225,23 @@ impl Labels {
         if self.pairs[k / 64] >> (k % 64) & 1 == 0 {
             return None;
         }
-        let second = second.to_ascii_lowercase();
-        for &(b2, l) in &self.by_first[first.to_ascii_lowercase() as usize] {
-            if b2 != second && b2 != 0 {
-                continue;
-            }
+        let q = quad(&b[s..]);
+        let long = &self.by_quad[self.quad_start[q] as usize..self.quad_start[q + 1] as usize];
+        let has_short = self.short_pairs[k / 64] >> (k % 64) & 1 == 1;
+        let from = if has_short {
+            self.short.partition_point(|x| x.0 < k)
+        } else {
+            self.short.len()
+        };
+        let short = self.short[from..]
+            .iter()
+            .take_while(|x| x.0 == k)
+            .map(|x| x.1);
+        let single = self.single[first.to_ascii_lowercase() as usize];
+        // Longest first: four bytes or more, then two or three, then one.
+        for l in long.iter().copied().chain(short).chain(single) {
             let l = l as usize;
-            let label = &self.labels[l];
+            let label = self.label(l);
             let end = s + label.len();
             if b.len() < end || !b[s..end].eq_ignore_ascii_case(label) {
                 continue;
@@ -201,10 +276,8 @@ mod tests {
             if !starts_word || at < resume {
                 continue;
             }
-            let best = labels
-                .labels
-                .iter()
-                .enumerate()
+            let best = (0..labels.spans.len())
+                .map(|i| (i, labels.label(i)))
                 .filter(|(_, l)| {
                     text.as_bytes()
                         .get(at..at + l.len())

@@ -9,6 +9,8 @@
 
 use super::Kind;
 use serde::Deserialize;
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 mod embedded {
@@ -80,19 +82,19 @@ pub(super) struct Lexicon {
     /// it (it reads as a sentence: "Checked out to") has `true`.
     pub labels: Vec<(String, Kind, bool)>,
     /// Courtesy titles left out of a name.
-    pub honorifics: Vec<String>,
-    /// Street-type words (whole words), sorted.
-    pub street: Vec<String>,
-    /// Endings that make a compound word a street (`…straße`, `…gata`).
+    pub honorifics: WordList,
+    /// Street-type words (whole words).
+    pub street: WordList,
+    /// Endings that make a compound word a street (`…straße`, `…gata`), without a final `.`.
     pub street_suffixes: Vec<String>,
     /// Lower-case words inside names (`de`, `van`, `dos`).
-    pub particles: Vec<String>,
+    pub particles: WordList,
     /// Words of slip headings: a line holding one is not a name.
-    pub headings: Vec<String>,
+    pub headings: WordList,
     /// Words that make a line the library's.
-    pub library: Vec<String>,
+    pub library: WordList,
     /// Labels of item fields (title, author, barcode, call number, due date).
-    pub item: Vec<String>,
+    pub item: WordList,
 }
 
 /// The built-in lexicon: every file in `lexicon/`, parsed once.
@@ -123,16 +125,21 @@ fn parse(files: &[(&str, &str)]) -> Result<Lexicon, String> {
         }
         let w = f.words;
         for (list, into) in [
-            (w.honorifics, &mut lex.honorifics),
-            (w.street, &mut lex.street),
-            (w.street_suffixes, &mut lex.street_suffixes),
-            (w.particles, &mut lex.particles),
-            (w.headings, &mut lex.headings),
-            (w.library, &mut lex.library),
-            (w.item, &mut lex.item),
+            (w.honorifics, &mut lex.honorifics.words),
+            (w.street, &mut lex.street.words),
+            (w.particles, &mut lex.particles.words),
+            (w.headings, &mut lex.headings.words),
+            (w.library, &mut lex.library.words),
+            (w.item, &mut lex.item.words),
         ] {
             into.extend(list.iter().map(|s| lower(s)).filter(|s| !s.is_empty()));
         }
+        lex.street_suffixes.extend(
+            w.street_suffixes
+                .iter()
+                .map(|x| lower(x.trim_end_matches('.')))
+                .filter(|s| !s.is_empty()),
+        );
     }
     // A label listed as a phrase in one language and as a field name in another reads as
     // a phrase; a label of two kinds keeps its first.
@@ -151,15 +158,15 @@ fn parse(files: &[(&str, &str)]) -> Result<Lexicon, String> {
     for list in [
         &mut lex.honorifics,
         &mut lex.street,
-        &mut lex.street_suffixes,
         &mut lex.particles,
         &mut lex.headings,
         &mut lex.library,
         &mut lex.item,
     ] {
-        list.sort();
-        list.dedup();
+        list.finish();
     }
+    lex.street_suffixes.sort();
+    lex.street_suffixes.dedup();
     Ok(lex)
 }
 
@@ -191,13 +198,62 @@ pub(super) fn case_forms(word: &str) -> Vec<String> {
     forms
 }
 
-/// Is `word` (any case) in the sorted lower-case `list`?
-pub(super) fn contains(list: &[String], word: &str) -> bool {
-    let found = |w: &str| list.binary_search_by(|s| s.as_str().cmp(w)).is_ok();
-    if word.bytes().all(|b| !b.is_ascii_uppercase()) && word.is_ascii() {
-        found(word)
-    } else {
-        found(&word.to_lowercase())
+/// A list of lower-case words, each once, looked up in any case.
+#[derive(Debug, Default)]
+pub(super) struct WordList {
+    /// Sorted.
+    words: Vec<String>,
+    set: HashSet<Box<[u8]>, BuildHasherDefault<Fnv>>,
+}
+
+impl WordList {
+    /// Sort, drop repeats, and index the words.
+    fn finish(&mut self) {
+        self.words.sort();
+        self.words.dedup();
+        self.set = self.words.iter().map(|w| w.as_bytes().into()).collect();
+    }
+
+    pub(super) fn iter(&self) -> std::slice::Iter<'_, String> {
+        self.words.iter()
+    }
+
+    /// Is `word`, in any case, one of the list's?
+    pub(super) fn contains(&self, word: &str) -> bool {
+        let mut buf = [0u8; 32];
+        if word.is_ascii() && word.len() <= buf.len() {
+            // The usual short ASCII word: lower case on the stack.
+            let lower = &mut buf[..word.len()];
+            lower.copy_from_slice(word.as_bytes());
+            lower.make_ascii_lowercase();
+            self.set.contains(&*lower)
+        } else {
+            self.set.contains(word.to_lowercase().as_bytes())
+        }
+    }
+}
+
+/// FNV-1a: a fast hash for the short words of [`WordList`] (no untrusted keys are stored;
+/// the words come from the lexicons).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
     }
 }
 
@@ -243,9 +299,17 @@ mod tests {
 
     #[test]
     fn contains_any_case() {
-        let list = vec!["gata".to_string(), "rue".to_string(), "straße".to_string()];
-        assert!(contains(&list, "Rue"));
-        assert!(contains(&list, "Straße"));
-        assert!(!contains(&list, "street"));
+        let mut list = WordList {
+            words: vec!["rue".into(), "gata".into(), "straße".into(), "rue".into()],
+            ..WordList::default()
+        };
+        list.finish();
+        assert_eq!(list.iter().count(), 3);
+        assert!(list.contains("Rue"));
+        assert!(list.contains("RUE"));
+        assert!(list.contains("Straße"));
+        assert!(list.contains("STRAßE"));
+        assert!(!list.contains("street"));
+        assert!(!list.contains("ru"));
     }
 }
