@@ -110,6 +110,25 @@ fn particles_pattern() -> String {
     format!("(?:(?:{})[ \\t]+){{0,3}}", words.join("|"))
 }
 
+/// A built-in pattern, compiled once per process: every [`Detectors`] (one per
+/// configuration, and a configuration is read again on every change) shares it. (Compiling
+/// the name and address patterns, with the lexicons' particles and Unicode classes, costs
+/// tens of milliseconds.)
+fn built_in_pattern(p: &str) -> Regex {
+    static CACHE: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, Regex>>> =
+        std::sync::LazyLock::new(Default::default);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache
+        .entry(p.to_string())
+        .or_insert_with(|| {
+            RegexBuilder::new(p)
+                .size_limit(1 << 24)
+                .build()
+                .expect("built-in pattern")
+        })
+        .clone()
+}
+
 /// What a word of the lexicons is, where it stands on a slip.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
@@ -199,12 +218,7 @@ impl Detectors {
         let words = Labels::new(&forms);
         // Name particles (`de`, `van der`) before a capitalised word of a name.
         let p = particles_pattern();
-        let build = |p: &str| {
-            RegexBuilder::new(p)
-                .size_limit(1 << 24)
-                .build()
-                .expect("built-in pattern")
-        };
+        let build = |p: &str| built_in_pattern(p);
         Detectors {
             words,
             roles,
@@ -352,10 +366,11 @@ impl Detectors {
         // `Fällig am:`), or is it a short heading with one (`ITEM ON HOLD`)?
         let item_labelled = |li: usize| {
             let line = lines[li];
-            let heading = line.split_whitespace().nth(4).is_none();
             hits_on(li).any(|h| {
                 let rest = line[h.end - starts[li]..].trim_start_matches([' ', '\t']);
-                h.role == Role::Item && (heading || rest.starts_with([':', '#', '=']))
+                h.role == Role::Item
+                    && (rest.starts_with([':', '#', '='])
+                        || line.split_whitespace().nth(4).is_none())
             })
         };
 
@@ -581,6 +596,12 @@ impl Detectors {
         texty.clear();
         texty.extend((0..lines.len()).filter(|&i| !lines[i].trim().is_empty()));
         let texty = &*texty;
+        // Where each line is among the lines with text (`usize::MAX` for a blank one).
+        let mut texty_at = vec![usize::MAX; lines.len()];
+        for (pos, &li) in texty.iter().enumerate() {
+            texty_at[li] = pos;
+        }
+        let pos_of = |line: usize| Some(texty_at[line]).filter(|&p| p != usize::MAX);
         // The words of the names found after labels, which are masked wherever else they
         // stand (in upper case under a surname-prefix action): a first line whose lower-case
         // first name is made only of them reads as a name line once printed.
@@ -765,7 +786,7 @@ impl Detectors {
             .iter()
             .filter(|x| x.kind == Kind::Name && x.end >= lines[x.line].trim_end().len())
             .filter_map(|x| {
-                let pos = texty.iter().position(|&t| t == x.line)?;
+                let pos = pos_of(x.line)?;
                 let next = *texty.get(pos + 1)?;
                 let t = lines[next].trim();
                 let first = t.split_whitespace().next()?;
@@ -984,7 +1005,6 @@ impl Detectors {
         // addresses below it are the patron's. Elsewhere a phone number is the patron's when it
         // is near the patron's lines and labelled or alone on its line; an e-mail address when
         // near them. Without a name or card in the segment only labelled values count.
-        let pos_of = |line: usize| texty.iter().position(|&t| t == line);
         // What an earlier run left of a name or card (initials, a surname prefix, a masked
         // card number) still marks the patron's block, so that redacting a redacted slip
         // decides the same way.
@@ -1007,7 +1027,7 @@ impl Detectors {
         // nothing redaction changes (no value found on it, no digits, `@` or `*`), so that it
         // reads the same when the output is redacted again.
         let under_library = |f: &[Finding], li: usize| {
-            let Some(pos) = texty.iter().position(|&t| t == li) else {
+            let Some(pos) = pos_of(li) else {
                 return false;
             };
             let Some(&above) = pos.checked_sub(1).and_then(|p| texty.get(p)) else {
@@ -1038,7 +1058,7 @@ impl Detectors {
         address_lines.clear();
         address_lines.extend(f.iter().filter(|x| x.kind == Kind::Address).map(|x| x.line));
         for &li in address_lines.iter() {
-            let Some(mut pos) = texty.iter().position(|&t| t == li) else {
+            let Some(mut pos) = pos_of(li) else {
                 continue;
             };
             if let Some(&next) = texty.get(pos + 1) {

@@ -19,6 +19,9 @@ pub(super) struct Labels {
     /// as it does, however many languages' labels there are.
     by_quad: Vec<u16>,
     quad_start: Vec<u32>,
+    /// One bit per bucket of [`Self::by_quad`] that holds a label: a small table, read
+    /// before the large one.
+    quad_bits: Vec<u64>,
     /// The labels of two or three bytes: (their first two bytes as [`pair`] gives them,
     /// index), by pair, longest first.
     short: Vec<(usize, u16)>,
@@ -70,7 +73,7 @@ fn quad(bytes: &[u8]) -> usize {
 }
 
 /// [`Labels::by_quad`] has 2^QUAD_BITS buckets.
-const QUAD_BITS: u32 = 14;
+const QUAD_BITS: u32 = 15;
 
 /// Bytes scanned at once for word starts: one bit each in a `u64`.
 const CHUNK: usize = 64;
@@ -119,6 +122,10 @@ impl Labels {
         for k in 0..1 << QUAD_BITS {
             quad_start[k + 1] += quad_start[k];
         }
+        let mut quad_bits = vec![0u64; (1 << QUAD_BITS) / 64];
+        for &(k, _) in &keyed {
+            quad_bits[k / 64] |= 1 << (k % 64);
+        }
         let by_quad = keyed.into_iter().map(|(_, i)| i).collect();
         let mut class = [0u8; 256];
         for (c, class) in (0..=255u8).zip(class.iter_mut()) {
@@ -144,6 +151,7 @@ impl Labels {
             spans,
             by_quad,
             quad_start,
+            quad_bits,
             short,
             short_pairs,
             single,
@@ -226,8 +234,17 @@ impl Labels {
             return None;
         }
         let q = quad(&b[s..]);
-        let long = &self.by_quad[self.quad_start[q] as usize..self.quad_start[q + 1] as usize];
+        let has_long = self.quad_bits[q / 64] >> (q % 64) & 1 == 1;
         let has_short = self.short_pairs[k / 64] >> (k % 64) & 1 == 1;
+        let single = self.single[first.to_ascii_lowercase() as usize];
+        if !has_long && !has_short && single.is_none() {
+            return None;
+        }
+        let long = if has_long {
+            &self.by_quad[self.quad_start[q] as usize..self.quad_start[q + 1] as usize]
+        } else {
+            &[]
+        };
         let from = if has_short {
             self.short.partition_point(|x| x.0 < k)
         } else {
@@ -237,7 +254,6 @@ impl Labels {
             .iter()
             .take_while(|x| x.0 == k)
             .map(|x| x.1);
-        let single = self.single[first.to_ascii_lowercase() as usize];
         // Longest first: four bytes or more, then two or three, then one.
         for l in long.iter().copied().chain(short).chain(single) {
             let l = l as usize;
