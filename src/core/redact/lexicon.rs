@@ -183,6 +183,9 @@ pub(super) fn case_forms(word: &str) -> Vec<String> {
         return vec![word.to_string()];
     }
     let mut forms = vec![word.to_string(), word.to_uppercase()];
+    // Without its accents too, as a typesetter prints a letter its code page lacks
+    // (`wypozyczono dla`).
+    forms.extend(ascii_fold(word));
     let mut title = String::with_capacity(word.len());
     let mut start = true;
     for c in word.chars() {
@@ -196,6 +199,30 @@ pub(super) fn case_forms(word: &str) -> Vec<String> {
     forms.push(title);
     forms.dedup();
     forms
+}
+
+/// `word` with its letters' accents left out and the letters that have none in ASCII
+/// written as ASCII (`ł` as `l`, `ø` as `o`, `ß` as `ss`), when that makes it ASCII.
+fn ascii_fold(word: &str) -> Option<String> {
+    use unicode_normalization::UnicodeNormalization;
+    let mut out = String::with_capacity(word.len());
+    for c in word.nfd() {
+        if unicode_normalization::char::is_combining_mark(c) {
+            continue;
+        }
+        match c {
+            'ł' => out.push('l'),
+            'Ł' => out.push('L'),
+            'ø' => out.push('o'),
+            'Ø' => out.push('O'),
+            'đ' => out.push('d'),
+            'æ' => out.push_str("ae"),
+            'œ' => out.push_str("oe"),
+            'ß' => out.push_str("ss"),
+            c => out.push(c),
+        }
+    }
+    (out.is_ascii() && out != word).then_some(out)
 }
 
 /// A list of lower-case words, each once, looked up in any case.
@@ -292,9 +319,23 @@ mod tests {
         assert_eq!(case_forms("card"), vec!["card"]);
         assert_eq!(
             case_forms("lånekort"),
-            vec!["lånekort", "LÅNEKORT", "Lånekort"]
+            vec!["lånekort", "LÅNEKORT", "lanekort", "Lånekort"]
         );
-        assert_eq!(case_forms("né le"), vec!["né le", "NÉ LE", "Né Le"]);
+        assert_eq!(
+            case_forms("né le"),
+            vec!["né le", "NÉ LE", "ne le", "Né Le"]
+        );
+        assert_eq!(
+            case_forms("wypożyczono dla"),
+            vec![
+                "wypożyczono dla",
+                "WYPOŻYCZONO DLA",
+                "wypozyczono dla",
+                "Wypożyczono Dla"
+            ]
+        );
+        // Cyrillic has no ASCII form.
+        assert_eq!(case_forms("имя"), vec!["имя", "ИМЯ", "Имя"]);
     }
 
     #[test]
