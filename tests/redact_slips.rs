@@ -379,3 +379,36 @@ fn an_author_under_a_title_is_kept_and_the_patron_is_not() {
         &["Morrison, Toni", "Beloved", "33390004021180"],
     );
 }
+
+#[test]
+fn a_site_card_format_is_a_card_wherever_it_stands() {
+    use slipguard::config::Config;
+    use std::path::Path;
+    let cfg = "[redact]\ncard_pattern = 'P[0-9]{6}'\n";
+    let c = Config::from_toml(Path::new("site.toml"), cfg).unwrap();
+    let job = job(&[
+        "Checkout Receipt",
+        "Ref P482213 paid",
+        "Item: The Overstory  P1234",
+    ]);
+    let p = profile();
+    let (out, _) = Redactor::new(c.redact).job(&p, &job).expect("printed");
+    let text: String = lines(&p, &out)
+        .iter()
+        .map(|l| format!("{}\n", l.text))
+        .collect();
+    check(&text, &[("site card", "48221")], &["The Overstory  P1234"]);
+    // Without it, the same number in no patron context is not a card.
+    check(
+        &printed(&["Checkout Receipt", "Ref P482213 paid"]),
+        &[],
+        &["P482213"],
+    );
+    // A pattern that matches an empty word would mask every blank: refused, with its line.
+    let e = Config::from_toml(
+        Path::new("site.toml"),
+        "[redact]\n\ncard_pattern = '[0-9]*'\n",
+    )
+    .unwrap_err();
+    assert!(e.to_string().starts_with("site.toml:3:"), "{e}");
+}

@@ -103,6 +103,9 @@ pub struct RedactConfig {
     pub enabled: bool,
     /// First digits of patron card numbers (Codabar type digit).
     pub card_type_digits: Vec<char>,
+    /// A site's own card number format (`[redact] card_pattern`): a word that matches it
+    /// whole is a patron card wherever it stands.
+    pub card_pattern: Option<Regex>,
     pub actions: Actions,
     pub labels: Labels,
     /// Tried in order; the first that matches a segment applies. Built-in last.
@@ -128,6 +131,7 @@ impl Default for RedactConfig {
         RedactConfig {
             enabled: true,
             card_type_digits: vec!['2'],
+            card_pattern: None,
             actions: Actions::default(),
             labels: Labels::default(),
             policies: vec![hold_shelf()],
@@ -161,6 +165,7 @@ fn hold_shelf() -> Policy {
 pub struct RawRedact {
     enabled: Option<bool>,
     card_type_digits: Option<Spanned<String>>,
+    card_pattern: Option<Spanned<String>>,
     #[serde(default)]
     actions: RawActions,
     #[serde(default)]
@@ -246,6 +251,19 @@ impl RawRedact {
                 ));
             }
             cfg.card_type_digits = digits;
+        }
+        if let Some(p) = &self.card_pattern {
+            // Matched against one word at a time, whole.
+            let whole = Spanned::new(p.span(), format!("^(?:{})$", p.get_ref()));
+            let re = regex(&whole)?;
+            if re.is_match("") {
+                return Err(err(
+                    p.span(),
+                    r#"card_pattern matches an empty word; give the card's format, such as "P[0-9]{6}""#
+                        .into(),
+                ));
+            }
+            cfg.card_pattern = Some(re);
         }
         cfg.actions = actions(&self.actions, &Actions::default())?;
         cfg.labels = self.labels;

@@ -199,6 +199,8 @@ pub(super) struct Detectors {
     /// Amsterdam`, `00-950 Warszawa`, `1000-001 Lisboa`): the last line of an address.
     postal_line: Regex,
     card_types: Vec<char>,
+    /// The site's own card format, matched whole against one word.
+    card_pattern: Option<Regex>,
     /// How many digits a masked card number keeps (`keep-last:N` of the card actions).
     card_kept_digits: Vec<usize>,
 }
@@ -263,6 +265,7 @@ impl Detectors {
                 r"^\s*(?:(?:[A-Z]{{1,2}}-)?(?:[0-9]{{4,5}}|[0-9]{{3}} [0-9]{{2}}|[0-9]{{4}} ?[A-Z]{{2}}|[0-9]{{2}}-[0-9]{{3}}|[0-9]{{4}}-[0-9]{{3}})(?:[ \t]+{TOWN})?|{ZIP}|{CA_POSTCODE}|{UK_POSTCODE})\s*$"
             )),
             card_types: cfg.card_type_digits.clone(),
+            card_pattern: cfg.card_pattern.clone(),
             card_kept_digits: std::iter::once(&cfg.actions)
                 .chain(cfg.policies.iter().map(|p| &p.actions))
                 .filter_map(|a| match a.card {
@@ -556,6 +559,20 @@ impl Detectors {
             // The Codabar shape is a card whether or not its check digit holds: a card
             // misprinted, or a site whose numbers carry none, is still the patron's.
             push(&mut f, li, a, b, Kind::Card);
+        }
+        // A site's own card format (`card_pattern`), one word at a time, wherever it stands.
+        if let Some(re) = &cfg.card_pattern {
+            for (li, text) in lines.iter().enumerate() {
+                for (a, w) in site_words(text) {
+                    if re.is_match(w)
+                        && !f
+                            .iter()
+                            .any(|x| x.line == li && x.start < a + w.len() && a < x.end)
+                    {
+                        push(&mut f, li, a, a + w.len(), Kind::Card);
+                    }
+                }
+            }
         }
         // A card number slipguard masked before still marks the patron's block, so that
         // redacting a redacted slip changes nothing.
@@ -1240,6 +1257,13 @@ impl Detectors {
         }
     }
 
+    /// Does `text` hold a word of the site's own card format (`card_pattern`)?
+    pub(super) fn site_card(&self, text: &str) -> bool {
+        self.card_pattern
+            .as_ref()
+            .is_some_and(|re| site_words(text).any(|(_, w)| re.is_match(w)))
+    }
+
     /// Where `line` has the shape of a card number: a card type digit, then 13 more digits,
     /// each perhaps after one space or dash. Non-overlapping, leftmost first.
     fn card_shapes<'a>(&'a self, line: &'a str) -> impl Iterator<Item = (usize, usize)> + 'a {
@@ -1279,6 +1303,9 @@ impl Detectors {
     /// Does this text (a barcode or 2-D code payload) carry patron data: a card number, or
     /// one of the values already found in the segment?
     pub(super) fn symbol_is_patron(&self, payload: &str, known: &Known) -> bool {
+        if self.site_card(payload) {
+            return true;
+        }
         // Symbol data runs digits against start/stop characters (Codabar `A…B`) or code-set
         // prefixes: look at every run of digits.
         if payload
@@ -1792,6 +1819,14 @@ fn street_span(line: &str) -> Option<(usize, usize)> {
         }
     }
     first.map(|s| (s, line.trim_end().len()))
+}
+
+/// The words of `text` a site's card format is tried on, with where each starts: parted by
+/// blanks, brackets, colons, commas and semicolons.
+fn site_words(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | ':' | ',' | ';'))
+        .filter(|w| !w.is_empty())
+        .map(move |w| (w.as_ptr() as usize - text.as_ptr() as usize, w))
 }
 
 /// A card number of any site format: one token of 5 to 20 letters, digits and dashes,

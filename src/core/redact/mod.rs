@@ -851,6 +851,7 @@ impl Redactor {
     fn has_card(&self, text: &str) -> bool {
         text.split(|c: char| !c.is_ascii_digit())
             .any(|run| self.detectors.is_card_run(run))
+            || self.detectors.site_card(text)
     }
 
     /// The text line that replaces a symbol holding patron data: every letter and digit
