@@ -412,3 +412,32 @@ fn a_site_card_format_is_a_card_wherever_it_stands() {
     .unwrap_err();
     assert!(e.to_string().starts_with("site.toml:3:"), "{e}");
 }
+
+#[test]
+fn headings_titles_and_labels_around_values_are_kept() {
+    let out = printed(&[
+        "Médiathèque de Lyon",
+        "Reçu de paiement",
+        "Lecteur : M. Dupont Pierre",
+        "Hold for pickup at Maple Ridge",
+        "Adres: Kerkstraat 12",
+        "1012 AB Amsterdam",
+        "Patron: Mr Max Mustermann",
+    ]);
+    check(
+        &out,
+        &[
+            ("fr surname", "Dupont"),
+            ("nl street", "Kerkstraat"),
+            ("nl postcode", "1012 AB"),
+            ("de surname", "Mustermann"),
+        ],
+        &[
+            "Reçu de paiement",
+            "Hold for pickup at Maple Ridge",
+            "Adres:",
+            "Lecteur : M.",
+            "Patron: Mr ",
+        ],
+    );
+}

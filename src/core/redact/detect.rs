@@ -501,7 +501,13 @@ impl Detectors {
             let v = &text[a..b];
             match kind {
                 Kind::Name => {
-                    if let Some((na, nb, card)) = split_name_value(v) {
+                    // A lead-in without a separator before a heading's word is a heading
+                    // (`Reçu de paiement`, `Hold for pickup`), not a name.
+                    let heading = !has_sep
+                        && v.split(|c: char| !c.is_alphabetic())
+                            .find(|w| !w.is_empty())
+                            .is_some_and(has_place_or_heading_word);
+                    if let Some((na, nb, card)) = split_name_value(v).filter(|_| !heading) {
                         // "Patron: Maple Ridge Public Library" names a place, not a person:
                         // its words must not spread over the library's own lines.
                         if has_place_word(&v[na..nb]) {
@@ -1403,7 +1409,18 @@ fn split_name_value(v: &str) -> Option<(usize, usize, Option<Span>)> {
         let t = name.trim_start();
         let word_end = t.find(|c: char| !c.is_alphabetic()).unwrap_or(t.len());
         let w = &t[..word_end];
-        if lexicon::get().honorifics.contains(w) && t[word_end..].starts_with(['.', ' ']) {
+        // A one-letter title (French `M.`) only before a word, not before initials (`M. M.`,
+        // as an earlier run printed a name).
+        let before_word = || {
+            let next = t[word_end..].trim_start_matches(['.', ' ']);
+            next.split(|c: char| !c.is_alphabetic())
+                .next()
+                .is_some_and(|n| n.chars().nth(1).is_some())
+        };
+        if lexicon::get().honorifics.contains(w)
+            && t[word_end..].starts_with(['.', ' '])
+            && (w.chars().nth(1).is_some() || before_word())
+        {
             let skip = name.len() - t.len() + word_end;
             let rest = &name[skip..];
             let rest_trim = rest.trim_start_matches(['.', ' ']);
@@ -1861,13 +1878,14 @@ fn starts_numbered(line: &str) -> bool {
 }
 
 /// Where the field holding byte `at` of `line` starts: after the last column gap (two blanks
-/// or a tab) before it, else at the line's first character.
+/// or a tab) or label colon before it, else at the line's first character.
 fn field_start(line: &str, at: usize) -> usize {
     let before = &line[..at];
     match before
         .rfind("  ")
         .into_iter()
         .chain(before.rfind('\t'))
+        .chain(before.rfind(':').map(|c| c + 1))
         .max()
     {
         Some(gap) => gap + before[gap..].len() - before[gap..].trim_start().len(),
