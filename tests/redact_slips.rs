@@ -441,3 +441,34 @@ fn headings_titles_and_labels_around_values_are_kept() {
         ],
     );
 }
+
+#[test]
+fn a_patron_card_of_any_format_under_the_name_as_a_barcode_field_or_a_list_item() {
+    // Evergreen's hold shelf and transit slips: `Barcode:` under `Hold for patron:`.
+    let out = printed(&[
+        "This item needs to be routed to the Hold Shelf",
+        "Barcode: 33390004021180",
+        "Title: Beloved",
+        "Hold for patron: Okafor, Chidinma Ada",
+        "Barcode: 1000482213",
+        "Request Date: 12/1/26",
+    ]);
+    check(
+        &out,
+        &[("card", "100048"), ("given", "Chidinma")],
+        &["33390004021180", "Beloved", "12/1/26"],
+    );
+    // Koha's hold slip as a list, bullets and all.
+    let out = printed(&[
+        "Hold Slip",
+        "Okafor, Chidinma",
+        "• 1000482213",
+        "• 785-555-0154",
+        "Item: Beloved",
+    ]);
+    check(
+        &out,
+        &[("card", "100048"), ("phone", "555-0154")],
+        &["Beloved"],
+    );
+}

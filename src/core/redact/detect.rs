@@ -677,7 +677,13 @@ impl Detectors {
             .position(|&li| item_labelled(li))
             .unwrap_or(texty.len());
         // A line of nothing but a card number of any site format (perhaps in brackets).
-        let card_line = |t: &str| card_like(t.trim().trim_start_matches('(').trim_end_matches(')'));
+        let card_line = |t: &str| {
+            let t = t
+                .trim()
+                .trim_start_matches(['•', '·', '-', '–'])
+                .trim_start();
+            card_like(t.trim_start_matches('(').trim_end_matches(')'))
+        };
         let no_label_on = |li: usize| {
             let t = lines[li];
             !label_at
@@ -777,6 +783,34 @@ impl Detectors {
                     push(&mut f, li, a, a + inner.text.len(), Kind::Card);
                 }
             }
+        }
+        // Under a labelled name, a `Barcode:` line (an item field's label, as Evergreen's hold
+        // slips print the patron's card under `Hold for patron:`) holding a number of any
+        // site format is the patron's card.
+        let barcode_cards: Vec<(usize, usize, usize)> = texty
+            .windows(2)
+            .filter(|w| {
+                f.iter()
+                    .any(|x| x.line == w[0] && x.kind == Kind::Name && x.labelled && !x.placeholder)
+                    && free(&f, w[1])
+            })
+            .filter_map(|w| {
+                let li = w[1];
+                let t = lines[li];
+                let lead = t.len() - t.trim_start().len();
+                let h = hits_on(li).next()?;
+                if h.role != Role::Item || h.start != starts[li] + lead {
+                    return None;
+                }
+                let after = &t[h.end - starts[li]..];
+                let value = after.trim_start().strip_prefix(':')?;
+                let m = trimmed_span(value, char::is_whitespace);
+                let a = t.len() - value.len() + m.start;
+                card_like(m.text).then_some((li, a, a + m.text.len()))
+            })
+            .collect();
+        for (li, a, b) in barcode_cards {
+            push(&mut f, li, a, b, Kind::Card);
         }
         // A name before a bracketed card on its line (`Ngozi Eze (23191000123456)`): the
         // words before the bracket, when they read as a name.
