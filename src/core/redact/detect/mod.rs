@@ -4,6 +4,14 @@
 //! Detection runs on decoded logical lines, so formatting commands inside a word or number
 //! do not hide it. See DESIGN §4 for the kinds and labels; the README lists what the
 //! detectors knowingly do not catch.
+//!
+//! Layout: [`Detectors::find`] reads a segment in one order — one pass for every lexicon word
+//! (labels, the library's words, item labels) with its line; labelled values; card shapes;
+//! names and cards by the slip's structure; street addresses; the name's other mentions;
+//! e-mail and phone numbers; which contact data is the patron's; cards found masked wherever
+//! they stand. The shapes each kind takes are in its own module: [`card`], [`name`],
+//! [`address`], [`contact`]. Words come from the lexicons ([`super::lexicon`]), never from
+//! this code.
 
 use super::action::{changed, Action, Out};
 use super::config::RedactConfig;
@@ -11,6 +19,16 @@ use super::labels::Labels;
 use super::lexicon;
 use super::Kind;
 use regex::{Regex, RegexBuilder};
+
+mod address;
+mod card;
+mod contact;
+mod name;
+
+use address::*;
+use card::*;
+use contact::*;
+use name::*;
 
 /// A detected patron value: bytes `start..end` of line `line`'s text (on character
 /// boundaries).
@@ -29,45 +47,6 @@ pub struct Finding {
     /// a line that only repeats the name found elsewhere.
     pub placeholder: bool,
 }
-
-/// One secondary unit of an address: a designator (USPS Publication 28's common ones, the
-/// French `App.`, the British `Flat`) and a space, period or `#`, or `#` alone; then a
-/// number, a letter, or both (`3C`, `B`, `12-A`, `B2`).
-const UNIT: &str = r"(?:(?:apt|apartment|app|appt|unit|suite|ste|bldg|building|fl|floor|rm|room|lot|spc|space|trlr|trailer|flat|dept)(?:\.?[ \t]*#|\.|[ \t])|#)[ \t]*(?:[0-9]{1,5}[a-z]?(?:-[0-9a-z]{1,3})?|[a-z](?:-?[0-9]{1,4})?)";
-
-/// A city's name: one to four words, the first capitalised.
-const TOWN: &str = r"\p{Lu}[\p{L}'’.-]*(?:[ -]\p{L}[\p{L}'’.-]*){0,3}";
-
-/// A US ZIP code (perhaps ZIP+4), a Canadian and a UK postcode.
-const ZIP: &str = r"[0-9]{5}(?:-[0-9]{4})?";
-const CA_POSTCODE: &str = r"[A-Z][0-9][A-Z] ?[0-9][A-Z][0-9]";
-const UK_POSTCODE: &str = r"[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}";
-
-/// The codes of the US states, DC and territories, and of the Canadian provinces and
-/// territories.
-const STATE: &str = "(?:A[KLRSZ]|C[AOT]|D[CE]|FL|G[AU]|HI|I[ADLN]|K[SY]|LA|M[ADEINOPST]|N[CDEHJMVY]|O[HKR]|P[AR]|RI|S[CD]|T[NX]|UT|V[AIT]|W[AIVY]|AB|BC|MB|N[BLSTU]|ON|PE|QC|SK|YT)";
-
-/// Words that make a `X, Y` line a place, not a person.
-const PLACE_WORDS: &[&str] = &[
-    "library",
-    "branch",
-    "public",
-    "county",
-    "city",
-    "center",
-    "centre",
-    "campus",
-    "university",
-    "college",
-    "school",
-    "department",
-    "dept",
-    "room",
-    "floor",
-    "street",
-    "avenue",
-    "road",
-];
 
 /// Every field label the detectors know (the lexicons' and `cfg`'s), in lower case.
 pub(super) fn all_labels(cfg: &RedactConfig) -> Vec<String> {
@@ -94,20 +73,6 @@ fn label_kinds(cfg: &RedactConfig) -> Vec<(String, Kind, bool)> {
         }
     }
     all
-}
-
-/// Up to three name particles of the lexicons, each followed by blanks (`de la `), as a
-/// pattern that may match nothing.
-fn particles_pattern() -> String {
-    let words: Vec<String> = lexicon::get()
-        .particles
-        .iter()
-        .map(|w| regex::escape(w))
-        .collect();
-    if words.is_empty() {
-        return String::new();
-    }
-    format!("(?:(?:{})[ \\t]+){{0,3}}", words.join("|"))
 }
 
 /// A built-in pattern, compiled once per process: every [`Detectors`] (one per
@@ -1408,217 +1373,6 @@ fn field(text: &str, start: usize, end: usize) -> (usize, usize) {
     (start + lead, start + v2.trim_end().len())
 }
 
-/// The name in a labelled value: honorifics and trailing punctuation left out, and a card
-/// number in brackets after it (`Okonkwo, Marisol (21472000358610)`) split off. `None` when
-/// the value does not look like a name.
-fn split_name_value(v: &str) -> Option<(usize, usize, Option<Span>)> {
-    let first = v.chars().next()?;
-    if !first.is_alphabetic() {
-        return None;
-    }
-    // The name runs while characters are letters, spaces, apostrophes, hyphens, periods,
-    // commas. A name run straight into an e-mail address (`nguyen@…`) takes the whole
-    // address with it, or its shortened form would leave a new address behind
-    // (`N. M.@example.org`); the run goes on after it.
-    // (A `?` is a letter the printer's code page lacks, as a typeset slip prints it.)
-    let name_char =
-        |c: char| c.is_alphabetic() || matches!(c, ' ' | '\'' | '’' | '-' | '.' | ',' | '?');
-    let mut end = 0;
-    while end < v.len() {
-        let rest = &v[end..];
-        let c = rest.chars().next().expect("not at the end");
-        if name_char(c) {
-            end += c.len_utf8();
-        } else if c == '@' && rest[1..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
-            end += rest.find(char::is_whitespace).unwrap_or(rest.len());
-        } else {
-            break;
-        }
-    }
-    let mut name = &v[..end];
-    let mut start = 0;
-    let whole = name;
-    // Honorifics.
-    loop {
-        let t = name.trim_start();
-        let word_end = t.find(|c: char| !c.is_alphabetic()).unwrap_or(t.len());
-        let w = &t[..word_end];
-        // A one-letter title (French `M.`) only before a word, not before initials (`M. M.`,
-        // as an earlier run printed a name).
-        let before_word = || {
-            let next = t[word_end..].trim_start_matches(['.', ' ']);
-            next.split(|c: char| !c.is_alphabetic())
-                .next()
-                .is_some_and(|n| n.chars().nth(1).is_some())
-        };
-        if lexicon::get().honorifics.contains(w)
-            && t[word_end..].starts_with(['.', ' '])
-            && (w.chars().nth(1).is_some() || before_word())
-        {
-            let skip = name.len() - t.len() + word_end;
-            let rest = &name[skip..];
-            let rest_trim = rest.trim_start_matches(['.', ' ']);
-            start += skip + (rest.len() - rest_trim.len());
-            name = rest_trim;
-        } else {
-            break;
-        }
-    }
-    // Nothing but an honorific (no name, no initials after it): it is the name itself
-    // ("MISS", a surname's first letters as an earlier run printed them), not a title.
-    let rest = name.trim();
-    let has_initial = rest.split_whitespace().next().is_some_and(|w| {
-        let w = w.trim_end_matches(['.', ',']);
-        w.chars().count() == 1 && w.chars().all(char::is_alphabetic)
-    });
-    if rest.chars().filter(|c| c.is_alphabetic()).count() < 2 && !has_initial {
-        (name, start) = (whole, 0);
-    }
-    let trimmed = name.trim_end_matches([' ', ',', '.', '-', '\'', '’']);
-    // Keep a period that ends an initial ("Marisol K.").
-    let trimmed = if name[trimmed.len()..].starts_with('.')
-        && trimmed
-            .chars()
-            .rev()
-            .nth(1)
-            .is_none_or(|c| !c.is_alphabetic())
-    {
-        &name[..trimmed.len() + 1]
-    } else {
-        trimmed
-    };
-    // Initials count too ("M. O.", as an earlier run left them), so that redacting twice
-    // finds the same patron block.
-    let initials = !trimmed.is_empty()
-        && trimmed
-            .split_whitespace()
-            .all(|w| w.trim_end_matches(['.', ',']).chars().count() == 1);
-    if trimmed.chars().filter(|c| c.is_alphabetic()).count() < 2 && !initials {
-        return None;
-    }
-    let name_end = start + trimmed.len();
-    let rest = &v[end..];
-    let card = rest.trim_start().strip_prefix('(').and_then(|r| {
-        let close = r.find(')')?;
-        let inner = &r[..close];
-        let off = v.len() - r.len();
-        let lead = inner.len() - inner.trim_start().len();
-        let t = inner.trim();
-        (t.chars().any(|c| c.is_ascii_digit()) && (5..=20).contains(&t.len()))
-            .then_some((off + lead, off + lead + t.len()))
-    });
-    Some((start, name_end, card))
-}
-
-/// A byte range within a value.
-type Span = (usize, usize);
-
-/// A card token of 5 or more characters at the start of a value (letters and digits, with
-/// spaces or dashes between groups), holding at least one digit. Groups after the first
-/// hold a digit (or a masked one): a word after the number (a name run into it) is not part
-/// of it, so masking that word cannot change where the number ends. A token longer than a
-/// card number (20 characters) still counts: it is a number with a word glued to it, and
-/// masking the word would otherwise leave a card-sized token behind for the next run.
-fn card_token(v: &str) -> Option<(usize, usize)> {
-    let b = v.as_bytes();
-    let is_tok = |c: u8| c.is_ascii_alphanumeric() || c == b'*';
-    let mut end = 0;
-    let mut i = 0;
-    while i < b.len() && is_tok(b[i]) {
-        let group = i;
-        while i < b.len() && is_tok(b[i]) {
-            i += 1;
-        }
-        if group > 0 && !b[group..i].iter().any(|c| c.is_ascii_digit() || *c == b'*') {
-            break;
-        }
-        end = i;
-        // One space or dash, then the next group.
-        if i + 1 < b.len() && matches!(b[i], b' ' | b'-') && is_tok(b[i + 1]) {
-            i += 1;
-        } else {
-            break;
-        }
-    }
-    let t = &v[..end];
-    // Before an `@` it is an e-mail address's local part (masked, `*****@***.***`, or not).
-    let email = v[end..].starts_with('@');
-    (t.len() >= 5 && !email && t.bytes().any(|c| c.is_ascii_digit() || c == b'*'))
-        .then_some((0, end))
-}
-
-/// The words of the names in `f` that are masked wherever else they appear (lower case, two
-/// letters or more, honorifics left out). A name already in its redacted form (an earlier
-/// run's output: one of `name_actions` leaves it as it is) spreads nothing.
-/// (Into `words`, cleared first; `chars` and `out` are buffers.)
-fn spread_words(
-    f: &[Finding],
-    lines: &[&str],
-    name_actions: &[Action],
-    words: &mut Words,
-    chars: &mut Vec<char>,
-    out: &mut Vec<Out>,
-) {
-    words.clear();
-    for x in f.iter().filter(|x| x.kind == Kind::Name) {
-        let s = &lines[x.line][x.start..x.end];
-        chars.clear();
-        chars.extend(s.chars());
-        let redacted = name_actions.iter().any(|a| {
-            a.apply_into(chars, out);
-            !changed(chars, out)
-        });
-        if redacted {
-            continue;
-        }
-        for w in s.split(|c: char| !(c.is_alphabetic() || c == '\'' || c == '’' || c == '-')) {
-            let w = w.trim_matches(|c: char| !c.is_alphabetic());
-            if w.chars().nth(1).is_none() {
-                continue; // one letter
-            }
-            // Not a courtesy title, nor a particle (`de`, `van`): those stand in titles and
-            // other names too.
-            let lex = lexicon::get();
-            if lex.honorifics.contains(w) || lex.particles.contains(w) {
-                continue;
-            }
-            let at = words.text.len();
-            lower_same_len_into(w, &mut words.text);
-            words.spans.push((at, words.text.len()));
-        }
-    }
-}
-
-/// Words (lower case) in one buffer.
-#[derive(Default)]
-pub(super) struct Words {
-    text: Vec<u8>,
-    spans: Vec<(usize, usize)>,
-}
-
-impl Words {
-    fn clear(&mut self) {
-        self.text.clear();
-        self.spans.clear();
-    }
-
-    fn is_empty(&self) -> bool {
-        self.spans.is_empty()
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.spans.iter().map(|&(a, b)| &self.text[a..b])
-    }
-
-    /// In byte order, each word once.
-    fn sort_dedup(&mut self) {
-        let text = &self.text;
-        self.spans
-            .sort_by(|x, y| text[x.0..x.1].cmp(&text[y.0..y.1]));
-        self.spans.dedup_by(|x, y| text[x.0..x.1] == text[y.0..y.1]);
-    }
-}
-
 impl Scratch {
     /// The text the last [`Detectors::find`] searched, in lower case where the lower-case
     /// letter has the same length in UTF-8 (every ASCII letter), byte offsets unchanged.
@@ -1645,30 +1399,6 @@ pub(super) struct Scratch {
     chars: Vec<char>,
     out: Vec<Out>,
     blanked: Vec<u8>,
-}
-
-/// Is `word` one of [`PLACE_WORDS`], in any case?
-fn is_place_word(word: &str) -> bool {
-    if word.is_ascii() {
-        PLACE_WORDS.iter().any(|w| w.eq_ignore_ascii_case(word))
-    } else {
-        let lower = word.to_lowercase();
-        PLACE_WORDS.contains(&lower.as_str())
-    }
-}
-
-/// Does `text` hold a place word or a slip heading's word? Then it is not a person's name,
-/// nor a city's.
-fn has_place_or_heading_word(text: &str) -> bool {
-    text.split(|c: char| !c.is_alphabetic())
-        .any(|w| is_place_word(w) || lexicon::get().headings.contains(w))
-}
-
-/// Does `text` hold the word "library" (any case)? No person is called that; other place
-/// words are surnames too (Street, Branch, City).
-fn has_place_word(text: &str) -> bool {
-    text.split(|c: char| !c.is_alphabetic())
-        .any(|w| w.eq_ignore_ascii_case("library") || w.eq_ignore_ascii_case("libraries"))
 }
 
 /// A piece of a line: its text and where it starts.
@@ -1746,238 +1476,6 @@ fn lower_same_len_into(text: &str, out: &mut Vec<u8>) {
         }
         i += n;
     }
-}
-
-/// Digits in a patron card number found by its shape (a Codabar library card).
-const CARD_DIGITS: usize = 14;
-
-/// Whether `line` (after its blanks) starts with a house number, perhaps with a letter or a
-/// second number (`12B`, `12-14`), then a space and a letter.
-fn starts_with_house_number(line: &str) -> bool {
-    let t = line.trim_start().as_bytes();
-    let number = t.iter().take_while(|b| b.is_ascii_digit()).count();
-    if !(1..=6).contains(&number) {
-        return false;
-    }
-    let mut i = number;
-    if t.get(i) == Some(&b'-') {
-        let more = t[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
-        if !(1..=6).contains(&more) {
-            return false;
-        }
-        i += 1 + more;
-    } else if t.get(i).is_some_and(u8::is_ascii_alphabetic) {
-        i += 1;
-    }
-    t.get(i) == Some(&b' ')
-        && line.trim_start()[i + 1..]
-            .chars()
-            .next()
-            .is_some_and(char::is_alphabetic)
-}
-
-/// Whether `line` holds `box` in any case (every post-office or rural-route box does).
-fn has_box_word(line: &str) -> bool {
-    line.as_bytes()
-        .windows(3)
-        .any(|w| w.eq_ignore_ascii_case(b"box"))
-}
-
-/// Where a street address stands in `line`: a house number (`12`, `12B`, `12-14`, `7/3`)
-/// and a street word of the lexicons (a whole word, `St`, `rue`, `calle`, or a compound
-/// ending in a street ending, `Hauptstraße`, `Kjølberggata`) at most four words apart, in
-/// either order (`12 Main St`, `5 rue des Lilas`, `Hauptstraße 12`, `ul. Długa 5`). From the
-/// first of the two to the end of the line. Words are parted by blanks, commas and the
-/// control character [`blank`] writes; a number run on from a word (`M.7`, `**7`) is none.
-fn street_span(line: &str) -> Option<(usize, usize)> {
-    if !has_house_number(line.as_bytes()) {
-        return None;
-    }
-    let lex = lexicon::get();
-    let sep = |c: char| c.is_whitespace() || c == ',' || c == '\u{1}';
-    let mut words: Vec<(usize, usize, bool)> = Vec::new();
-    let mut numbers = 0;
-    let mut start = None;
-    for (i, c) in line
-        .char_indices()
-        .chain(std::iter::once((line.len(), ' ')))
-    {
-        match (sep(c), start) {
-            (true, Some(a)) => {
-                let number = is_house_number(&line[a..i]);
-                numbers += usize::from(number);
-                words.push((a, i, number));
-                start = None;
-            }
-            (false, None) => start = Some(i),
-            _ => {}
-        }
-    }
-    if numbers == 0 {
-        return None;
-    }
-    let is_street = |w: &str| {
-        let w = w.trim_end_matches('.');
-        // Lower case on the stack for the usual short ASCII word.
-        let mut buf = [0u8; 24];
-        let owned;
-        let w: &str = if w.is_ascii() && w.len() <= buf.len() {
-            let lower = &mut buf[..w.len()];
-            lower.copy_from_slice(w.as_bytes());
-            lower.make_ascii_lowercase();
-            std::str::from_utf8(lower).expect("ASCII")
-        } else {
-            owned = w.to_lowercase();
-            &owned
-        };
-        !w.is_empty()
-            && (lex.street.contains(w)
-                || w.len() >= 6
-                    && lex
-                        .street_suffixes
-                        .iter()
-                        .any(|s| w.len() >= s.len() + 3 && w.ends_with(s.as_str())))
-    };
-    let mut first: Option<usize> = None;
-    for (i, &(a, b, number)) in words.iter().enumerate() {
-        if number || !line[a..b].chars().next().is_some_and(char::is_alphabetic) {
-            continue;
-        }
-        // Only a word within five of a house number can be its street's.
-        let near = words[i.saturating_sub(5)..(i + 6).min(words.len())]
-            .iter()
-            .any(|w| w.2);
-        if !near {
-            continue;
-        }
-        if !is_street(&line[a..b]) {
-            continue;
-        }
-        let lo = i.saturating_sub(5);
-        let hi = (i + 5).min(words.len() - 1);
-        if let Some(j) = (lo..=hi)
-            .filter(|&j| words[j].2)
-            .min_by_key(|&j| j.abs_diff(i))
-        {
-            // A house number after the street word (`Thorvald Meyers gate 61`): the street's
-            // name comes before its type word, so the field from its start is the address.
-            let start = if j > i {
-                field_start(line, words[i].0)
-            } else {
-                words[j].0
-            };
-            first = Some(first.map_or(start, |s| s.min(start)));
-        }
-    }
-    first.map(|s| (s, line.trim_end().len()))
-}
-
-/// The words of `text` a site's card format is tried on, with where each starts: parted by
-/// blanks, brackets, colons, commas and semicolons.
-fn site_words(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | ':' | ',' | ';'))
-        .filter(|w| !w.is_empty())
-        .map(move |w| (w.as_ptr() as usize - text.as_ptr() as usize, w))
-}
-
-/// A card number of any site format: one token of 5 to 20 letters, digits and dashes,
-/// four digits or more, starting with a letter or digit; not an item barcode's shape (eight
-/// digits or more starting with `3`, the Codabar item type digit).
-fn card_like(t: &str) -> bool {
-    let b = t.as_bytes();
-    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
-    (5..=20).contains(&b.len())
-        && digits >= 4
-        && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-        && !(digits == b.len() && b.len() >= 8 && b[0] == b'3')
-}
-
-/// Groups of digits that read as a date (`2026-12-24`, `24.12.2026`, `12 24 2026`): a
-/// four-digit year before or after two groups of one or two digits.
-fn is_date_shape(m: &str) -> bool {
-    let groups: Vec<usize> = m
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|g| !g.is_empty())
-        .map(str::len)
-        .collect();
-    matches!(groups[..], [4, 1 | 2, 1 | 2, ..] | [1 | 2, 1 | 2, 4, ..])
-}
-
-/// Does `line` start with a list number (`1.`, `2)`)?
-fn starts_numbered(line: &str) -> bool {
-    let t = line.trim_start().as_bytes();
-    let n = t.iter().take_while(|c| c.is_ascii_digit()).count();
-    (1..=3).contains(&n) && matches!(t.get(n), Some(b'.' | b')'))
-}
-
-/// Where the field holding byte `at` of `line` starts: after the last column gap (two blanks
-/// or a tab) or label colon before it, else at the line's first character.
-fn field_start(line: &str, at: usize) -> usize {
-    let before = &line[..at];
-    match before
-        .rfind("  ")
-        .into_iter()
-        .chain(before.rfind('\t'))
-        .chain(before.rfind(':').map(|c| c + 1))
-        .max()
-    {
-        Some(gap) => gap + before[gap..].len() - before[gap..].trim_start().len(),
-        None => before.len() - before.trim_start().len(),
-    }
-}
-
-/// A cheap test before [`street_span`] splits a line into words: a word (after the line's
-/// start, a blank, a comma or the blanking character) that is a house number.
-fn has_house_number(b: &[u8]) -> bool {
-    let sep = |c: u8| matches!(c, b' ' | b'\t' | b',' | 1) || c.is_ascii_whitespace();
-    let mut i = 0;
-    while let Some(d) = b[i..].iter().position(u8::is_ascii_digit) {
-        let at = i + d;
-        let end = b[at..]
-            .iter()
-            .position(|&c| sep(c))
-            .map_or(b.len(), |n| at + n);
-        let starts_word = at == 0 || sep(b[at - 1]);
-        if starts_word && std::str::from_utf8(&b[at..end]).is_ok_and(is_house_number) {
-            return true;
-        }
-        i = end.max(at + 1);
-    }
-    false
-}
-
-/// A house number: one to six digits, perhaps a letter (`12B`) or a second part after `-`
-/// or `/` (`12-14`, `7/3`, `12-A`).
-fn is_house_number(w: &str) -> bool {
-    let b = w.as_bytes();
-    let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
-    if !(1..=6).contains(&n) {
-        return false;
-    }
-    match &b[n..] {
-        [] => true,
-        [c] => c.is_ascii_alphabetic(),
-        [b'-' | b'/', rest @ ..] => {
-            (1..=4).contains(&rest.len()) && rest.iter().all(u8::is_ascii_alphanumeric)
-        }
-        _ => false,
-    }
-}
-
-/// A cheap test a line passes before the phone pattern runs: every number the pattern
-/// finds ends in three digits, a space, period or dash, and four digits, or starts with `+`
-/// and a digit.
-fn may_be_phone(line: &[u8]) -> bool {
-    let d = |i: usize| line.get(i).is_some_and(u8::is_ascii_digit);
-    (0..line.len()).any(|i| {
-        (line[i] == b'+' && d(i + 1))
-            || (d(i)
-                && d(i + 1)
-                && d(i + 2)
-                && matches!(line.get(i + 3), Some(b' ' | b'.' | b'-'))
-                && (i + 4..i + 8).all(d))
-    })
 }
 
 /// Sort findings and drop the ones inside (or overlapping) an earlier, longer one.
