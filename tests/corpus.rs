@@ -7,12 +7,14 @@ use serde::Deserialize;
 use slipguard::core::profile::Profile;
 use slipguard::core::redact::config::RedactConfig;
 use slipguard::core::redact::Redactor;
-use slipguard::core::symbol;
 use slipguard::core::text::codepage::Encoding;
-use slipguard::core::text::{self, intl};
+use slipguard::core::text::intl;
 use slipguard::core::tokenize::{tokenize, Op, TokenKind};
 use slipguard::profiles::Profiles;
 use std::path::PathBuf;
+
+mod leakcheck;
+use leakcheck::readable;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,23 +67,6 @@ fn encodings(p: &Profile, value: &str) -> Vec<Vec<u8>> {
     out.sort();
     out.dedup();
     out
-}
-
-/// Text a person or a scanner reads from the job: lines, barcode and 2-D code data.
-fn readable(p: &Profile, job: &[u8]) -> (Vec<String>, Vec<String>) {
-    let lines = text::lines(p, job)
-        .iter()
-        .map(|l| l.text.to_string())
-        .collect();
-    let mut symbols = Vec::new();
-    text::for_each_token(p, job, |tok, bytes| {
-        if let Some((_, t)) = symbol::barcode(p.dialect, &tok, bytes) {
-            symbols.push(t);
-        } else if let Some((_, d)) = symbol::code2d(p.dialect, &tok, bytes) {
-            symbols.push(String::from_utf8_lossy(&d).into_owned());
-        }
-    });
-    (lines, symbols)
 }
 
 fn cuts(p: &Profile, job: &[u8]) -> usize {

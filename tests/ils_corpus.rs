@@ -32,8 +32,7 @@ use slipguard::config::Config;
 use slipguard::core::profile::Profile;
 use slipguard::core::redact::config::RedactConfig;
 use slipguard::core::redact::Redactor;
-use slipguard::core::symbol;
-use slipguard::core::text::{self, codepage::Encoding};
+use slipguard::core::text::codepage::Encoding;
 use slipguard::daemon::Daemon;
 use slipguard::profiles::Profiles;
 use std::collections::{BTreeMap, BTreeSet};
@@ -532,23 +531,6 @@ fn html(slip: &Slip) -> String {
 /// What is read from a printed job: text lines, and barcode and 2-D code data.
 type Read = (Vec<String>, Vec<String>);
 
-/// Text a person or a scanner reads from a job: lines, barcode and 2-D code data.
-fn readable(p: &Profile, job: &[u8]) -> Read {
-    let lines = text::lines(p, job)
-        .iter()
-        .map(|l| l.text.to_string())
-        .collect();
-    let mut symbols = Vec::new();
-    text::for_each_token(p, job, |tok, bytes| {
-        if let Some((_, t)) = symbol::barcode(p.dialect, &tok, bytes) {
-            symbols.push(t);
-        } else if let Some((_, d)) = symbol::code2d(p.dialect, &tok, bytes) {
-            symbols.push(String::from_utf8_lossy(&d).into_owned());
-        }
-    });
-    (lines, symbols)
-}
-
 // ---------------------------------------------------------------------------------------
 // The daemon.
 
@@ -712,7 +694,7 @@ async fn ils_corpus_recall_and_retention_match_the_known_misses() {
     // the slip's own content.
     let raw_jobs: Vec<Vec<u8>> = slips.iter().map(|s| raw_job(&profile, s)).collect();
     for (s, job) in slips.iter().zip(&raw_jobs) {
-        let (lines, symbols) = readable(&profile, job);
+        let (lines, symbols) = leakcheck::readable(&profile, job);
         let seen = Printed::new(&[lines, symbols].concat());
         let control: Vec<String> = s.control.iter().flat_map(|l| l.texts()).collect();
         let control = Printed::new(&control);
@@ -748,7 +730,7 @@ async fn ils_corpus_recall_and_retention_match_the_known_misses() {
     let mut refused = Vec::new();
     for (i, job) in raw_jobs.iter().enumerate() {
         let out = match redactor.job(&profile, job) {
-            Ok((o, _)) => Some(readable(&profile, &o)),
+            Ok((o, _)) => Some(leakcheck::readable(&profile, &o)),
             Err(e) => {
                 // The reason names a cause, never a value (DESIGN §4).
                 refused.push(format!("{} (raw: {e})", slips[i].id));
@@ -772,7 +754,7 @@ async fn ils_corpus_recall_and_retention_match_the_known_misses() {
                 })
                 .await;
                 let file = common::prn_files(&out_dir).remove(n - 1);
-                Some(readable(&profile, &std::fs::read(file).unwrap()))
+                Some(leakcheck::readable(&profile, &std::fs::read(file).unwrap()))
             }
             422 => {
                 refused.push(format!("{} (http: 422)", s.id));

@@ -1,4 +1,4 @@
-//! The leak rule shared by `tests/ils_corpus.rs` and `tests/sample_leaks.rs`: whether a
+//! The leak rule shared by `tests/ils_corpus.rs`, `tests/sample_leaks.rs` and `tests/corpus.rs`: whether a
 //! patron value can still be read from what a printer prints (its text lines, and the data
 //! of its barcodes and 2-D codes), and the exact lists of known misses.
 //!
@@ -332,4 +332,23 @@ impl Table {
 /// Whether the exact lists may be rewritten instead of checked.
 pub fn blessing() -> bool {
     std::env::var("SLIPGUARD_BLESS_MISSES").is_ok_and(|v| v == "1")
+}
+
+/// Text a person or a scanner reads from a printed job: its text lines, and the data of its
+/// barcodes and 2-D codes.
+pub fn readable(p: &slipguard::core::profile::Profile, job: &[u8]) -> (Vec<String>, Vec<String>) {
+    use slipguard::core::{symbol, text};
+    let lines = text::lines(p, job)
+        .iter()
+        .map(|l| l.text.to_string())
+        .collect();
+    let mut symbols = Vec::new();
+    text::for_each_token(p, job, |tok, bytes| {
+        if let Some((_, t)) = symbol::barcode(p.dialect, &tok, bytes) {
+            symbols.push(t);
+        } else if let Some((_, d)) = symbol::code2d(p.dialect, &tok, bytes) {
+            symbols.push(String::from_utf8_lossy(&d).into_owned());
+        }
+    });
+    (lines, symbols)
 }
