@@ -94,6 +94,31 @@ fn built_in_pattern(p: &str) -> Regex {
         .clone()
 }
 
+/// The search for every lexicon word and `cfg`'s extra labels, each in each of its case
+/// forms, with what each is (the labels first, so that a word listed twice is a label).
+/// Built once per process for a configuration without extra labels (nearly every site's),
+/// since it takes a few milliseconds.
+fn word_search(cfg: &RedactConfig) -> (std::sync::Arc<Labels>, std::sync::Arc<[Role]>) {
+    type Search = (std::sync::Arc<Labels>, std::sync::Arc<[Role]>);
+    let build = |cfg: &RedactConfig| -> Search {
+        let lex = lexicon::get();
+        let (forms, roles): (Vec<String>, Vec<Role>) = label_kinds(cfg)
+            .into_iter()
+            .map(|(l, kind, phrase)| (l, Role::Label(kind, phrase)))
+            .chain(lex.library.iter().map(|w| (w.clone(), Role::Library)))
+            .chain(lex.item.iter().map(|w| (w.clone(), Role::Item)))
+            .flat_map(|(w, role)| lexicon::case_forms(&w).into_iter().map(move |f| (f, role)))
+            .unzip();
+        (std::sync::Arc::new(Labels::new(&forms)), roles.into())
+    };
+    if cfg.labels != Default::default() {
+        return build(cfg);
+    }
+    static BUILT_IN: std::sync::OnceLock<Search> = std::sync::OnceLock::new();
+    let (w, r) = BUILT_IN.get_or_init(|| build(&RedactConfig::default()));
+    (w.clone(), r.clone())
+}
+
 /// What a word of the lexicons is, where it stands on a slip.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
@@ -119,9 +144,9 @@ pub(super) struct Detectors {
     /// Every word the lexicons know, in each of its case forms (ASCII letters in any case,
     /// longest match first): field labels, the library's words and the labels of item
     /// fields, searched for in one pass over a segment.
-    words: Labels,
+    words: std::sync::Arc<Labels>,
     /// What each of [`Self::words`] is.
-    roles: Vec<Role>,
+    roles: std::sync::Arc<[Role]>,
     bracketed: Regex,
     email: Regex,
     phone: Regex,
@@ -174,15 +199,7 @@ impl Detectors {
     pub(super) fn new(cfg: &RedactConfig) -> Self {
         // Each word in each of its case forms, with what it is: the labels first, so that
         // a word listed twice is a label.
-        let lex = lexicon::get();
-        let (forms, roles): (Vec<String>, Vec<Role>) = label_kinds(cfg)
-            .into_iter()
-            .map(|(l, kind, phrase)| (l, Role::Label(kind, phrase)))
-            .chain(lex.library.iter().map(|w| (w.clone(), Role::Library)))
-            .chain(lex.item.iter().map(|w| (w.clone(), Role::Item)))
-            .flat_map(|(w, role)| lexicon::case_forms(&w).into_iter().map(move |f| (f, role)))
-            .unzip();
-        let words = Labels::new(&forms);
+        let (words, roles) = word_search(cfg);
         // Name particles (`de`, `van der`) before a capitalised word of a name.
         let p = particles_pattern();
         let build = |p: &str| built_in_pattern(p);
