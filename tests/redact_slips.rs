@@ -472,3 +472,52 @@ fn a_patron_card_of_any_format_under_the_name_as_a_barcode_field_or_a_list_item(
         &["Beloved"],
     );
 }
+
+/// A library word near a patron's labelled contact data, or inside it, does not make it the
+/// library's; only the library's own heading above its block does.
+#[test]
+fn a_library_word_near_or_inside_a_value_keeps_nothing_unmasked() {
+    let out = printed(&[
+        "Hold Slip",
+        "Patron: Maja Åkesson",
+        "Pickup at: Elmwood Library, Eastside",
+        "Phone: (303) 555-0187",
+        "Email: maja.akesson@example.org",
+        "Address: 1400 Mill Branch Rd",
+        "Email: info@smithfamily.net",
+        "Item: The Overstory",
+        "",
+        "Elmwood Public Library",
+        "200 Main St",
+        "Phone: (303) 555-0100",
+        "Email: circ@elmwood.example.org",
+    ]);
+    check(
+        &out,
+        &[
+            ("phone", "555-0187"),
+            ("email", "akesson@"),
+            ("street", "Mill Branch"),
+            ("second email", "smithfamily"),
+        ],
+        &[
+            "Elmwood Library, Eastside",
+            "The Overstory",
+            "(303) 555-0100",
+            "circ@elmwood.example.org",
+        ],
+    );
+    // A name that starts with a heading's word is still a name; a street behind a no-break
+    // space is still a street.
+    let out = printed(&[
+        "Checked out to Fine, Anna",
+        "21472000358610",
+        "12\u{A0}Kloof Street",
+        "Hold for Self, Marta",
+    ]);
+    check(
+        &out,
+        &[("given", "Anna"), ("street", "Kloof"), ("second given", "Marta")],
+        &[],
+    );
+}

@@ -553,7 +553,9 @@ impl LineCollector {
     /// a format character (zero-width space, soft hyphen, joiners, direction marks, byte
     /// order mark) is left out; a combining mark joins the character before it, composed
     /// with it where Unicode has the composed letter (NFC: `u` + `◌̈` reads `ü`); a
-    /// full-width form reads as its ASCII character (`２` as `2`). Each character of the text
+    /// full-width form reads as its ASCII character (`２` as `2`). A mark that Unicode has no
+    /// composed letter for is read as part of its letter (left out of the text, its bytes
+    /// the letter's). Each character of the text
     /// still maps to all of its own job bytes: a character that takes in a mark or a format
     /// character after it takes in their bytes, so masking it masks them and keeping it
     /// keeps them. True when `c` was handled here.
@@ -566,9 +568,10 @@ impl LineCollector {
                 return format;
             };
             if prev.end() != src.start() || prev.len() + src.len() > 255 {
-                // A command stands between the two: the mark (or format character) keeps
-                // its bytes, and the text reads without it.
-                return true;
+                // A command stands between the two: a format character (which prints
+                // nothing) is left out; a mark stays a character of its own, so that its
+                // bytes are masked with the value it stands in.
+                return format;
             }
             let joined = CharSrc::new(prev.start(), prev.len() + src.len());
             *self.chars.last_mut().expect("a previous character") = joined;

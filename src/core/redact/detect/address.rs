@@ -162,7 +162,10 @@ pub(super) fn field_start(line: &str, at: usize) -> usize {
 /// A cheap test before [`street_span`] splits a line into words: a word (after the line's
 /// start, a blank, a comma or the blanking character) that is a house number.
 pub(super) fn has_house_number(b: &[u8]) -> bool {
-    let sep = |c: u8| matches!(c, b' ' | b'\t' | b',' | 1) || c.is_ascii_whitespace();
+    // Every byte of a non-ASCII character counts as a separator: a superset of the blanks
+    // [`street_span`] parts words at (a no-break space among them), so no house number it
+    // finds is missed here.
+    let sep = |c: u8| matches!(c, b',' | 1) || c.is_ascii_whitespace() || c >= 0x80;
     let mut i = 0;
     while let Some(d) = b[i..].iter().position(u8::is_ascii_digit) {
         let at = i + d;

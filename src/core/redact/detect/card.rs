@@ -44,10 +44,12 @@ pub(super) fn card_token(v: &str) -> Option<(usize, usize)> {
 pub(super) fn card_like(t: &str) -> bool {
     let b = t.as_bytes();
     let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+    // (`*` is a digit or letter an earlier run masked: the card it was is still one.)
     (5..=20).contains(&b.len())
         && digits >= 4
-        && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'*')
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'*'))
         && !(digits == b.len() && b.len() >= 8 && b[0] == b'3')
 }
 

@@ -222,7 +222,9 @@ impl Detectors {
             name_line_any_case: build(&format!(
                 r"^[ \t]*(?P<n>{p}\p{{Lu}}[\p{{L}}'’.]*(?:[ -]\p{{L}}[\p{{L}}'’.]*){{0,2}},[ \t]*\p{{L}}[\p{{L}}'’.-]*(?:[ \t]+{p}\p{{L}}[\p{{L}}'’.-]*)?)[ \t]*$"
             )),
-            redacted_name: build(r"^(?:\p{L}\.(?:[ \t]+\p{L}\.){0,7}|\p{Lu}{2,8}[ \t]+\p{Lu})$"),
+            redacted_name: build(
+                r"^(?:[\p{L}*]\.(?:[ \t]+[\p{L}*]\.){0,7}|\p{Lu}{2,8}[ \t]+\p{Lu})$",
+            ),
             masked_card: build(r"\*(?:[ -]?\*){5,}(?:[ -]?[0-9]){1,6}"),
             stars: memchr::memmem::Finder::new("****").into_owned(),
             name_words: build(&format!(
@@ -458,7 +460,7 @@ impl Detectors {
                 if a >= b {
                     continue;
                 }
-                if !has_sep && !phrase && !self.value_shaped(kind, &t[a..b]) {
+                if !self.value_shaped(kind, &t[a..b]) {
                     continue;
                 }
             }
@@ -473,8 +475,7 @@ impl Detectors {
                     && tail.split_whitespace().nth(2).is_none()
                     && self.name_words.is_match(tail)
                     && !has_place_or_heading_word(tail)
-                    && !hits_on(li)
-                        .any(|h| h.role != Role::Library && h.start >= starts[li] + tail_at)
+                    && !hits_on(li).any(|h| h.start >= starts[li] + tail_at)
                     && !text[b..tail_at].contains('\t')
                 {
                     b = text.trim_end().len();
@@ -483,12 +484,16 @@ impl Detectors {
             let v = &text[a..b];
             match kind {
                 Kind::Name => {
-                    // A lead-in without a separator before a heading's word is a heading
-                    // (`Reçu de paiement`, `Hold for pickup`), not a name.
+                    // A lead-in without a separator before a heading's word in lower case
+                    // is a heading (`Reçu de paiement`, `Hold for pickup`), not a name. (A
+                    // name is capitalised: `Hold for Fine, Anna`, and its surname prefix
+                    // `HOLD M` after an earlier run.)
                     let heading = !has_sep
                         && v.split(|c: char| !c.is_alphabetic())
                             .find(|w| !w.is_empty())
-                            .is_some_and(has_place_or_heading_word);
+                            .is_some_and(|w| {
+                                !w.chars().any(char::is_uppercase) && has_place_or_heading_word(w)
+                            });
                     if let Some((na, nb, card)) = split_name_value(v).filter(|_| !heading) {
                         // "Patron: Maple Ridge Public Library" names a place, not a person:
                         // its words must not spread over the library's own lines.
@@ -678,7 +683,7 @@ impl Detectors {
             // the case of the letters they came from: `T. i. n. M.`.)
             !t.is_empty()
                 && t.chars()
-                    .all(|c| c.is_alphabetic() || matches!(c, '.' | ' ' | '\t'))
+                    .all(|c| c.is_alphabetic() || matches!(c, '.' | ' ' | '\t' | '*'))
                 && self.redacted_name.is_match(t)
         };
         let mut header_name = false;
@@ -876,7 +881,11 @@ impl Detectors {
                 let m = box_like.then(|| self.po_box.find_iter(t).find(unmasked))??;
                 Some((m.start(), t.trim_end().len().max(m.end())))
             })?;
-            (!library(&f, &[], li)).then_some(found)
+            // Not after a word of the library's on its line (its footer's address); a
+            // library word inside the street (`Mill Branch Rd`) is the street's.
+            let library =
+                hits_on(li).any(|h| h.role == Role::Library && h.end <= starts[li] + found.0);
+            (!library).then_some(found)
         }));
         // A line that starts with a house number, directly above a city line or above a unit
         // line and a city line, is a street line without a street word (`3661 Broadway`,
@@ -962,13 +971,11 @@ impl Detectors {
         // as it would not once masked.
         if joined.contains('@') {
             for m in self.email.find_iter(joined) {
-                // Wherever it stands, unless on a line that reads as the library's (a
-                // footer's "Questions? Write to …"); else the library's own address is kept
-                // only through the configuration's `keep` list.
+                // Wherever it stands; whether it is the library's (after a library word on
+                // its line, under the library's heading) is decided with the other contact
+                // data below; else the library's own address is kept only through `keep`.
                 let (li, a) = locate(m.start());
-                if !library(&f, partial, li) {
-                    push(&mut f, li, a, a + m.len(), Kind::Email);
-                }
+                push(&mut f, li, a, a + m.len(), Kind::Email);
             }
         }
         // Phone numbers are looked for with the values found so far blanked out: digits that
@@ -1173,6 +1180,20 @@ impl Detectors {
         // So is one under a line of the library's (its name heading a header or a footer:
         // "Prairie Hills Public Library" / street / city / "Phone: …" / "Email: …"), at most
         // five lines down, with no patron name or card between.
+        // A line that heads the library's block: a library word, and nothing redaction
+        // changes or a field has (no value found on it, no label colon, digits, `@` or `*`),
+        // so that it reads the same when the output is redacted again ("Centerville Public
+        // Library" heading its address, phone and e-mail).
+        let library_heading = |f: &[Finding], li: usize| {
+            !lines[li]
+                .bytes()
+                .any(|b| b.is_ascii_digit() || matches!(b, b'@' | b'*' | b':'))
+                && !f.iter().any(|x| x.line == li)
+                && !partial.iter().any(|m| m.0 == li)
+                && library(f, partial, li)
+        };
+        // A value under such a line, at most five lines down, with no patron name or card
+        // between.
         let under_library_line = |f: &[Finding], li: usize| {
             let Some(pos) = pos_of(li) else {
                 return false;
@@ -1185,21 +1206,27 @@ impl Detectors {
                     !f.iter()
                         .any(|x| x.line == l && matches!(x.kind, Kind::Name | Kind::Card))
                 };
-                texty[pos - k..=pos].iter().all(|&l| clear(l)) && library(f, partial, above)
+                texty[pos - k..=pos].iter().all(|&l| clear(l)) && library_heading(f, above)
             })
         };
-        let library_labelled: Vec<usize> = f
+        // A library word before the value on its line ("Library phone: …", "Renew by phone:
+        // …", "Questions? info@…"), never one inside it (`1400 Mill Branch Rd`,
+        // `info@smithfamily.net`).
+        let library_before = |x: &Finding| {
+            hits_on(x.line).any(|h| h.role == Role::Library && h.end <= starts[x.line] + x.start)
+        };
+        let library_labelled: Vec<(usize, usize)> = f
             .iter()
             .filter(|x| x.kind == Kind::Email || x.labelled && contact(x.kind))
-            .map(|x| x.line)
-            .filter(|&li| library(&f, partial, li) || under_library_line(&f, li))
+            .filter(|x| library_before(x) || under_library_line(&f, x.line))
+            .map(|x| (x.line, x.start))
             .collect();
         f.retain(|x| {
             if !contact(x.kind) {
                 return true;
             }
             if x.labelled || x.kind == Kind::Email {
-                return !library_labelled.contains(&x.line);
+                return !library_labelled.contains(&(x.line, x.start));
             }
             if first_marker.is_some_and(|m| x.line < m) {
                 return false;

@@ -45,7 +45,8 @@ pub(super) fn particles_pattern() -> String {
 /// the value does not look like a name.
 pub(super) fn split_name_value(v: &str) -> Option<(usize, usize, Option<Span>)> {
     let first = v.chars().next()?;
-    if !first.is_alphabetic() {
+    // (`*.` is an initial an earlier run printed for a letter it could not move.)
+    if !first.is_alphabetic() && !v.starts_with("*.") {
         return None;
     }
     // The name runs while characters are letters, spaces, apostrophes, hyphens, periods,
