@@ -517,7 +517,11 @@ fn a_library_word_near_or_inside_a_value_keeps_nothing_unmasked() {
     ]);
     check(
         &out,
-        &[("given", "Anna"), ("street", "Kloof"), ("second given", "Marta")],
+        &[
+            ("given", "Anna"),
+            ("street", "Kloof"),
+            ("second given", "Marta"),
+        ],
         &[],
     );
 }

@@ -426,12 +426,16 @@ impl Redactor {
         let mut round = 1;
         loop {
             round += 1;
-            let (again, _, _) = self.segments_once(profile, &out, &mut scratch);
+            let (again, _, misread) = self.segments_once(profile, &out, &mut scratch);
+            // The output, read alone, must not look like the other dialect either (masking
+            // text can change how the other dialect's table reads a job): else it is not
+            // settled, and nothing of it prints.
+            let wrong = dialect::wrong(profile.dialect, &out, misread).is_some();
             let next = printed(&again);
-            if next == out && again.iter().all(|s| s.output.is_ok()) {
+            if !wrong && next == out && again.iter().all(|s| s.output.is_ok()) {
                 return (segs, report);
             }
-            let matched = again.len() == segs.len();
+            let matched = again.len() == segs.len() && !wrong;
             let last = round > self.rounds;
             for (i, s) in segs.iter_mut().enumerate() {
                 let now = again.get(i).filter(|_| matched).map(|a| &a.output);
