@@ -73,7 +73,7 @@ fn quad(bytes: &[u8]) -> usize {
 }
 
 /// [`Labels::by_quad`] has 2^QUAD_BITS buckets.
-const QUAD_BITS: u32 = 15;
+const QUAD_BITS: u32 = 13;
 
 /// Bytes scanned at once for word starts: one bit each in a `u64`.
 const CHUNK: usize = 64;

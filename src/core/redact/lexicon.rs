@@ -87,6 +87,9 @@ pub(super) struct Lexicon {
     pub street: WordList,
     /// Endings that make a compound word a street (`…straße`, `…gata`), without a final `.`.
     pub street_suffixes: Vec<String>,
+    /// The same endings, to look a word's ending up by each of their lengths (in bytes).
+    street_suffix_set: WordList,
+    street_suffix_lens: Vec<usize>,
     /// Lower-case words inside names (`de`, `van`, `dos`).
     pub particles: WordList,
     /// Words of slip headings: a line holding one is not a name.
@@ -167,6 +170,11 @@ fn parse(files: &[(&str, &str)]) -> Result<Lexicon, String> {
     }
     lex.street_suffixes.sort();
     lex.street_suffixes.dedup();
+    lex.street_suffix_set.words = lex.street_suffixes.clone();
+    lex.street_suffix_set.finish();
+    lex.street_suffix_lens = lex.street_suffixes.iter().map(String::len).collect();
+    lex.street_suffix_lens.sort_unstable();
+    lex.street_suffix_lens.dedup();
     Ok(lex)
 }
 
@@ -199,6 +207,18 @@ pub(super) fn case_forms(word: &str) -> Vec<String> {
     forms.push(title);
     forms.dedup();
     forms
+}
+
+impl Lexicon {
+    /// Does the lower-case `word` end in a street ending, with at least three bytes before it
+    /// (`hauptstraße`, `kjølberggata`; not `gata` alone)?
+    pub(super) fn has_street_suffix(&self, word: &str) -> bool {
+        self.street_suffix_lens.iter().any(|&n| {
+            word.len() >= n + 3
+                && word.is_char_boundary(word.len() - n)
+                && self.street_suffix_set.contains(&word[word.len() - n..])
+        })
+    }
 }
 
 /// `word` with its letters' accents left out and the letters that have none in ASCII

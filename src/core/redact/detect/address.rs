@@ -101,13 +101,7 @@ pub(super) fn street_span(line: &str) -> Option<(usize, usize)> {
             owned = w.to_lowercase();
             &owned
         };
-        !w.is_empty()
-            && (lex.street.contains(w)
-                || w.len() >= 6
-                    && lex
-                        .street_suffixes
-                        .iter()
-                        .any(|s| w.len() >= s.len() + 3 && w.ends_with(s.as_str())))
+        !w.is_empty() && (lex.street.contains(w) || w.len() >= 6 && lex.has_street_suffix(w))
     };
     let mut first: Option<usize> = None;
     for (i, &(a, b, number)) in words.iter().enumerate() {
