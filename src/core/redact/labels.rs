@@ -64,6 +64,7 @@ fn pair(a: u8, b: u8) -> usize {
 
 /// The bucket of [`Labels::by_quad`] for a label (or text) starting with `bytes` (its
 /// first four, in lower case; missing ones read as 0).
+#[inline(always)]
 fn quad(bytes: &[u8]) -> usize {
     let mut h = 0u32;
     for i in 0..4 {
@@ -182,6 +183,9 @@ impl Labels {
                 if s < resume {
                     continue;
                 }
+                if !self.may_start(b, s) {
+                    continue;
+                }
                 if let Some(m) = self.label_at(text, s) {
                     resume = m.end;
                     return Some(m);
@@ -216,6 +220,20 @@ impl Labels {
                 }
             }
         })
+    }
+
+    /// Whether some label may start at byte `s` of `b`: its first four bytes' bucket holds a
+    /// label, or a short label starts with its first two, or a one-byte label with its
+    /// first. Three bit look-ups in small tables, before [`Labels::label_at`] compares.
+    #[inline(always)]
+    fn may_start(&self, b: &[u8], s: usize) -> bool {
+        let q = quad(&b[s..]);
+        if self.quad_bits[q / 64] >> (q % 64) & 1 == 1 {
+            return true;
+        }
+        let k = pair(b[s], b.get(s + 1).copied().unwrap_or(0));
+        self.short_pairs[k / 64] >> (k % 64) & 1 == 1
+            || self.single[b[s].to_ascii_lowercase() as usize].is_some()
     }
 
     /// Label `i`'s bytes, in lower case.

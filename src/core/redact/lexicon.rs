@@ -250,7 +250,10 @@ fn ascii_fold(word: &str) -> Option<String> {
 pub(super) struct WordList {
     /// Sorted.
     words: Vec<String>,
-    set: HashSet<Box<[u8]>, BuildHasherDefault<Fnv>>,
+    /// The hash ([`fnv`]) of every word: most words looked up are none of the list's, and a
+    /// look-up in this one table (no pointer to follow) tells so; a hit is confirmed in
+    /// `words`.
+    hashes: HashSet<u64, BuildHasherDefault<Identity>>,
 }
 
 impl WordList {
@@ -258,7 +261,7 @@ impl WordList {
     fn finish(&mut self) {
         self.words.sort();
         self.words.dedup();
-        self.set = self.words.iter().map(|w| w.as_bytes().into()).collect();
+        self.hashes = self.words.iter().map(|w| fnv(w.as_bytes())).collect();
     }
 
     pub(super) fn iter(&self) -> std::slice::Iter<'_, String> {
@@ -267,40 +270,50 @@ impl WordList {
 
     /// Is `word`, in any case, one of the list's?
     pub(super) fn contains(&self, word: &str) -> bool {
+        let has = |lower: &[u8]| {
+            self.hashes.contains(&fnv(lower))
+                && self
+                    .words
+                    .binary_search_by(|w| w.as_bytes().cmp(lower))
+                    .is_ok()
+        };
         let mut buf = [0u8; 32];
         if word.is_ascii() && word.len() <= buf.len() {
             // The usual short ASCII word: lower case on the stack.
             let lower = &mut buf[..word.len()];
             lower.copy_from_slice(word.as_bytes());
             lower.make_ascii_lowercase();
-            self.set.contains(&*lower)
+            has(lower)
         } else {
-            self.set.contains(word.to_lowercase().as_bytes())
+            has(word.to_lowercase().as_bytes())
         }
     }
 }
 
-/// FNV-1a: a fast hash for the short words of [`WordList`] (no untrusted keys are stored;
-/// the words come from the lexicons).
-#[derive(Default)]
-struct Fnv(u64);
+/// FNV-1a of `bytes`.
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
 
-impl Hasher for Fnv {
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
     fn finish(&self) -> u64 {
         self.0
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
         for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
         }
-        self.0 = h;
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 
