@@ -121,7 +121,7 @@ pub struct RedactConfig {
 }
 
 /// The built-in hold-shelf policy: slips that sit on an open shelf get the surname prefix.
-pub const HOLD_SHELF_PATTERN: &str = r"(?i-u)\b(hold\s*(shelf|slip|pick\s*-?\s*up|for|expires|until|found)|on\s+hold\s+for|ready\s+for\s+pick\s*-?\s*up|pick\s*-?\s*up\s+(by|at|location|library)|in\s+transit|transit\s+(to|slip))\b";
+pub const HOLD_SHELF_PATTERN: &str = r"(?i-u)\b(hold\s*(shelf|slip|pick\s*-?\s*up|for|expires|until|found)|on\s+hold\s+for|pick\s*-?\s*up\s+(by|at|library)|in\s+transit|transit\s+(to|slip))\b";
 
 /// Every branch of [`HOLD_SHELF_PATTERN`] holds one of these words.
 const HOLD_SHELF_WORDS: &[&str] = &["hold", "pick", "transit"];
