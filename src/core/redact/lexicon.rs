@@ -85,10 +85,10 @@ pub(super) struct Lexicon {
     pub honorifics: WordList,
     /// Street-type words (whole words).
     pub street: WordList,
-    /// Endings that make a compound word a street (`…straße`, `…gata`), without a final `.`.
-    pub street_suffixes: Vec<String>,
-    /// The same endings, to look a word's ending up by each of their lengths (in bytes).
-    street_suffix_set: WordList,
+    /// Endings that make a compound word a street (`…straße`, `…gata`), without a final `.`;
+    /// see [`Lexicon::has_street_suffix`].
+    street_suffixes: WordList,
+    /// The endings' lengths in bytes, each once: a word's ending is looked up by each.
     street_suffix_lens: Vec<usize>,
     /// Lower-case words inside names (`de`, `van`, `dos`).
     pub particles: WordList,
@@ -137,7 +137,7 @@ fn parse(files: &[(&str, &str)]) -> Result<Lexicon, String> {
         ] {
             into.extend(list.iter().map(|s| lower(s)).filter(|s| !s.is_empty()));
         }
-        lex.street_suffixes.extend(
+        lex.street_suffixes.words.extend(
             w.street_suffixes
                 .iter()
                 .map(|x| lower(x.trim_end_matches('.')))
@@ -168,10 +168,7 @@ fn parse(files: &[(&str, &str)]) -> Result<Lexicon, String> {
     ] {
         list.finish();
     }
-    lex.street_suffixes.sort();
-    lex.street_suffixes.dedup();
-    lex.street_suffix_set.words = lex.street_suffixes.clone();
-    lex.street_suffix_set.finish();
+    lex.street_suffixes.finish();
     lex.street_suffix_lens = lex.street_suffixes.iter().map(String::len).collect();
     lex.street_suffix_lens.sort_unstable();
     lex.street_suffix_lens.dedup();
@@ -216,7 +213,7 @@ impl Lexicon {
         self.street_suffix_lens.iter().any(|&n| {
             word.len() >= n + 3
                 && word.is_char_boundary(word.len() - n)
-                && self.street_suffix_set.contains(&word[word.len() - n..])
+                && self.street_suffixes.contains(&word[word.len() - n..])
         })
     }
 }

@@ -202,7 +202,7 @@ impl Detectors {
         let (words, roles) = word_search(cfg);
         // Name particles (`de`, `van der`) before a capitalised word of a name.
         let p = particles_pattern();
-        let build = |p: &str| built_in_pattern(p);
+        let build = built_in_pattern;
         Detectors {
             words,
             roles,
@@ -276,6 +276,7 @@ impl Detectors {
     ) -> Vec<Finding> {
         let Scratch {
             lexicon_hits,
+            texty_at,
             label_at,
             digits,
             texty,
@@ -607,10 +608,12 @@ impl Detectors {
         texty.extend((0..lines.len()).filter(|&i| !lines[i].trim().is_empty()));
         let texty = &*texty;
         // Where each line is among the lines with text (`usize::MAX` for a blank one).
-        let mut texty_at = vec![usize::MAX; lines.len()];
+        texty_at.clear();
+        texty_at.resize(lines.len(), usize::MAX);
         for (pos, &li) in texty.iter().enumerate() {
             texty_at[li] = pos;
         }
+        let texty_at = &*texty_at;
         let pos_of = |line: usize| Some(texty_at[line]).filter(|&p| p != usize::MAX);
         // The words of the names found after labels, which are masked wherever else they
         // stand (in upper case under a surname-prefix action): a first line whose lower-case
@@ -1429,6 +1432,8 @@ impl Scratch {
 #[derive(Default)]
 pub(super) struct Scratch {
     lexicon_hits: Vec<WordHit>,
+    /// Where each line is among the lines with text (`usize::MAX` for a blank one).
+    texty_at: Vec<usize>,
     label_at: Vec<(usize, usize)>,
     digits: Vec<usize>,
     texty: Vec<usize>,
