@@ -490,12 +490,22 @@ fn spool_list_reprint_and_purge_work_from_the_command_line_and_show_no_slip_cont
         (o.status.success(), stdout, stderr)
     };
 
-    let (ok, list, err) = spool(&["list", "--json"]);
-    assert!(ok, "{err}");
-    let lines: Vec<serde_json::Value> = list
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    // The file appears when the printer has the job; the entry's state
+    // record follows it, so wait for `printed` rather than race it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (list, lines) = loop {
+        let (ok, list, err) = spool(&["list", "--json"]);
+        assert!(ok, "{err}");
+        let lines: Vec<serde_json::Value> = list
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        if lines.len() == 1 && lines[0]["state"] != "printed" && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        break (list, lines);
+    };
     assert_eq!(lines.len(), 1, "{list}");
     let e = &lines[0];
     assert_eq!(e["printer"], "desk");
