@@ -6,9 +6,11 @@
 //! have none. (A general multi-pattern automaton would stop at every "name" inside
 //! "surname" and every "tel" inside "hotel", only for the match to be thrown away.)
 
-/// Labels, matched ASCII-case-insensitively.
+/// Labels, matched in text already in lower case: both the labels and the text are given
+/// as `detect::lower_same_len` writes them, so a label matches in any case by a plain byte
+/// comparison, and a label needs no forms for its upper and title case.
 pub(super) struct Labels {
-    /// Every label's bytes, in lower case, back to back (one buffer, so that comparing
+    /// Every label's bytes back to back (one buffer, so that comparing
     /// with the labels of a bucket reads memory close together).
     text: Vec<u8>,
     /// Where each label is in [`Self::text`].
@@ -59,16 +61,16 @@ fn word_char(c: char) -> bool {
 
 /// The bit of [`Labels::pairs`] for a label (or text) starting with bytes `a`, `b`.
 fn pair(a: u8, b: u8) -> usize {
-    (a.to_ascii_lowercase() as usize) << 8 | b.to_ascii_lowercase() as usize
+    (a as usize) << 8 | b as usize
 }
 
 /// The bucket of [`Labels::by_quad`] for a label (or text) starting with `bytes` (its
-/// first four, in lower case; missing ones read as 0).
+/// first four; missing ones read as 0).
 #[inline(always)]
 fn quad(bytes: &[u8]) -> usize {
     let mut h = 0u32;
     for i in 0..4 {
-        h = h << 8 | u32::from(bytes.get(i).map_or(0, u8::to_ascii_lowercase));
+        h = h << 8 | u32::from(bytes.get(i).copied().unwrap_or(0));
     }
     (h.wrapping_mul(0x9E37_79B1) >> (32 - QUAD_BITS)) as usize
 }
@@ -80,10 +82,12 @@ const QUAD_BITS: u32 = 13;
 const CHUNK: usize = 64;
 
 impl Labels {
+    /// `labels` in lower case (as `detect::lower_same_len` writes them: a label in any
+    /// other case is never found).
     pub(super) fn new<S: AsRef<str>>(labels: &[S]) -> Self {
         let labels: Vec<Vec<u8>> = labels
             .iter()
-            .map(|l| l.as_ref().as_bytes().to_ascii_lowercase())
+            .map(|l| l.as_ref().as_bytes().to_vec())
             .collect();
         let mut single = vec![None; 256];
         let mut short = Vec::new();
@@ -133,8 +137,7 @@ impl Labels {
             if c.is_ascii_alphanumeric() || c == b'*' {
                 *class |= WORD;
             }
-            let first = c.to_ascii_lowercase();
-            if labels.iter().any(|l| l.first() == Some(&first)) {
+            if labels.iter().any(|l| l.first() == Some(&c)) {
                 *class |= FIRST;
             }
         }
@@ -161,8 +164,8 @@ impl Labels {
         }
     }
 
-    /// The labels in `text`, left to right, not overlapping: at each word start the
-    /// longest label that ends a word. (A word start is any position not preceded by a word
+    /// The labels in `text` (in lower case, see [`Labels`]), left to right, not
+    /// overlapping: at each word start the longest label that ends a word. (A word start is any position not preceded by a word
     /// character; a label may start with punctuation.)
     pub(super) fn find_iter<'a>(&'a self, text: &'a str) -> impl Iterator<Item = LabelMatch> + 'a {
         let b = text.as_bytes();
@@ -232,11 +235,10 @@ impl Labels {
             return true;
         }
         let k = pair(b[s], b.get(s + 1).copied().unwrap_or(0));
-        self.short_pairs[k / 64] >> (k % 64) & 1 == 1
-            || self.single[b[s].to_ascii_lowercase() as usize].is_some()
+        self.short_pairs[k / 64] >> (k % 64) & 1 == 1 || self.single[b[s] as usize].is_some()
     }
 
-    /// Label `i`'s bytes, in lower case.
+    /// Label `i`'s bytes.
     fn label(&self, i: usize) -> &[u8] {
         let (a, b) = self.spans[i];
         &self.text[a as usize..b as usize]
@@ -254,7 +256,7 @@ impl Labels {
         let q = quad(&b[s..]);
         let has_long = self.quad_bits[q / 64] >> (q % 64) & 1 == 1;
         let has_short = self.short_pairs[k / 64] >> (k % 64) & 1 == 1;
-        let single = self.single[first.to_ascii_lowercase() as usize];
+        let single = self.single[first as usize];
         if !has_long && !has_short && single.is_none() {
             return None;
         }
@@ -277,7 +279,7 @@ impl Labels {
             let l = l as usize;
             let label = self.label(l);
             let end = s + label.len();
-            if b.len() < end || !b[s..end].eq_ignore_ascii_case(label) {
+            if b.get(s..end) != Some(label) {
                 continue;
             }
             // The whole label, on character boundaries (a label is whole characters).
@@ -296,6 +298,7 @@ impl Labels {
 
 #[cfg(test)]
 mod tests {
+    use super::super::detect::lower_same_len;
     use super::*;
     use proptest::prelude::*;
 
@@ -313,9 +316,7 @@ mod tests {
             let best = (0..labels.spans.len())
                 .map(|i| (i, labels.label(i)))
                 .filter(|(_, l)| {
-                    text.as_bytes()
-                        .get(at..at + l.len())
-                        .is_some_and(|t| t.eq_ignore_ascii_case(l))
+                    text.as_bytes().get(at..at + l.len()) == Some(l)
                         && !text[at + l.len()..].chars().next().is_some_and(word_char)
                 })
                 .max_by_key(|(i, l)| (l.len(), std::cmp::Reverse(*i)));
@@ -342,14 +343,15 @@ mod tests {
             )
         ) {
             let l = Labels::new(&["card", "card number", "name", "tel", "e-mail", "dear", "téléphone", "#"]);
-            let text: String = parts.concat();
+            let text = lower_same_len(&parts.concat());
             prop_assert_eq!(found(&l, &text), one_at_a_time(&l, &text));
         }
     }
 
+    /// The labels found in `text`, lowered first as the detectors lower a segment.
     fn found(labels: &Labels, text: &str) -> Vec<(usize, usize, usize)> {
         labels
-            .find_iter(text)
+            .find_iter(&lower_same_len(text))
             .map(|m| (m.start, m.end, m.label))
             .collect()
     }
@@ -369,9 +371,10 @@ mod tests {
             found(&l, "x E-MAIL, tel.\nname"),
             vec![(2, 8, 4), (10, 13, 3), (15, 19, 2)]
         );
-        // Non-ASCII bytes must match exactly.
+        // Letters beyond ASCII in any case.
         let l = Labels::new(&["téléphone"]);
         assert_eq!(found(&l, "TéLéPHONE 1"), vec![(0, 11, 0)]);
-        assert_eq!(found(&l, "TÉLÉPHONE 1"), vec![]);
+        assert_eq!(found(&l, "TÉLÉPHONE 1"), vec![(0, 11, 0)]);
+        assert_eq!(found(&l, "TELEPHONE 1"), vec![]);
     }
 }

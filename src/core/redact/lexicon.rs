@@ -213,7 +213,9 @@ impl Lexicon {
         self.street_suffix_lens.iter().any(|&n| {
             word.len() >= n + 3
                 && word.is_char_boundary(word.len() - n)
-                && self.street_suffixes.contains(&word[word.len() - n..])
+                && self
+                    .street_suffixes
+                    .contains_lower(&word.as_bytes()[word.len() - n..])
         })
     }
 }
@@ -265,15 +267,18 @@ impl WordList {
         self.words.iter()
     }
 
+    /// Is `lower`, a word in lower case, one of the list's?
+    pub(super) fn contains_lower(&self, lower: &[u8]) -> bool {
+        self.hashes.contains(&fnv(lower))
+            && self
+                .words
+                .binary_search_by(|w| w.as_bytes().cmp(lower))
+                .is_ok()
+    }
+
     /// Is `word`, in any case, one of the list's?
     pub(super) fn contains(&self, word: &str) -> bool {
-        let has = |lower: &[u8]| {
-            self.hashes.contains(&fnv(lower))
-                && self
-                    .words
-                    .binary_search_by(|w| w.as_bytes().cmp(lower))
-                    .is_ok()
-        };
+        let has = |lower: &[u8]| self.contains_lower(lower);
         let mut buf = [0u8; 32];
         if word.is_ascii() && word.len() <= buf.len() {
             // The usual short ASCII word: lower case on the stack.

@@ -65,26 +65,62 @@ pub(super) fn street_span(line: &str) -> Option<(usize, usize)> {
         return None;
     }
     let lex = lexicon::get();
-    let sep = |c: char| c.is_whitespace() || c == ',' || c == '\u{1}';
-    let mut words: Vec<(usize, usize, bool)> = Vec::new();
-    let mut numbers = 0;
+    // The line's words (start, end, house number?), in a buffer kept from line to line.
+    thread_local! {
+        static WORDS: std::cell::RefCell<Vec<(usize, usize, bool)>> = const {
+            std::cell::RefCell::new(Vec::new())
+        };
+    }
+    WORDS.with(|words| {
+        let mut words = words.borrow_mut();
+        words.clear();
+        street_words(line, &mut words);
+        street_in(line, &words, lex)
+    })
+}
+
+/// Part `line` into words for [`street_span`]: at blanks, commas and the control character
+/// [`blank`] writes.
+fn street_words(line: &str, words: &mut Vec<(usize, usize, bool)>) {
     let mut start = None;
-    for (i, c) in line
-        .char_indices()
-        .chain(std::iter::once((line.len(), ' ')))
-    {
-        match (sep(c), start) {
-            (true, Some(a)) => {
-                let number = is_house_number(&line[a..i]);
-                numbers += usize::from(number);
-                words.push((a, i, number));
-                start = None;
+    let mut word_end = |a: usize, i: usize| {
+        words.push((a, i, is_house_number(&line.as_bytes()[a..i])));
+    };
+    if line.is_ascii() {
+        for (i, &c) in line.as_bytes().iter().enumerate() {
+            match (c.is_ascii_whitespace() || matches!(c, b',' | 1), start) {
+                (true, Some(a)) => {
+                    word_end(a, i);
+                    start = None;
+                }
+                (false, None) => start = Some(i),
+                _ => {}
             }
-            (false, None) => start = Some(i),
-            _ => {}
+        }
+    } else {
+        for (i, c) in line.char_indices() {
+            match (c.is_whitespace() || c == ',' || c == '\u{1}', start) {
+                (true, Some(a)) => {
+                    word_end(a, i);
+                    start = None;
+                }
+                (false, None) => start = Some(i),
+                _ => {}
+            }
         }
     }
-    if numbers == 0 {
+    if let Some(a) = start {
+        word_end(a, line.len());
+    }
+}
+
+/// [`street_span`] over `line`'s `words`.
+fn street_in(
+    line: &str,
+    words: &[(usize, usize, bool)],
+    lex: &lexicon::Lexicon,
+) -> Option<(usize, usize)> {
+    if !words.iter().any(|w| w.2) {
         return None;
     }
     let is_street = |w: &str| {
@@ -101,7 +137,8 @@ pub(super) fn street_span(line: &str) -> Option<(usize, usize)> {
             owned = w.to_lowercase();
             &owned
         };
-        !w.is_empty() && (lex.street.contains(w) || w.len() >= 6 && lex.has_street_suffix(w))
+        !w.is_empty()
+            && (lex.street.contains_lower(w.as_bytes()) || w.len() >= 6 && lex.has_street_suffix(w))
     };
     let mut first: Option<usize> = None;
     for (i, &(a, b, number)) in words.iter().enumerate() {
@@ -168,7 +205,7 @@ pub(super) fn has_house_number(b: &[u8]) -> bool {
             .position(|&c| sep(c))
             .map_or(b.len(), |n| at + n);
         let starts_word = at == 0 || sep(b[at - 1]);
-        if starts_word && std::str::from_utf8(&b[at..end]).is_ok_and(is_house_number) {
+        if starts_word && is_house_number(&b[at..end]) {
             return true;
         }
         i = end.max(at + 1);
@@ -178,8 +215,7 @@ pub(super) fn has_house_number(b: &[u8]) -> bool {
 
 /// A house number: one to six digits, perhaps a letter (`12B`) or a second part after `-`
 /// or `/` (`12-14`, `7/3`, `12-A`).
-pub(super) fn is_house_number(w: &str) -> bool {
-    let b = w.as_bytes();
+pub(super) fn is_house_number(b: &[u8]) -> bool {
     let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
     if !(1..=6).contains(&n) {
         return false;

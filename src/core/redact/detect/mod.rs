@@ -102,12 +102,17 @@ fn word_search(cfg: &RedactConfig) -> (std::sync::Arc<Labels>, std::sync::Arc<[R
     type Search = (std::sync::Arc<Labels>, std::sync::Arc<[Role]>);
     let build = |cfg: &RedactConfig| -> Search {
         let lex = lexicon::get();
+        let mut seen = std::collections::HashSet::new();
         let (forms, roles): (Vec<String>, Vec<Role>) = label_kinds(cfg)
             .into_iter()
             .map(|(l, kind, phrase)| (l, Role::Label(kind, phrase)))
             .chain(lex.library.iter().map(|w| (w.clone(), Role::Library)))
             .chain(lex.item.iter().map(|w| (w.clone(), Role::Item)))
             .flat_map(|(w, role)| lexicon::case_forms(&w).into_iter().map(move |f| (f, role)))
+            // The search compares with the text in lower case: each form once, the first
+            // listed kept (a label before the same word as the library's).
+            .map(|(f, role)| (lower_same_len(&f), role))
+            .filter(|(f, _)| seen.insert(f.clone()))
             .unzip();
         (std::sync::Arc::new(Labels::new(&forms)), roles.into())
     };
@@ -322,7 +327,8 @@ impl Detectors {
         // One pass over the segment for the lexicons' words: labels, the library's words,
         // item labels, each with its line.
         lexicon_hits.clear();
-        lexicon_hits.extend(self.words.find_iter(joined).map(|m| WordHit {
+        let lower_text = std::str::from_utf8(lower).expect("whole characters lowered");
+        lexicon_hits.extend(self.words.find_iter(lower_text).map(|m| WordHit {
             start: m.start,
             end: m.end,
             line: locate(m.start).0,
@@ -704,7 +710,10 @@ impl Detectors {
             // date, with no card.)
             // (A name line as an earlier run left it counts as the first: redacting the
             // output again must choose the same line.)
-            header_name |= redacted_line(text);
+            // (Asked only while it can still matter: the pattern is not cheap.)
+            if !named && !header_name && pos < first_item {
+                header_name = redacted_line(text);
+            }
             let in_header = !named
                 && !header_name
                 && pos < first_item
@@ -1497,7 +1506,7 @@ fn whole_word(text: &str, a: usize, b: usize) -> bool {
 
 /// `text` in lower case where the lower-case letter has the same length in UTF-8 (nearly
 /// all letters), so byte offsets stay the same.
-fn lower_same_len(text: &str) -> String {
+pub(super) fn lower_same_len(text: &str) -> String {
     let mut bytes = Vec::with_capacity(text.len());
     lower_same_len_into(text, &mut bytes);
     String::from_utf8(bytes).expect("whole characters replaced by characters of equal length")
