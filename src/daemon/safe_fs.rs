@@ -446,6 +446,56 @@ pub(crate) fn remove_older_than(
     ))
 }
 
+/// Checks the non-root fallback runtime directory (`slipguard-UID` in the temporary
+/// directory, which every user may write): made here, mode 0700, if missing; if it exists it
+/// must be a real directory owned by this user and writable by no one else (a directory
+/// another user made in advance could hold their control socket or let them swap the key
+/// directory). One that is ours but readable by others (made by an older version) is made
+/// 0700.
+pub(crate) fn private_fallback_dir(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new().mode(0o700).create(path) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+            return Err(format!("cannot be made: {e}"))
+        }
+        _ => {}
+    }
+    let name = path.file_name().ok_or("has no name")?;
+    let parent = open_dir(path.parent().unwrap_or(Path::new("/")))
+        .map_err(|e| format!("its parent cannot be opened: {e}"))?;
+    let fd = rustix::fs::openat(
+        &parent,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match stat_at(parent.as_fd(), name) {
+        Ok(i) if i.kind != FileType::Directory => {
+            format!("is {}, not a directory", describe(i.kind))
+        }
+        _ => format!("cannot be opened: {}", io::Error::from(e)),
+    })?;
+    let i = stat_fd(&fd).map_err(|e| format!("cannot be examined: {e}"))?;
+    let me = euid();
+    if i.uid != me {
+        return Err(format!(
+            "is owned by uid {}, not by this user (uid {me}): another user may have made it",
+            i.uid
+        ));
+    }
+    if i.mode & 0o022 != 0 {
+        return Err(format!(
+            "is mode {:04o}: others may write it (it must be 0700)",
+            i.mode
+        ));
+    }
+    if i.mode != 0o700 {
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o700))
+            .map_err(|e| format!("cannot be made mode 0700: {}", io::Error::from(e)))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
