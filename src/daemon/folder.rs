@@ -4,7 +4,7 @@
 //! and rename. Subdirectories are left alone.
 //!
 //! The folder is writable by other users (the clients), so every file is read through
-//! [`super::safe_fs`]: relative to the folder's open handle, never through a symlink, only if
+//! `safe_fs`: relative to the folder's open handle, never through a symlink, only if
 //! it is a regular file with one link, and never more than `max_job_bytes + 1` bytes.
 //!
 //! A file that is not printed (a symlink, FIFO or device; a hard link; too large; failing

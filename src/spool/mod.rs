@@ -426,6 +426,9 @@ impl Spool {
     /// are deleted, and keys no entry needs are destroyed. Returns the entries still owed to
     /// a printer.
     ///
+    /// A missing runtime directory is made mode 0700 (an existing one keeps its mode: it may
+    /// be systemd's `RuntimeDirectory=`); the key directory is always 0700.
+    ///
     /// Fails if a directory cannot be created or listed, if `state_dir/spool` or
     /// `runtime_dir/keys` is a symlink (or not a directory), or if the key directory would be
     /// inside `state_dir` (also through a symlink).
