@@ -326,7 +326,7 @@ async fn refusals_leave_a_reason_without_patron_data_that_goes_with_the_window()
         .unwrap()
         .set_modified(SystemTime::now() - Duration::from_secs(3600))
         .unwrap();
-    let extra = "retention = \"3s\"\nallow_unusual_retention = true\nmax_job_bytes = 4096";
+    let extra = "retention = \"6s\"\nallow_unusual_retention = true\nmax_job_bytes = 4096";
     let d = start(&folder_config(&[&inbox], &out, extra)).await;
     wait_for("the old original deleted at start", || !old.exists()).await;
     assert_eq!(mode(&rejected), 0o700);
