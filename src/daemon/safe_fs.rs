@@ -149,12 +149,10 @@ pub(crate) fn write_new(
         drop(f);
         place(dir, &tmp, stem, ext)
     })();
+    // The folder itself is not synced (as before): the file's bytes are, and a crash of the
+    // machine right after the rename loses at most that one rename.
     if result.is_err() {
         let _ = rustix::fs::unlinkat(dir, &tmp, AtFlags::empty());
-    } else {
-        // The rename itself survives a crash once the folder is synced; a failure here
-        // changes nothing about the file, which is in place.
-        let _ = rustix::fs::fsync(dir);
     }
     result
 }
