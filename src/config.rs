@@ -490,20 +490,32 @@ impl Config {
     /// (`$RUNTIME_DIRECTORY`); else `/run/slipguard` when running as root; else
     /// `$XDG_RUNTIME_DIR/slipguard`; else `slipguard-UID` in the temporary directory.
     pub fn runtime_dir_or_default(&self) -> PathBuf {
+        self.runtime_dir_choice().0
+    }
+
+    /// Whether [`Config::runtime_dir_or_default`] is the last resort, `slipguard-UID` in the
+    /// temporary directory (`$TMPDIR`, else `/tmp`): a directory every user may write, so
+    /// another user could have made it first. The daemon then uses it only if it is this
+    /// user's own, mode 0700.
+    pub fn runtime_dir_is_shared_fallback(&self) -> bool {
+        self.runtime_dir_choice().1
+    }
+
+    fn runtime_dir_choice(&self) -> (PathBuf, bool) {
         if let Some(d) = &self.runtime_dir {
-            return d.clone();
+            return (d.clone(), false);
         }
         if let Some(d) = first_of_list(std::env::var_os("RUNTIME_DIRECTORY")) {
-            return d;
+            return (d, false);
         }
         let uid = current_uid();
         if uid == 0 {
-            return PathBuf::from(DEFAULT_RUNTIME_DIR);
+            return (PathBuf::from(DEFAULT_RUNTIME_DIR), false);
         }
         if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR") {
-            return PathBuf::from(d).join("slipguard");
+            return (PathBuf::from(d).join("slipguard"), false);
         }
-        std::env::temp_dir().join(format!("slipguard-{uid}"))
+        (std::env::temp_dir().join(format!("slipguard-{uid}")), true)
     }
 
     /// Parse and check configuration text; `origin` names it in errors.

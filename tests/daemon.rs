@@ -432,7 +432,7 @@ async fn a_dropped_file_prints_once_complete_and_is_deleted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_file_that_cannot_be_taken_is_moved_aside_and_others_print() {
+async fn a_file_that_cannot_be_taken_is_refused_with_a_reason_and_others_print() {
     let dir = temp("folder-reject");
     let (inbox, out) = (dir.join("in"), dir.join("out"));
     let d = start(&folder_config(&inbox, &out, "max_job_bytes = 1024")).await;
@@ -441,11 +441,17 @@ async fn a_file_that_cannot_be_taken_is_moved_aside_and_others_print() {
     let ok = plain_job("fine", 2);
     std::fs::write(inbox.join("fine.prn"), &ok).unwrap();
     wait_for("the small file printed", || printed(&out).len() == 1).await;
-    wait_for("the big file moved aside", || {
-        inbox.join("rejected/big.prn").exists()
+    // The client is told why in rejected/; the file itself is deleted (no unredacted copy).
+    wait_for("the reason for the big file", || {
+        inbox.join("rejected/big.prn.reason").exists()
     })
     .await;
-    assert_eq!(std::fs::read(inbox.join("rejected/big.prn")).unwrap(), big);
+    let why = std::fs::read_to_string(inbox.join("rejected/big.prn.reason")).unwrap();
+    assert!(
+        why.contains("larger than max_job_bytes (1024 bytes)"),
+        "{why}"
+    );
+    assert!(!inbox.join("big.prn").exists());
     assert_eq!(printed(&out), vec![ok]);
     d.shutdown(Duration::from_secs(5)).await;
 }

@@ -86,17 +86,27 @@ async fn blocking(f: impl FnOnce() -> io::Result<Vec<u8>> + Send + 'static) -> i
         .unwrap_or_else(|e| Err(io::Error::other(format!("device thread failed: {e}"))))
 }
 
-/// One file per job: written under a temporary name, synced, then renamed, so a reader of
-/// the directory never sees half a job.
+/// One file per job, `ID.prn`: written under a random temporary name, synced, then
+/// renamed, so a reader of the directory never sees half a job.
+///
+/// The folder may be writable by other users (a group folder), who can plant symlinks under
+/// any name: the file is created relative to the folder's open handle, exclusively
+/// (`O_CREAT | O_EXCL | O_NOFOLLOW`) under a name nobody can guess, and renamed without
+/// replacing anything (see [`super::safe_fs::write_new`]: a name already taken gets
+/// `ID-RANDOM.prn` instead). Mode 0600, or 0640 with the folder's group when the folder is
+/// setgid (shared with its group); the umask changes neither. A missing folder is made,
+/// mode 0700.
 fn write_file(dir: &Path, id: &str, bytes: &[u8]) -> io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{id}.tmp"));
-    let done = dir.join(format!("{id}.prn"));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, &done)
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let fd = super::safe_fs::open_dir(dir)?;
+    let mode = super::safe_fs::file_mode(super::safe_fs::group_shared(&fd)?);
+    super::safe_fs::write_new(fd.as_fd(), id.as_ref(), ".prn", bytes, mode)?;
+    Ok(())
 }
 
 /// A USB printer class device (`/dev/usb/lp0`), opened per job; never created.

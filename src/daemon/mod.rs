@@ -14,6 +14,7 @@ pub mod lpd;
 pub mod notify;
 pub mod printer;
 mod raw;
+mod safe_fs;
 mod spooling;
 
 use crate::config::{Config, Limits, ListenConf, PrinterConf, Protocol};
@@ -402,7 +403,13 @@ impl Daemon {
             let (addr, task) = match (r, &l.protocol) {
                 (Some(Ready::Folder), Protocol::Folder { path }) => (
                     None,
-                    folder::watch(path, route.expect("a folder has a printer"), sh, stop_rx)?,
+                    folder::watch(
+                        path,
+                        route.expect("a folder has a printer"),
+                        sh,
+                        stop_rx,
+                        cfg.retention.duration(),
+                    )?,
                 ),
                 (tcp, proto) => {
                     let tcp = match tcp {

@@ -21,11 +21,21 @@ pub(crate) fn lock(spool: &Mutex<Spool>) -> MutexGuard<'_, Spool> {
 }
 
 /// Open the spool for `cfg`, cleaning up before anything is served. Entries still owed to a
-/// printer come back in creation order. A spool that cannot be opened for an I/O reason
+/// printer come back in creation order. The non-root fallback runtime directory in the
+/// shared temporary directory must be this user's own (mode 0700), else nothing starts
+/// (see [`Config::runtime_dir_is_shared_fallback`]). A spool that cannot be opened for an I/O reason
 /// (a read-only disk) is logged and the daemon runs without it, printing unspooled; a key
 /// directory inside the state directory is a configuration error.
 pub(super) fn open(cfg: &Config) -> anyhow::Result<(Option<SharedSpool>, Vec<Meta>)> {
     let (state, runtime) = (cfg.state_dir_or_default(), cfg.runtime_dir_or_default());
+    if cfg.runtime_dir_is_shared_fallback() {
+        super::safe_fs::private_fallback_dir(&runtime).map_err(|why| {
+            anyhow::anyhow!(
+                "the runtime directory {} {why}; remove it, or set runtime_dir (or XDG_RUNTIME_DIR) to a directory of your own",
+                runtime.display()
+            )
+        })?;
+    }
     match Spool::open(&state, &runtime, cfg.retention, Clock::system()) {
         Ok((spool, recovered)) => {
             if recovered.expired_unprinted > 0 {

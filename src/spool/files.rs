@@ -103,6 +103,48 @@ pub(crate) fn private_dir(dir: &Path) -> io::Result<()> {
     f.set_permissions(fs::Permissions::from_mode(0o700))
 }
 
+/// Makes `dir` (and missing parents) mode 0700 if it is missing; one that exists is left as
+/// it is (it may be a directory systemd or the administrator made, with their mode).
+pub(crate) fn make_private_if_missing(dir: &Path) -> io::Result<()> {
+    DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+/// The runtime directory, while the daemon runs, when its key directory has vanished: made
+/// again (mode 0700) if missing. One that exists must be a real directory owned by the
+/// daemon's user or root and writable by no one else: it was deleted, so whoever made it
+/// since may be another user, who must not get the keys.
+pub(crate) fn runtime_dir_again(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    make_private_if_missing(dir)?;
+    let m = fs::symlink_metadata(dir)?;
+    if m.file_type().is_symlink() || !m.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("is {}, not a directory", describe(m.file_type())),
+        ));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if m.uid() != me && m.uid() != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "is owned by uid {}, not by the daemon (uid {me}): not used for keys",
+                m.uid()
+            ),
+        ));
+    }
+    if m.mode() & 0o022 != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "is mode {:04o}, writable by others: not used for keys",
+                m.mode() & 0o7777
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A temporary name a file is written under before it is renamed into place: a leading dot,
 /// the final name, a random suffix (from the OS RNG, so a name planted in advance cannot be
 /// hit) and `.tmp`, so listings skip it and start-up removes leftovers.

@@ -426,6 +426,9 @@ impl Spool {
     /// are deleted, and keys no entry needs are destroyed. Returns the entries still owed to
     /// a printer.
     ///
+    /// A missing runtime directory is made mode 0700 (an existing one keeps its mode: it may
+    /// be systemd's `RuntimeDirectory=`); the key directory is always 0700.
+    ///
     /// Fails if a directory cannot be created or listed, if `state_dir/spool` or
     /// `runtime_dir/keys` is a symlink (or not a directory), or if the key directory would be
     /// inside `state_dir` (also through a symlink).
@@ -438,7 +441,7 @@ impl Spool {
         let spool_dir = state_dir.join("spool");
         files::private_dir(&spool_dir)
             .map_err(|e| SpoolError::io("preparing private directory", &spool_dir, e))?;
-        std::fs::create_dir_all(runtime_dir)
+        files::make_private_if_missing(runtime_dir)
             .map_err(|e| SpoolError::io("creating directory", runtime_dir, e))?;
         let state_real = std::fs::canonicalize(state_dir)
             .map_err(|e| SpoolError::io("resolving directory", state_dir, e))?;
@@ -526,6 +529,7 @@ impl Spool {
                 ),
             ));
         }
+        self.ensure_keys_dir()?;
         let before = self.next_expiry();
         let now = self.clock.now_unix();
         let result = self
@@ -892,6 +896,37 @@ impl Spool {
                 id,
                 reason: "its key is gone".into(),
             })
+    }
+
+    /// Makes the key directory again when it is gone (the runtime directory was deleted
+    /// while the daemon ran: `rm -r`, a cleaner of temporary files) and writes every live key
+    /// into it again, so the next job is spooled as before and every live entry can still be
+    /// read after a restart. A runtime directory that must be made again is made mode 0700;
+    /// one that exists by then must be the daemon's own (or root's) and writable by no one
+    /// else, since another user may have made it meanwhile. Costs one `lstat` when nothing
+    /// is missing.
+    fn ensure_keys_dir(&mut self) -> Result<(), SpoolError> {
+        match std::fs::symlink_metadata(&self.keys_dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            // There: whatever else is wrong with it, writing the key file says.
+            _ => return Ok(()),
+        }
+        let runtime = self.keys_dir.parent().unwrap_or(Path::new("/"));
+        files::runtime_dir_again(runtime)
+            .map_err(|e| SpoolError::io("making directory again", runtime, e))?;
+        files::private_dir(&self.keys_dir)
+            .map_err(|e| SpoolError::io("making directory again", &self.keys_dir, e))?;
+        for (start, key) in &self.keys {
+            let name = format!("{start}.key");
+            files::write_atomic(&self.keys_dir, &name, &key.encode())
+                .map_err(|e| SpoolError::io("writing key file", self.keys_dir.join(&name), e))?;
+        }
+        warn!(
+            dir = %self.keys_dir.display(),
+            keys = self.keys.len(),
+            "the spool key directory was gone (runtime directory deleted?); made again with the live keys"
+        );
+        Ok(())
     }
 
     /// The epoch a new entry stored at `now` is sealed in, making its key if needed.
