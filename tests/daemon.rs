@@ -800,7 +800,11 @@ async fn a_job_that_outlives_its_window_is_dropped_and_counted_expired() {
     send(d.addrs()[0], &next).await;
     wait_for("the next job printed", || !printed(&out).is_empty()).await;
     assert_eq!(printed(&out), vec![next]);
-    assert_eq!(stats.printed.load(Ordering::Relaxed), 1);
+    // The count follows the file's rename: wait for it rather than race it.
+    wait_for("the print counted", || {
+        stats.printed.load(Ordering::Relaxed) == 1
+    })
+    .await;
     d.shutdown(Duration::from_secs(5)).await;
 }
 
