@@ -159,12 +159,17 @@ fn the_daemon_is_not_dumpable_and_its_memory_is_closed_to_its_own_user() {
     // for a non-dumpable process only.
     let status = std::fs::read_to_string(proc_dir.join("status")).unwrap();
     let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    assert!(uid_line.split_whitespace().nth(1) == Some("65534"), "{uid_line}");
+    assert!(
+        uid_line.split_whitespace().nth(1) == Some("65534"),
+        "{uid_line}"
+    );
     for f in ["environ", "mem", "maps"] {
-        let owner = std::os::unix::fs::MetadataExt::uid(
-            &std::fs::metadata(proc_dir.join(f)).unwrap(),
+        let owner =
+            std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(proc_dir.join(f)).unwrap());
+        assert_eq!(
+            owner, 0,
+            "/proc/PID/{f} belongs to uid {owner}: the daemon is dumpable"
         );
-        assert_eq!(owner, 0, "/proc/PID/{f} belongs to uid {owner}: the daemon is dumpable");
     }
     // Another process of the same user can read neither its environment nor its memory map.
     for f in ["environ", "maps"] {
@@ -175,7 +180,10 @@ fn the_daemon_is_not_dumpable_and_its_memory_is_closed_to_its_own_user() {
             .stderr(Stdio::null())
             .status()
             .unwrap();
-        assert!(!peek.success(), "a process of the same user read /proc/PID/{f}");
+        assert!(
+            !peek.success(),
+            "a process of the same user read /proc/PID/{f}"
+        );
     }
     // And no core file, whatever the system's core pattern says.
     let limits = std::fs::read_to_string(proc_dir.join("limits")).unwrap();
@@ -213,7 +221,10 @@ fn a_job_the_spool_cannot_take_is_not_printed_after_its_window() {
     // Its window ends while it waits in memory: dropped, counted, never sent.
     d.wait_line("not printed within its retention window");
     let row = desk(&cfg);
-    assert_eq!((row["expired"].as_u64(), row["queued"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(
+        (row["expired"].as_u64(), row["queued"].as_u64()),
+        (Some(1), Some(0))
+    );
     assert_eq!(row["unspooled"], 1);
     // The printer comes on: nothing reaches it, however long the backoff would have been.
     let printer = SlowPrinter::start(port, Duration::ZERO);
@@ -255,10 +266,17 @@ fn a_usb_write_that_blocks_shows_stuck_and_a_job_expiring_under_it_is_counted_on
         names_with(&spool, ".sg").is_empty()
     });
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(desk(&cfg)["expired"], 0, "expired while it was being delivered");
+    assert_eq!(
+        desk(&cfg)["expired"],
+        0,
+        "expired while it was being delivered"
+    );
     let row = desk(&cfg);
     assert_eq!(row["state"], "stuck", "states seen: {states:?}");
-    assert!(row["stuck_since"].as_u64().unwrap() > 1_700_000_000, "{row}");
+    assert!(
+        row["stuck_since"].as_u64().unwrap() > 1_700_000_000,
+        "{row}"
+    );
     d.wait_line("has not finished it within device_timeout");
 
     // The printer takes it after all: printed, once, and counted once.
@@ -273,11 +291,16 @@ fn a_usb_write_that_blocks_shows_stuck_and_a_job_expiring_under_it_is_counted_on
         row["printed"] == 1 && row["state"] == "ready"
     });
     let row = desk(&cfg);
-    assert_eq!((row["expired"].as_u64(), row["queued"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (row["expired"].as_u64(), row["queued"].as_u64()),
+        (Some(0), Some(0))
+    );
     assert!(row["stuck_since"].is_null(), "{row}");
     assert!(d.stop().0.success());
     assert!(
-        !d.log.iter().any(|l| l.contains("not printed within its retention window")),
+        !d.log
+            .iter()
+            .any(|l| l.contains("not printed within its retention window")),
         "{:#?}",
         d.log
     );
@@ -325,7 +348,12 @@ fn a_network_printer_that_closes_late_gets_the_job_once_and_shows_stuck_meanwhil
     let dir = temp("slow-close");
     let port = free_port();
     let printer = SlowPrinter::start(port, Duration::from_secs(4));
-    let cfg = config(&dir, "device_timeout = \"1s\"", &format!("tcp://{port}"), "");
+    let cfg = config(
+        &dir,
+        "device_timeout = \"1s\"",
+        &format!("tcp://{port}"),
+        "",
+    );
     let mut d = Running::start(&cfg, &dir);
     let addr = d.raw_addr();
     let job = canary_job(3);
@@ -451,7 +479,11 @@ fn an_http_client_hanging_up_at_any_point_leaves_no_orphan_and_no_ghost() {
     assert!(opened.contains("pending=0"), "{opened}");
     d.listening("http");
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(printed(&out).len(), files, "a job printed again after the restart");
+    assert_eq!(
+        printed(&out).len(),
+        files,
+        "a job printed again after the restart"
+    );
     assert!(d.stop().0.success());
 }
 
@@ -480,7 +512,10 @@ fn a_deleted_state_record_does_not_make_a_printed_job_print_again() {
 
     let mut d = Running::start(&cfg, &dir);
     let line = d.wait_line("spool opened");
-    assert!(line.contains("pending=0") && line.contains("tampered=1"), "{line}");
+    assert!(
+        line.contains("pending=0") && line.contains("tampered=1"),
+        "{line}"
+    );
     d.raw_addr();
     std::thread::sleep(Duration::from_millis(700));
     assert_eq!(printed(&out).len(), 1, "the printed job printed again");
@@ -534,7 +569,10 @@ fn a_state_record_rolled_back_does_not_make_a_printed_job_print_again() {
 
     let mut d = Running::start(&cfg, &dir);
     let line = d.wait_line("spool opened");
-    assert!(line.contains("pending=0") && line.contains("tampered=1"), "{line}");
+    assert!(
+        line.contains("pending=0") && line.contains("tampered=1"),
+        "{line}"
+    );
     d.raw_addr();
     std::thread::sleep(Duration::from_millis(700));
     assert_eq!(printer.conns().len(), 1, "the printed job printed again");

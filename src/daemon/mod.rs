@@ -790,8 +790,8 @@ async fn accept_whole(
                 // The client hears it was not printed: its entry must not print later.
                 if let (Some(sp), Some(entry)) = (&shared.spool, spool_id) {
                     let sp = sp.clone();
-                    let _ = tokio::task::spawn_blocking(move || spooling::lock(&sp).purge(entry))
-                        .await;
+                    let _ =
+                        tokio::task::spawn_blocking(move || spooling::lock(&sp).purge(entry)).await;
                 }
                 tracing::warn!(printer = %route.printer, "job refused: the daemon is stopping");
                 return Accepted::Unavailable("the daemon is stopping".into());

@@ -184,8 +184,7 @@ pub(crate) struct SecretKey {
 struct KeyPage([u8; 32]);
 
 /// Whether a failure to lock a key in RAM was logged already (it is said once).
-static LOCK_FAILURE_SAID: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
+static LOCK_FAILURE_SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 impl SecretKey {
     /// An all-zero key on the heap, locked in RAM where permitted, to be filled in place.

@@ -375,19 +375,29 @@ pub struct StateWrite {
 }
 
 impl StateWrite {
-    /// Writes the record (temporary name, fsync, rename), then the entry's ledger file.
+    /// Writes the record (temporary name, fsync, rename), then the entry's ledger file. The
+    /// record is what counts: a ledger file that cannot be written (its directory removed
+    /// and not creatable, say) is logged, and only the check against rollback is weaker for
+    /// that entry.
     pub fn write(&self) -> Result<(), SpoolError> {
         let name = self.id.state_file();
-        files::write_atomic(&self.dir, &name, &self.sealed).map_err(|e| {
-            SpoolError::io("writing spool state record", self.dir.join(&name), e)
-        })?;
+        files::write_atomic(&self.dir, &name, &self.sealed)
+            .map_err(|e| SpoolError::io("writing spool state record", self.dir.join(&name), e))?;
         let name = self.id.ledger_file();
-        files::write_atomic(
-            &self.ledger_dir,
-            &name,
-            &format::ledger_encode(self.counter),
-        )
-        .map_err(|e| SpoolError::io("writing spool ledger", self.ledger_dir.join(&name), e))
+        let ledger = format::ledger_encode(self.counter);
+        let mut written = files::write_atomic(&self.ledger_dir, &name, &ledger);
+        if written
+            .as_ref()
+            .is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+        {
+            // The runtime directory was emptied under the daemon: make the ledger's again.
+            written = files::private_dir(&self.ledger_dir)
+                .and_then(|()| files::write_atomic(&self.ledger_dir, &name, &ledger));
+        }
+        if let Err(e) = written {
+            warn!(entry = %self.id, path = %self.ledger_dir.join(&name).display(), error = %e, "spool ledger not written; the entry's state record is");
+        }
+        Ok(())
     }
 }
 
@@ -1538,8 +1548,15 @@ mod tests {
         assert_eq!(rec.tampered, 2, "only a and b");
         drop(s);
         std::fs::remove_file(&ledger).unwrap();
-        let (s, _) = open();
+        let (mut s, _) = open();
         assert_eq!(s.meta(c).unwrap().state, State::Printed);
+
+        // The ledger's directory removed under a running spool: made again at the next
+        // state change.
+        let e = s.put(NewEntry::default(), b"e").unwrap().id;
+        std::fs::remove_dir_all(&s.ledger_dir).unwrap();
+        s.set_state(e, State::Printed).unwrap();
+        assert!(s.ledger_dir.join(e.ledger_file()).exists());
         drop(s);
         let _ = std::fs::remove_dir_all(&d);
     }
@@ -1577,7 +1594,10 @@ mod tests {
         assert_eq!(report.removed, 2);
         let reported: Vec<EntryId> = report.expired_unprinted.iter().map(|m| m.id).collect();
         assert_eq!(reported, vec![b], "the claimed one is left to its worker");
-        assert!(!s.spool_dir.join(a.entry_file()).exists(), "its file is gone");
+        assert!(
+            !s.spool_dir.join(a.entry_file()).exists(),
+            "its file is gone"
+        );
         assert!(matches!(s.claim(a), Err(SpoolError::NotFound(_))));
         assert_eq!(s.release(a), Release::Expired);
         assert_eq!(s.release(a), Release::Gone, "said once");
