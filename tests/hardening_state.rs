@@ -66,16 +66,20 @@ fn config(dir: &Path, daemon_extra: &str, printer_device: &str, extra_printer: &
     cfg
 }
 
-/// The `desk` row of `slipguard status --json`.
-fn desk(config: &Path) -> serde_json::Value {
+/// `slipguard status --json`.
+fn status(config: &Path) -> serde_json::Value {
     let o = Command::new(bin())
         .args(["status", "--json", "--config"])
         .arg(config)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    v["printers"]
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// The `desk` row of `slipguard status --json`.
+fn desk(config: &Path) -> serde_json::Value {
+    status(config)["printers"]
         .as_array()
         .unwrap()
         .iter()
@@ -453,13 +457,24 @@ fn an_http_client_hanging_up_at_any_point_leaves_no_orphan_and_no_ghost() {
             }
         }
     }
-    // Every entry the spool holds is one that prints: once nothing is queued or being
-    // printed, each entry is printed and there is one file per entry.
-    wait_until("every spooled entry printed", || {
+    // Every entry the spool holds is one that prints: once nothing is in redaction, queued
+    // or being printed (for a while: a job whose client hung up may still be on its way
+    // in), each entry is printed and there is one file per entry.
+    let mut calm_since: Option<std::time::Instant> = None;
+    wait_until("every spooled entry printed, nothing in flight", || {
         let list = spool_list(&cfg);
-        list.iter().all(|e| e["state"] == "printed") && printed(&out).len() == list.len()
+        let st = status(&cfg);
+        let calm = st["redactions"]["running"] == 0
+            && st["printers"][0]["queued"] == 0
+            && list.iter().all(|e| e["state"] == "printed")
+            && printed(&out).len() == list.len();
+        match (calm, calm_since) {
+            (false, _) => calm_since = None,
+            (true, None) => calm_since = Some(std::time::Instant::now()),
+            (true, Some(t)) => return t.elapsed() > Duration::from_millis(1500),
+        }
+        false
     });
-    std::thread::sleep(Duration::from_millis(500));
     let list = spool_list(&cfg);
     assert!(
         list.iter().all(|e| e["state"] == "printed"),
