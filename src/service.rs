@@ -34,6 +34,7 @@ pub fn profiles_for(cli_dir: Option<&Path>, cfg: &Config) -> Profiles {
 /// the configuration's.
 pub fn run(cfg: Config, profile_dir: Option<PathBuf>) -> anyhow::Result<()> {
     init_logging();
+    no_core_dumps();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("slipguard")
@@ -242,4 +243,25 @@ async fn serve(cfg: Config, profile_dir: Option<PathBuf>) -> anyhow::Result<()> 
     let unprinted = daemon.shutdown(current.limits.stop_timeout).await;
     tracing::info!(unprinted, "stopped");
     Ok(())
+}
+
+/// Keep slips and spool keys out of core dumps and out of other processes' reach, before
+/// any job arrives: the process is made non-dumpable (`PR_SET_DUMPABLE` 0: no core file,
+/// and its `/proc/PID` files, memory included, belong to root, so another process of the
+/// same user can neither read them nor attach a debugger), and its core size limit is set to
+/// 0 (which systemd-coredump and apport honour even where `fs.suid_dumpable` is 2 and would
+/// dump a non-dumpable process for root). The unit also sets `LimitCORE=0`; its seccomp
+/// filter refuses `setrlimit`, which is then logged at debug level only.
+pub fn no_core_dumps() {
+    use rustix::process::{set_dumpable_behavior, setrlimit, DumpableBehavior, Resource, Rlimit};
+    if let Err(e) = set_dumpable_behavior(DumpableBehavior::NotDumpable) {
+        tracing::warn!(error = %e, "cannot make the process non-dumpable (prctl PR_SET_DUMPABLE); a crash could leave a core dump with slip text");
+    }
+    let none = Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    if let Err(e) = setrlimit(Resource::Core, none) {
+        tracing::debug!(error = %e, "core size limit not set to 0 here (setrlimit)");
+    }
 }

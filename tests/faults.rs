@@ -417,7 +417,7 @@ fn a_client_that_breaks_off_half_way_prints_nothing_and_later_jobs_print() {
 }
 
 #[test]
-fn a_stalled_printer_times_out_keeps_the_job_across_sigterm_and_prints_it_once() {
+fn a_stalled_printer_shows_stuck_keeps_the_job_across_sigterm_and_prints_it_once() {
     let dir = temp("stall");
     let p = FakePrinter::start("127.0.0.1:0".parse().unwrap(), STALL, 0);
     let cfg = dir.join("slipguard.toml");
@@ -438,11 +438,12 @@ fn a_stalled_printer_times_out_keeps_the_job_across_sigterm_and_prints_it_once()
     let addr = d.raw_addr();
     let job = plain_job("stalled", 2000);
     send(&addr, &job);
-    // The printer took the connection and read nothing: the attempt ends at device_timeout.
-    let line = d.wait_line("printer unreachable");
-    assert!(line.contains("did not take the job within 1s"), "{line}");
+    // The printer took the connection and the job's bytes (into its buffers) but reads
+    // nothing and never closes: past device_timeout it shows as stuck, and the job is not
+    // sent again while it holds it (issue 18; tests/hardening_state.rs).
+    d.wait_line("has not finished it within device_timeout");
     let row = printer(&cfg, "desk");
-    assert_eq!(row["state"], "offline");
+    assert_eq!(row["state"], "stuck");
     assert_eq!(row["queued"], 1);
     assert_eq!(row["printed"], 0);
 

@@ -1203,8 +1203,8 @@ async fn a_state_written_outside_the_lock_lands_or_goes_with_its_entry() {
     let (mut spool, _) = d.open(&clock);
     let a = spool.put(entry("a"), &slip(1)).unwrap();
     let b = spool.put(entry("b"), &slip(2)).unwrap();
-    // Marked printing in memory only: no state record is written.
-    spool.mark_printing(a.id).unwrap();
+    // Claimed for delivery, shown as printing in memory only: no state record is written.
+    spool.claim(a.id).unwrap();
     assert_eq!(spool.meta(a.id).unwrap().state, State::Printing);
     assert!(!d.state_record(a.id).exists());
     // Sealed under the lock, written without it, then committed.

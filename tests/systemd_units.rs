@@ -152,6 +152,7 @@ fn service_carries_every_required_directive() {
         ("Service", "RemoveIPC", "yes"),
         ("Service", "IPAddressDeny", "any"),
         ("Service", "IPAddressAllow", "localhost"),
+        ("Service", "LimitCORE", "0"),
         ("Install", "WantedBy", "multi-user.target"),
     ];
     for (section, key, want) in expect {
@@ -195,6 +196,26 @@ fn service_carries_every_required_directive() {
     assert!(
         stop >= drain + Duration::from_secs(3),
         "TimeoutStopSec={stop:?} leaves too little beyond stop_timeout ({drain:?})"
+    );
+
+    // A memory ceiling, with the softer limit under it.
+    let size = |v: &str| -> u64 {
+        let (n, unit) = v.split_at(v.len() - 1);
+        let n: u64 = n.parse().unwrap_or_else(|_| panic!("size {v:?}"));
+        n << match unit {
+            "K" => 10,
+            "M" => 20,
+            "G" => 30,
+            _ => panic!("size {v:?} without K, M or G"),
+        }
+    };
+    let (high, max) = (
+        size(one(&s, "Service", "MemoryHigh")),
+        size(one(&s, "Service", "MemoryMax")),
+    );
+    assert!(
+        (256 << 20..=4 << 30).contains(&max) && high < max,
+        "MemoryHigh={high} MemoryMax={max}"
     );
 
     // Started with its sockets when both are enabled.

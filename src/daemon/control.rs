@@ -43,10 +43,17 @@ pub struct PrinterStatus {
     pub name: String,
     pub profile: String,
     pub device: String,
-    /// `ready`, `busy` or `offline`.
+    /// `ready`, `busy` (sending a job), `stuck` (the printer has held a job longer than
+    /// `device_timeout` without finishing it: a network printer that took it and has not
+    /// closed, a USB write that blocks; it is not sent again) or `offline` (unreachable;
+    /// jobs wait and are retried).
     pub state: String,
     /// Unreachable since (seconds since 1970), when offline.
     pub offline_since: Option<u64>,
+    /// Holding the job under way without finishing it since (seconds since 1970), when
+    /// stuck.
+    #[serde(default)]
+    pub stuck_since: Option<u64>,
     pub queued: u64,
     pub printed: u64,
     pub failed: u64,
@@ -192,13 +199,15 @@ impl View {
                 .iter()
                 .map(|(name, profile, device, s)| {
                     let off = s.offline_since.load(Ordering::Relaxed);
+                    let stuck = s.stuck_since.load(Ordering::Relaxed);
                     let state = state_of(s);
                     PrinterStatus {
                         name: name.clone(),
                         profile: profile.clone(),
                         device: device.clone(),
                         state: state.into(),
-                        offline_since: (off != 0).then_some(off),
+                        offline_since: (off != 0 && state == "offline").then_some(off),
+                        stuck_since: (stuck != 0).then_some(stuck),
                         queued: s.queued.load(Ordering::Relaxed),
                         printed: s.printed.load(Ordering::Relaxed),
                         failed: s.failed.load(Ordering::Relaxed),
@@ -220,10 +229,13 @@ impl View {
     }
 }
 
-/// A printer's state as `status` and the HTTP listener show it: `offline`, `busy` or
-/// `ready`.
+/// A printer's state as `status` and the HTTP listener show it: `stuck`, `offline`, `busy`
+/// or `ready`. Stuck comes first: an attempt that holds the device is what matters then,
+/// whatever an earlier one found.
 pub(super) fn state_of(s: &Stats) -> &'static str {
-    if s.offline_since.load(Ordering::Relaxed) != 0 {
+    if s.stuck_since.load(Ordering::Relaxed) != 0 {
+        "stuck"
+    } else if s.offline_since.load(Ordering::Relaxed) != 0 {
         "offline"
     } else if s.busy.load(Ordering::Relaxed) {
         "busy"
@@ -338,9 +350,12 @@ pub fn render(st: &Status) -> String {
         st.uptime_s, r.running, r.peak, r.limit
     );
     for p in &st.printers {
-        let state = match p.offline_since {
-            Some(t) => format!("offline since {t} (unix time)"),
-            None => p.state.clone(),
+        let state = match (p.stuck_since, p.offline_since) {
+            (Some(t), _) => format!(
+                "stuck since {t} (unix time): the printer holds a job and has not finished it; it is not sent again"
+            ),
+            (None, Some(t)) => format!("offline since {t} (unix time)"),
+            (None, None) => p.state.clone(),
         };
         let redacted: Vec<String> = p
             .redacted

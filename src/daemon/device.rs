@@ -12,10 +12,14 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Send one job to `device`, all of it. Network printers get `timeout` for the attempt; a
-/// serial port gets it per write. A USB or file write has no deadline here: it is never
-/// abandoned while its thread may still print (that would print the job twice); the
-/// worker stops waiting for it only when the daemon stops.
+/// Send one job to `device`, all of it. A network printer gets `timeout` to connect and take
+/// every byte; then the attempt waits for the printer to close the connection, without a
+/// deadline (the job is in the printer's hands: sending it again could print it twice), and
+/// fails only if the connection breaks (a reset, or a printer gone silent, found by TCP
+/// keepalive). A serial port gets `timeout` per write. A USB or file write has no deadline
+/// here: it is never abandoned while its thread may still print (that would print the job
+/// twice). The worker shows an attempt longer than `timeout` as stuck and stops waiting
+/// for it only when the daemon stops.
 ///
 /// Returns what the printer sent back (status bytes), as far as the device can tell: a
 /// network printer's answer on the connection, a serial printer's answer within a moment
@@ -29,31 +33,37 @@ pub async fn send(
 ) -> io::Result<Vec<u8>> {
     match device {
         Device::Tcp { host, port } => {
-            let attempt = async {
+            let hand_over = async {
                 let mut s = TcpStream::connect((host.as_str(), *port)).await?;
+                keepalive(&s);
                 s.write_all(bytes).await?;
                 s.shutdown().await?;
-                // The printer closes its side once it has taken the whole job; only then
-                // may the next job start. What it says meanwhile is its answer.
-                let mut reply = Vec::new();
-                let mut buf = [0u8; 512];
-                loop {
-                    let n = s.read(&mut buf).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    let room = MAX_REPLY - reply.len();
-                    reply.extend_from_slice(&buf[..n.min(room)]);
-                }
-                Ok(reply)
+                Ok::<_, io::Error>(s)
             };
-            match tokio::time::timeout(timeout, attempt).await {
-                Ok(r) => r,
-                Err(_) => Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("the printer did not take the job within {timeout:?}"),
-                )),
+            let mut s = match tokio::time::timeout(timeout, hand_over).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("the printer did not take the job within {timeout:?}"),
+                    ))
+                }
+            };
+            // Every byte and the end of the job are handed over. The printer closes its
+            // side once it has printed (or buffered) the job; only then may the next job
+            // start. What it says meanwhile is its answer. However long it takes, the job
+            // is not sent again unless the connection breaks.
+            let mut reply = Vec::new();
+            let mut buf = [0u8; 512];
+            loop {
+                let n = s.read(&mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                let room = MAX_REPLY - reply.len();
+                reply.extend_from_slice(&buf[..n.min(room)]);
             }
+            Ok(reply)
         }
         Device::File { dir } => {
             let (dir, id, bytes) = (dir.clone(), job_id.to_string(), bytes.to_vec());
@@ -74,6 +84,21 @@ pub async fn send(
             blocking(move || write_serial(&path, baud, flow, parity, timeout, &bytes, want_reply))
                 .await
         }
+    }
+}
+
+/// TCP keepalive on a printer connection: a printer that loses power or its network while
+/// the daemon waits for it to close is noticed (the attempt fails and the job is tried
+/// again) within about half a minute, instead of never. A printer that is alive but slow
+/// answers the probes and is waited for. Best effort: without it, only the wait is longer.
+fn keepalive(s: &TcpStream) {
+    use rustix::net::sockopt;
+    let set = sockopt::set_socket_keepalive(s, true)
+        .and_then(|()| sockopt::set_tcp_keepidle(s, Duration::from_secs(15)))
+        .and_then(|()| sockopt::set_tcp_keepintvl(s, Duration::from_secs(5)))
+        .and_then(|()| sockopt::set_tcp_keepcnt(s, 3));
+    if let Err(e) = set {
+        tracing::debug!(error = %e, "TCP keepalive not set on the printer connection");
     }
 }
 

@@ -1,9 +1,12 @@
-//! A job on its way to a printer: redacted bytes and counts, never the original.
+//! A job on its way to a printer: redacted bytes and counts, never the original. Its bytes
+//! are zeroized when it is dropped (printed, refused or expired), and it carries the end of
+//! its retention window: no job waits in memory without one.
 
 use crate::core::redact::Report;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+use zeroize::Zeroizing;
 
 /// Print a job, or only ask the printer (a real-time status query).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,10 +27,14 @@ pub struct Job {
     pub listener: &'static str,
     /// Bytes the client sent.
     pub bytes_in: usize,
-    /// What is printed: the redacted job.
-    pub bytes: Vec<u8>,
+    /// What is printed: the redacted job (zeroized when dropped).
+    pub bytes: Zeroizing<Vec<u8>>,
     pub report: Report,
     pub accepted: Instant,
+    /// The end of its retention window (unix seconds): it is never sent after this. A
+    /// spooled job's entry's expiry; a job the spool could not take, or a reprint, carries
+    /// the same window in memory.
+    pub expires: u64,
     /// Its spool entry, when it has one (a reprint or an unspooled job has none).
     pub spool: Option<crate::spool::EntryId>,
 }
@@ -42,8 +49,16 @@ impl fmt::Debug for Job {
             .field("bytes_in", &self.bytes_in)
             .field("bytes_out", &self.bytes.len())
             .field("spool", &self.spool)
+            .field("expires", &self.expires)
             .finish()
     }
+}
+
+/// Seconds since 1970 on the wall clock (what spool expiries are in).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Job ids: the daemon's start time in seconds, then a counter.

@@ -32,6 +32,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
+use zeroize::Zeroizing;
 
 /// What every listener and worker shares. The limits and the redactor are replaced when the
 /// configuration is reloaded; a job uses those in force when it arrived.
@@ -42,6 +43,9 @@ pub(crate) struct Shared {
     tracker: Tracker,
     /// The encrypted spool; `None` when it could not be opened (jobs then print unspooled).
     spool: Option<spooling::SharedSpool>,
+    /// The retention window, also of jobs the spool could not take (as it was at start,
+    /// like the spool's).
+    retention: spool::Retention,
     redactions: Arc<Redactions>,
 }
 
@@ -176,12 +180,21 @@ impl Drop for TrackGuard {
 
 impl Tracker {
     fn spawn(&self, fut: impl std::future::Future<Output = ()> + Send + 'static) {
+        drop(self.spawn_handle(fut));
+    }
+
+    /// [`Tracker::spawn`], returning the task's handle. The task runs to its end whether
+    /// or not the handle is awaited (dropping a handle does not cancel its task).
+    fn spawn_handle<T: Send + 'static>(
+        &self,
+        fut: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> JoinHandle<T> {
         self.0.running.fetch_add(1, Ordering::SeqCst);
         let guard = TrackGuard(self.0.clone());
         tokio::spawn(async move {
             let _g = guard;
-            fut.await;
-        });
+            fut.await
+        })
     }
 
     async fn wait_idle(&self) {
@@ -238,6 +251,7 @@ impl Daemon {
                 ids: Ids::new(),
                 tracker: Tracker::default(),
                 spool: spool.clone(),
+                retention: cfg.retention,
                 redactions: redactions.clone(),
             }),
             view: Arc::new(control::View {
@@ -610,9 +624,10 @@ async fn query(bytes: Vec<u8>, route: &Route, shared: &Arc<Shared>) -> Vec<u8> {
         id: shared.ids.next(),
         listener: "raw",
         bytes_in: bytes.len(),
-        bytes,
+        bytes: Zeroizing::new(bytes),
         report: Default::default(),
         accepted: Instant::now(),
+        expires: job::unix_now().saturating_add(shared.retention.secs()),
         spool: None,
     };
     if route.queue.send(job).is_err() {
@@ -648,8 +663,34 @@ async fn accept(
 /// [`accept`] for a job typeset from a slip that was redacted before it was laid out
 /// ([`crate::html::typeset_redacted`]): `found` is what that redaction found, counted with
 /// the job's.
+///
+/// Not cancellable halfway: the work runs as a task of its own (tracked, so a stop waits
+/// for it), which goes on to the end if the caller is dropped (an HTTP client that hangs up
+/// while its job is redacted and stored). So a job is spooled and queued, or refused and
+/// not left in the spool; never spooled and left without a queue item.
 async fn accept_found(
     bytes: Vec<u8>,
+    listener: &'static str,
+    route: &Route,
+    shared: &Arc<Shared>,
+    reply: Option<tokio::sync::oneshot::Sender<Vec<u8>>>,
+    found: Report,
+) -> Accepted {
+    // The client's bytes are zeroized however this ends.
+    let bytes = Zeroizing::new(bytes);
+    let (route, sh) = (route.clone(), shared.clone());
+    let task = shared.tracker.spawn_handle(async move {
+        accept_whole(bytes, listener, &route, &sh, reply, found).await
+    });
+    task.await.unwrap_or_else(|e| {
+        tracing::error!(listener, "job acceptance failed: {e}");
+        Accepted::Refused("internal error while accepting the job".into())
+    })
+}
+
+/// [`accept_found`]'s work, run to its end.
+async fn accept_whole(
+    bytes: Zeroizing<Vec<u8>>,
     listener: &'static str,
     route: &Route,
     shared: &Arc<Shared>,
@@ -676,7 +717,8 @@ async fn accept_found(
         }
         let (segments, mut report) = redactor.segments(&profile, &bytes);
         report.merge(&found);
-        let mut out = Vec::with_capacity(bytes.len());
+        // Sized once, so it is never reallocated (a reallocation would leave a copy behind).
+        let mut out = Zeroizing::new(Vec::with_capacity(bytes.len()));
         for seg in segments {
             if seg.end - seg.start > max_segment {
                 return Err(format!(
@@ -684,8 +726,10 @@ async fn accept_found(
                     seg.start, seg.end
                 ));
             }
-            out.extend(seg.output.map_err(|b| format!("fails closed: {b}"))?);
+            let part = Zeroizing::new(seg.output.map_err(|b| format!("fails closed: {b}"))?);
+            out.extend_from_slice(&part);
         }
+        drop(bytes);
         let entry = spool.map(|sp| {
             let new = spool::NewEntry {
                 job: job_id,
@@ -700,8 +744,8 @@ async fn accept_found(
     .await;
     match result {
         Ok(Ok((out, report, entry))) => {
-            let spool_id = match entry {
-                Some(Ok(meta)) => Some(meta.id),
+            let (spool_id, expires) = match entry {
+                Some(Ok(meta)) => (Some(meta.id), meta.expires),
                 failed => {
                     let why = match failed {
                         Some(Err(e)) => e.to_string(),
@@ -728,7 +772,10 @@ async fn accept_found(
                         printer = %route.printer,
                         "job printed without a spool entry: {why}"
                     );
-                    None
+                    // It waits in memory only, and only within the window it would have
+                    // had in the spool: the worker drops it unprinted when that ends.
+                    let expires = job::unix_now().saturating_add(shared.retention.secs());
+                    (None, expires)
                 }
             };
             route.stats.queued.fetch_add(1, Ordering::Relaxed);
@@ -742,10 +789,17 @@ async fn accept_found(
                 bytes: out,
                 report,
                 accepted,
+                expires,
                 spool: spool_id,
             };
             if route.queue.send(job).is_err() {
                 route.stats.queued.fetch_sub(1, Ordering::Relaxed);
+                // The client hears it was not printed: its entry must not print later.
+                if let (Some(sp), Some(entry)) = (&shared.spool, spool_id) {
+                    let sp = sp.clone();
+                    let _ =
+                        tokio::task::spawn_blocking(move || spooling::lock(&sp).purge(entry)).await;
+                }
                 tracing::warn!(printer = %route.printer, "job refused: the daemon is stopping");
                 return Accepted::Unavailable("the daemon is stopping".into());
             }

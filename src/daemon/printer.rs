@@ -1,13 +1,26 @@
 //! One worker per printer: jobs in arrival order, one at a time, never interleaved. A job
 //! that cannot be delivered stays at the head of the queue and is tried again from its
-//! start, with capped exponential backoff, until it prints or the daemon stops.
+//! start, with capped exponential backoff, until it prints, its retention window ends, or
+//! the daemon stops.
+//!
+//! One owner of a job's fate at a time: before each attempt the worker claims the job's
+//! spool entry ([`crate::spool::Spool::claim`]), which fails once the window has ended, so a
+//! job the sweeper expired is never sent afterwards; while the claim lasts the sweeper
+//! removes the entry's files at its expiry but leaves the verdict to the attempt, so a job
+//! being sent is not counted expired under it. A job without an entry (the spool could not
+//! take it, or a reprint) carries the same window and is checked the same way.
+//!
+//! An attempt that outlasts `device_timeout` while the device holds the job (a network
+//! printer that took every byte but has not closed, a USB write that blocks) is not
+//! abandoned and the job is not sent again: the printer shows as `stuck` until the attempt
+//! ends.
 
-use super::job::{Job, JobKind};
+use super::job::{unix_now, Job, JobKind};
 use super::spooling::{self, SharedSpool};
 use super::Shared;
 use crate::config::{Device, PrinterConf};
 use crate::core::redact::Kind;
-use crate::spool::State;
+use crate::spool::{Release, State};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,16 +42,13 @@ pub struct Stats {
     pub busy: std::sync::atomic::AtomicBool,
     /// Unreachable since this time (seconds since 1970); 0 while reachable.
     pub offline_since: std::sync::atomic::AtomicU64,
+    /// The attempt under way has outlasted `device_timeout` with the job in the device's
+    /// hands, since this time (seconds since 1970); 0 otherwise.
+    pub stuck_since: std::sync::atomic::AtomicU64,
     /// Jobs whose retention window ended before they printed (dropped).
     pub expired: std::sync::atomic::AtomicU64,
     /// Jobs printed without a spool entry (the spool could not be written).
     pub unspooled: std::sync::atomic::AtomicU64,
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 pub(super) async fn worker(
@@ -55,9 +65,12 @@ pub(super) async fn worker(
             // answer or none, as from a printer that is off.
             let conf = confs.borrow().clone();
             let timeout = shared.limits().device_timeout.min(Duration::from_secs(5));
-            let answer =
-                super::device::send(&conf.device, &job.id, &job.bytes, timeout, true).await;
-            if let (Ok(bytes), Some(reply)) = (answer, job.reply.take()) {
+            let answer = tokio::time::timeout(
+                timeout,
+                super::device::send(&conf.device, &job.id, &job.bytes, timeout, true),
+            )
+            .await;
+            if let (Ok(Ok(bytes)), Some(reply)) = (answer, job.reply.take()) {
                 let _ = reply.send(bytes);
             }
             continue;
@@ -68,23 +81,56 @@ pub(super) async fn worker(
         loop {
             // A reload applies from the next attempt.
             let conf = confs.borrow().clone();
-            if let Some(id) = job.spool {
+            match job.spool {
                 // Purged, or its window ended while it waited (the sweeper counts it).
-                if !spooling::still_owed(spool, id) {
+                Some(id) if !spooling::claim(spool, id) => {
                     stats.queued.fetch_sub(1, Ordering::Relaxed);
                     tracing::warn!(job = %job.id, entry = %id, printer = %conf.name, outcome = "dropped", "job not printed: its spool entry expired or was purged");
                     break;
                 }
-                spooling::mark_printing(spool, id);
+                Some(_) => {}
+                // Kept in memory only: the same window, enforced here.
+                None if unix_now() >= job.expires => {
+                    expired(&stats, &job, &conf);
+                    break;
+                }
+                None => {}
             }
             let timeout = shared.limits().device_timeout;
-            let sent = tokio::select! {
-                r = super::device::send(&conf.device, &job.id, &job.bytes, timeout, job.reply.is_some()) => r,
-                _ = stopped(&mut stop) => {
-                    give_up(&stats, &job, &conf, spool).await;
-                    return;
+            let attempt = super::device::send(
+                &conf.device,
+                &job.id,
+                &job.bytes,
+                timeout,
+                job.reply.is_some(),
+            );
+            tokio::pin!(attempt);
+            let stuck_at = tokio::time::sleep(timeout);
+            tokio::pin!(stuck_at);
+            let mut stuck = false;
+            let sent = loop {
+                tokio::select! {
+                    r = &mut attempt => break r,
+                    _ = &mut stuck_at, if !stuck => {
+                        stuck = true;
+                        stats.stuck_since.store(unix_now().max(1), Ordering::Relaxed);
+                        tracing::warn!(
+                            job = %job.id,
+                            printer = %conf.name,
+                            device = %device_kind(&conf.device),
+                            "the printer holds the job and has not finished it within device_timeout; waiting for it (the job is not sent again)"
+                        );
+                    }
+                    _ = stopped(&mut stop) => {
+                        stats.stuck_since.store(0, Ordering::Relaxed);
+                        give_up(&stats, &job, &conf, spool).await;
+                        return;
+                    }
                 }
             };
+            if stuck {
+                stats.stuck_since.store(0, Ordering::Relaxed);
+            }
             match sent {
                 Ok(answer) => {
                     if let Some(reply) = job.reply.take() {
@@ -99,7 +145,9 @@ pub(super) async fn worker(
                         );
                     }
                     if let Some(id) = job.spool {
+                        // Recorded while still claimed, so no sweep counts it meanwhile.
                         spooling::set_state(spool, id, State::Printed).await;
+                        spooling::release(spool, id);
                     }
                     stats.queued.fetch_sub(1, Ordering::Relaxed);
                     stats.printed.fetch_add(1, Ordering::Relaxed);
@@ -111,6 +159,13 @@ pub(super) async fn worker(
                     break;
                 }
                 Err(e) => {
+                    if let Some(id) = job.spool {
+                        // Its window ended during the attempt: the sweeper left it to us.
+                        if spooling::release(spool, id) == Release::Expired {
+                            expired(&stats, &job, &conf);
+                            break;
+                        }
+                    }
                     if offline_since.is_none() {
                         offline_since = Some(Instant::now());
                         stats
@@ -139,16 +194,29 @@ pub(super) async fn worker(
     }
 }
 
+/// `job`'s retention window ended before it printed: dropped (its bytes zeroized) and
+/// counted.
+fn expired(stats: &Stats, job: &Job, conf: &PrinterConf) {
+    stats.queued.fetch_sub(1, Ordering::Relaxed);
+    stats.expired.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(job = %job.id, printer = %conf.name, outcome = "expired", "job not printed within its retention window; dropped");
+}
+
 /// The daemon stops before `job` printed: a spooled job stays in the spool (marked failed)
 /// and prints after the next start, within its window; an unspooled one is lost (counted).
 async fn give_up(stats: &Stats, job: &Job, conf: &PrinterConf, spool: Option<&SharedSpool>) {
-    stats.queued.fetch_sub(1, Ordering::Relaxed);
     match job.spool {
         Some(id) => {
             spooling::set_state(spool, id, State::Failed).await;
+            if spooling::release(spool, id) == Release::Expired {
+                expired(stats, job, conf);
+                return;
+            }
+            stats.queued.fetch_sub(1, Ordering::Relaxed);
             tracing::warn!(job = %job.id, entry = %id, printer = %conf.name, "job not printed before stopping; it stays in the spool and prints after the next start");
         }
         None => {
+            stats.queued.fetch_sub(1, Ordering::Relaxed);
             stats.failed.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(job = %job.id, printer = %conf.name, "job not printed: the daemon stopped while the printer was not taking it");
         }

@@ -6,7 +6,7 @@ use super::job::{Job, JobKind};
 use super::Route;
 use crate::config::Config;
 use crate::core::redact::Report;
-use crate::spool::{Clock, EntryId, Meta, Slip, Spool, SpoolError, State};
+use crate::spool::{Clock, EntryId, Meta, Release, Slip, Spool, SpoolError, State};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
@@ -42,6 +42,12 @@ pub(super) fn open(cfg: &Config) -> anyhow::Result<(Option<SharedSpool>, Vec<Met
                 tracing::warn!(
                     expired = recovered.expired_unprinted,
                     "jobs expired in the spool while the daemon was stopped; not printed"
+                );
+            }
+            if recovered.tampered > 0 {
+                tracing::warn!(
+                    suspect = recovered.tampered,
+                    "spool state records deleted or rolled back while the daemon was stopped; those jobs are not printed again"
                 );
             }
             if recovered.keyless > 0 {
@@ -108,20 +114,15 @@ pub(super) fn requeue(spool: &SharedSpool, pending: Vec<Meta>, routes: &[Route],
     }
 }
 
-/// Whether a spooled job may still print: its entry is live (not purged, not expired).
-pub(super) fn still_owed(spool: Option<&SharedSpool>, id: EntryId) -> bool {
-    spool.is_some_and(|sp| {
-        let s = lock(sp);
-        let now = s.clock().now_unix();
-        s.meta(id).is_some_and(|m| m.expires > now)
-    })
+/// Take a spooled job's entry for one delivery attempt ([`Spool::claim`]); false when it
+/// must not be sent: purged, or its window ended (the sweeper counts it).
+pub(super) fn claim(spool: Option<&SharedSpool>, id: EntryId) -> bool {
+    spool.is_some_and(|sp| lock(sp).claim(id).is_ok())
 }
 
-/// Note that a spooled job is being sent (in memory: see [`Spool::mark_printing`]).
-pub(super) fn mark_printing(spool: Option<&SharedSpool>, id: EntryId) {
-    if let Some(sp) = spool {
-        let _ = lock(sp).mark_printing(id);
-    }
+/// End the attempt's claim ([`Spool::release`]).
+pub(super) fn release(spool: Option<&SharedSpool>, id: EntryId) -> Release {
+    spool.map_or(Release::Gone, |sp| lock(sp).release(id))
 }
 
 /// Record a spooled job's state (off the async threads). A failure is logged: the job
@@ -141,6 +142,10 @@ pub(super) async fn set_state(spool: Option<&SharedSpool>, id: EntryId, state: S
     .await;
     match r {
         Ok(Ok(())) => {}
+        // Purged or expired meanwhile: nothing to record.
+        Ok(Err(SpoolError::NotFound(_))) => {
+            tracing::debug!(entry = %id, state = state.label(), "spool entry gone; state not recorded")
+        }
         Ok(Err(e)) => {
             tracing::warn!(entry = %id, state = state.label(), error = %e, "spool state not recorded")
         }
@@ -149,7 +154,7 @@ pub(super) async fn set_state(spool: Option<&SharedSpool>, id: EntryId, state: S
 }
 
 /// A stored job to print again (`spool reprint`): its bytes, as a job for `route`, without
-/// a spool entry of its own (the entry it came from keeps its window).
+/// a spool entry of its own (the entry it came from keeps its window, and so does the job).
 pub(super) fn reprint(
     spool: &SharedSpool,
     id: EntryId,
@@ -181,12 +186,14 @@ fn stored_job(
         id,
         listener,
         bytes_in: meta.bytes as usize,
-        bytes: slip.into_vec(),
+        bytes: slip.into_zeroizing(),
         report: Report {
             redacted: meta.redacted,
             ..Report::default()
         },
         accepted: Instant::now(),
+        // A reprint too ends with the entry's window.
+        expires: meta.expires,
         spool,
     }
 }

@@ -23,7 +23,12 @@
 //! nonce is bound by the AEAD itself. Only what is needed to find the key is in the clear.
 //!
 //! Entry payload: `meta_len` (big-endian u32), the metadata as JSON (`meta_len` bytes),
-//! then the redacted slip bytes. State payload: one byte, the [`State`] code.
+//! then the redacted slip bytes. State payload: one byte, the [`State`] code, then the
+//! record's counter (big-endian u64, at least 1): the entry's state changes are numbered
+//! 1, 2, 3, … so an older record of the same entry has a smaller number (a record of the
+//! first release, one byte alone, counts as 0). The counter sits inside the AEAD, so it
+//! cannot be changed without the key; the spool compares it with the entry's last number,
+//! kept in the runtime directory beside the keys, to tell a deleted or rolled-back record.
 //!
 //! # Key file (`keys/<epoch>.key`)
 //!
@@ -61,8 +66,13 @@ pub(crate) const MAX_SLIP: usize = 64 << 20;
 pub(crate) const MAX_META: usize = 64 << 10;
 /// The largest entry file: header, metadata length, metadata, slip, tag.
 pub(crate) const MAX_ENTRY_FILE: usize = HEADER_LEN + 4 + MAX_META + MAX_SLIP + TAG_LEN;
-/// A state record's exact size: header, one byte of state, tag.
-pub(crate) const STATE_FILE_LEN: usize = HEADER_LEN + 1 + TAG_LEN;
+/// A state record's exact size: header, one byte of state, the counter, tag.
+pub(crate) const STATE_FILE_LEN: usize = HEADER_LEN + STATE_PAYLOAD_LEN + TAG_LEN;
+/// A state payload: the state's code and the record's counter.
+pub(crate) const STATE_PAYLOAD_LEN: usize = 1 + 8;
+/// A ledger file's exact size (see [`ledger_encode`]).
+pub(crate) const LEDGER_FILE_LEN: usize = 16;
+pub(crate) const LEDGER_MAGIC: [u8; 4] = *b"SGLG";
 
 /// What a sealed record holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,19 +167,53 @@ fn be64(b: &[u8]) -> u64 {
 /// `SecretKey` (returning it by value, or a `BTreeMap` of keys rebalancing its nodes) moves
 /// only the pointer, so no stale copy of the key is left behind in freed memory. The key is
 /// filled in place, never built on the stack and copied in.
-pub(crate) struct SecretKey(Box<Zeroizing<[u8; 32]>>);
+///
+/// Each key has a memory page of its own, locked in RAM (`mlock`) where the system permits,
+/// so it is not written to swap; where it does not (`RLIMIT_MEMLOCK`, a seccomp filter, 64
+/// KiB pages), that is logged once and the key works all the same. Dropping a key zeroizes
+/// it, then unlocks its page, then frees it.
+pub(crate) struct SecretKey {
+    page: Box<KeyPage>,
+    /// Unlocks the page when dropped; `None` where locking was not permitted.
+    lock: Option<region::LockGuard>,
+}
+
+/// One page, the key at its start: a page of its own, so unlocking it when the key goes
+/// cannot unlock another key.
+#[repr(C, align(4096))]
+struct KeyPage([u8; 32]);
+
+/// Whether a failure to lock a key in RAM was logged already (it is said once).
+static LOCK_FAILURE_SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 impl SecretKey {
-    /// An all-zero key on the heap, to be filled in place.
+    /// An all-zero key on the heap, locked in RAM where permitted, to be filled in place.
     fn zeroed() -> SecretKey {
-        SecretKey(Box::new(Zeroizing::new([0u8; 32])))
+        let page = Box::new(KeyPage([0u8; 32]));
+        let own_page = region::page::size() <= std::mem::align_of::<KeyPage>();
+        let lock = match own_page {
+            true => region::lock(page.0.as_ptr(), page.0.len()).map_err(|e| e.to_string()),
+            false => Err("the memory pages are larger than a key's own page".into()),
+        };
+        let lock = lock
+            .map_err(|e| {
+                use std::sync::atomic::Ordering;
+                if !LOCK_FAILURE_SAID.swap(true, Ordering::Relaxed) {
+                    tracing::info!(
+                        error = %e,
+                        "spool keys cannot be locked in RAM (mlock); they may be swapped out"
+                    );
+                }
+            })
+            .ok();
+        SecretKey { page, lock }
     }
 
     /// A fresh key from the OS RNG.
     pub(crate) fn generate() -> Result<SecretKey, String> {
         let mut k = SecretKey::zeroed();
         OsRng
-            .try_fill_bytes(&mut k.0[..])
+            .try_fill_bytes(&mut k.page.0)
             .map_err(|e| e.to_string())?;
         Ok(k)
     }
@@ -177,12 +221,27 @@ impl SecretKey {
     /// Where the key's bytes are, to check in tests that they never move.
     #[cfg(test)]
     pub(crate) fn as_ptr(&self) -> *const u8 {
-        self.0.as_ptr()
+        self.page.0.as_ptr()
+    }
+
+    /// Whether the key's page is locked in RAM.
+    #[cfg(test)]
+    pub(crate) fn locked(&self) -> bool {
+        self.lock.is_some()
     }
 
     fn cipher(&self) -> ChaCha20Poly1305 {
         // The cipher copies the key and zeroizes its copy when dropped.
-        ChaCha20Poly1305::new(Key::from_slice(&self.0[..]))
+        ChaCha20Poly1305::new(Key::from_slice(&self.page.0))
+    }
+}
+
+impl Drop for SecretKey {
+    fn drop(&mut self) {
+        use zeroize::Zeroize as _;
+        self.page.0.zeroize();
+        // Unlocked after zeroizing, before the page is freed.
+        drop(self.lock.take());
     }
 }
 
@@ -256,15 +315,61 @@ pub(crate) fn split_entry_payload(p: &[u8]) -> Result<(&[u8], &[u8]), FormatErro
     Ok((&p[4..4 + n], &p[4 + n..]))
 }
 
-pub(crate) fn state_payload(s: State) -> [u8; 1] {
-    [s.code()]
+/// A state record's payload: the state and the record's counter (1 or more).
+pub(crate) fn state_payload(s: State, counter: u64) -> [u8; STATE_PAYLOAD_LEN] {
+    let mut p = [0u8; STATE_PAYLOAD_LEN];
+    p[0] = s.code();
+    p[1..].copy_from_slice(&counter.to_be_bytes());
+    p
 }
 
-pub(crate) fn parse_state_payload(p: &[u8]) -> Result<State, FormatError> {
-    match p {
-        [c] => State::from_code(*c).ok_or(FormatError::Payload),
-        _ => Err(FormatError::Payload),
+/// The state and counter of a state record's payload. A one-byte payload (the first
+/// release's) has counter 0; a counter of 0 in the current layout is malformed.
+pub(crate) fn parse_state_payload(p: &[u8]) -> Result<(State, u64), FormatError> {
+    let (code, counter) = match p {
+        [c] => (*c, 0),
+        [c, rest @ ..] if rest.len() == 8 => match be64(rest) {
+            0 => return Err(FormatError::Payload),
+            n => (*c, n),
+        },
+        _ => return Err(FormatError::Payload),
+    };
+    let state = State::from_code(code).ok_or(FormatError::Payload)?;
+    Ok((state, counter))
+}
+
+/// A ledger file (`runtime_dir/ledger/<id>.ctr`): the counter of the entry's last state
+/// record, kept where the keys are (tmpfs) so that the state directory alone cannot roll it
+/// back.
+///
+/// ```text
+///      0   4  magic "SGLG"
+///      4   1  format version (1)
+///      5   3  reserved, zero
+///      8   8  the counter (big-endian u64)
+/// ```
+pub(crate) fn ledger_encode(counter: u64) -> [u8; LEDGER_FILE_LEN] {
+    let mut b = [0u8; LEDGER_FILE_LEN];
+    b[0..4].copy_from_slice(&LEDGER_MAGIC);
+    b[4] = VERSION;
+    b[8..16].copy_from_slice(&counter.to_be_bytes());
+    b
+}
+
+pub(crate) fn ledger_decode(b: &[u8]) -> Result<u64, FormatError> {
+    if b.len() != LEDGER_FILE_LEN {
+        return Err(FormatError::TooShort);
     }
+    if b[0..4] != LEDGER_MAGIC {
+        return Err(FormatError::BadMagic);
+    }
+    if b[4] != VERSION {
+        return Err(FormatError::Version(b[4]));
+    }
+    if b[5..8] != [0, 0, 0] {
+        return Err(FormatError::Reserved);
+    }
+    Ok(be64(&b[8..16]))
 }
 
 /// An epoch key with the time range it seals new entries for.
@@ -284,7 +389,7 @@ impl EpochKey {
         b.extend_from_slice(&[VERSION, 0, 0, 0]);
         b.extend_from_slice(&self.start.to_be_bytes());
         b.extend_from_slice(&self.end.to_be_bytes());
-        b.extend_from_slice(&self.key.0[..]);
+        b.extend_from_slice(&self.key.page.0);
         b
     }
 
@@ -306,7 +411,7 @@ impl EpochKey {
             return Err(FormatError::Payload);
         }
         let mut key = SecretKey::zeroed();
-        key.0.copy_from_slice(&b[24..56]);
+        key.page.0.copy_from_slice(&b[24..56]);
         Ok(EpochKey { key, start, end })
     }
 }
@@ -390,6 +495,65 @@ mod tests {
     }
 
     #[test]
+    fn state_payload_carries_its_counter() {
+        let p = state_payload(State::Printed, 7);
+        assert_eq!(p.len(), STATE_PAYLOAD_LEN);
+        assert_eq!(parse_state_payload(&p).unwrap(), (State::Printed, 7));
+        // The first release's one-byte payload counts as 0.
+        assert_eq!(
+            parse_state_payload(&[State::Failed.code()]).unwrap(),
+            (State::Failed, 0)
+        );
+        let mut zero = state_payload(State::Queued, 1);
+        zero[1..].fill(0);
+        assert_eq!(parse_state_payload(&zero), Err(FormatError::Payload));
+        assert_eq!(parse_state_payload(&[]), Err(FormatError::Payload));
+        assert_eq!(parse_state_payload(&p[..5]), Err(FormatError::Payload));
+        // Sealed, the counter cannot be changed without the key.
+        let key = SecretKey::generate().unwrap();
+        let h = Header {
+            kind: RecordKind::State,
+            ..header()
+        };
+        let sealed = seal(&key, h, &p).unwrap();
+        assert_eq!(sealed.len(), STATE_FILE_LEN);
+        let (_, pt) = open(&key, &sealed).unwrap();
+        assert_eq!(parse_state_payload(&pt).unwrap(), (State::Printed, 7));
+    }
+
+    #[test]
+    fn ledger_round_trip() {
+        let b = ledger_encode(42);
+        assert_eq!(ledger_decode(&b), Ok(42));
+        assert_eq!(ledger_decode(&b[..15]), Err(FormatError::TooShort));
+        let mut bad = b;
+        bad[0] = b'X';
+        assert_eq!(ledger_decode(&bad), Err(FormatError::BadMagic));
+        let mut bad = b;
+        bad[6] = 1;
+        assert_eq!(ledger_decode(&bad), Err(FormatError::Reserved));
+    }
+
+    /// Keys sit alone in a page, locked in RAM when this process may lock that much (root
+    /// may; so may anyone within `RLIMIT_MEMLOCK`, 8 MiB by default). Zeroized on drop.
+    #[test]
+    fn keys_have_a_page_of_their_own_locked_in_ram() {
+        let a = SecretKey::generate().unwrap();
+        let b = SecretKey::generate().unwrap();
+        assert_eq!(a.as_ptr() as usize % 4096, 0);
+        assert_ne!(a.as_ptr() as usize / 4096, b.as_ptr() as usize / 4096);
+        assert_eq!(std::mem::size_of::<KeyPage>(), 4096);
+        if region::page::size() == 4096 {
+            let locked = std::fs::read_to_string("/proc/self/status")
+                .unwrap()
+                .lines()
+                .find_map(|l| l.strip_prefix("VmLck:").map(|v| v.trim().to_string()));
+            eprintln!("VmLck with two keys: {locked:?}");
+            assert!(a.locked() && b.locked(), "mlock refused here");
+        }
+    }
+
+    #[test]
     fn key_file_round_trip() {
         let k = EpochKey {
             key: SecretKey::generate().unwrap(),
@@ -400,7 +564,7 @@ mod tests {
         assert_eq!(b.len(), KEY_FILE_LEN);
         let d = EpochKey::decode(&b).unwrap();
         assert_eq!((d.start, d.end), (600, 825));
-        assert_eq!(d.key.0[..], k.key.0[..]);
+        assert_eq!(d.key.page.0, k.key.page.0);
         assert!(format!("{d:?}").contains("SecretKey(..)"));
         // Moving the key moves a pointer: the bytes stay where they were filled.
         let at = d.key.as_ptr();
