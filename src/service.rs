@@ -208,7 +208,7 @@ async fn serve(cfg: Config, profile_dir: Option<PathBuf>) -> anyhow::Result<()> 
             cfg.runtime_dir_or_default().join("keys").display()
         );
     } else {
-        eprintln!("slipguard: no spool (see the error above): jobs print unspooled while their printer is ready");
+        eprintln!("slipguard: no spool (see the error above): every job is refused until it can be opened (restart once the disk is fixed)");
     }
     notify::notify("READY=1");
     let watchdog = notify::watchdog_interval().map(|every| {

@@ -877,7 +877,7 @@ async fn no_patron_value_or_title_is_readable_in_the_spool_or_key_files() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn when_the_spool_cannot_be_written_a_ready_printer_still_prints() {
+async fn when_the_spool_cannot_be_written_the_job_is_refused_even_by_a_ready_printer() {
     let dir = temp("spool-fault");
     let (state, run, out) = (dir.join("state"), dir.join("run"), dir.join("out"));
     let on = format!("file://{}", out.display());
@@ -887,17 +887,20 @@ async fn when_the_spool_cannot_be_written_a_ready_printer_still_prints() {
     let spool_dir = state.join("spool");
     std::fs::remove_dir_all(&spool_dir).unwrap();
     std::fs::write(&spool_dir, b"not a directory").unwrap();
-    let job = canary_slip(6);
-    send(d.addrs()[0], &job).await;
-    wait_for("printed unspooled", || printed(&out).len() == 1).await;
-    assert_eq!(printed(&out)[0], redacted(&job));
-    assert_eq!(stats.unspooled.load(Ordering::Relaxed), 1);
-    // Space comes back: jobs are spooled again.
+    send(d.addrs()[0], &canary_slip(6)).await;
+    wait_for("refused", || stats.failed.load(Ordering::Relaxed) == 1).await;
+    assert_eq!(stats.queued.load(Ordering::Relaxed), 0);
+    // Space comes back: jobs are spooled and printed again.
     std::fs::remove_file(&spool_dir).unwrap();
     std::fs::create_dir(&spool_dir).unwrap();
-    send(d.addrs()[0], &canary_slip(7)).await;
-    wait_for("printed", || printed(&out).len() == 2).await;
-    assert_eq!(stats.unspooled.load(Ordering::Relaxed), 1);
+    let job = canary_slip(7);
+    send(d.addrs()[0], &job).await;
+    wait_for("printed", || printed(&out).len() == 1).await;
+    assert_eq!(
+        printed(&out)[0],
+        redacted(&job),
+        "only the spooled job printed"
+    );
     assert_eq!(entries(&state), 1);
     d.shutdown(Duration::from_secs(5)).await;
 

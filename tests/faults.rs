@@ -722,7 +722,7 @@ fn fill(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn a_full_disk_under_the_state_dir_prints_to_a_ready_printer_and_refuses_for_an_offline_one() {
+fn a_full_disk_under_the_state_dir_refuses_jobs_for_ready_and_offline_printers_alike() {
     let dir = temp("disk-full");
     let (state, run, out) = (dir.join("state"), dir.join("run"), dir.join("out"));
     std::fs::create_dir_all(&state).unwrap();
@@ -772,21 +772,20 @@ fn a_full_disk_under_the_state_dir_prints_to_a_ready_printer_and_refuses_for_an_
         None
     };
 
-    // A ready printer: the job prints at once, unspooled.
-    let job = canary_job(2);
-    send(&desk, &job);
-    wait_until("printed unspooled", || printed(&out).len() == 1);
-    assert!(printed(&out)[0] == redacted(&job));
-    wait_until("counted", || printer(&cfg, "desk")["unspooled"] == 1);
+    // A ready printer: refused too, not kept in memory only.
+    send(&desk, &canary_job(2));
+    wait_until("refused at the desk", || {
+        printer(&cfg, "desk")["failed"] == 1
+    });
     if real_enospc {
         d.wait_line("No space left on device");
     }
-    // An offline printer: refused, not kept in memory only.
+    assert!(printed(&out).is_empty(), "nothing printed unspooled");
+    // An offline printer: refused.
     send(&annex, &canary_job(3));
     wait_until("refused", || printer(&cfg, "annex")["failed"] == 1);
     let annex_row = printer(&cfg, "annex");
     assert_eq!(annex_row["queued"], 1, "only the first job waits");
-    assert_eq!(annex_row["unspooled"], 0);
     assert!(d.alive(), "no crash");
     assert_eq!(canary_leaks(&[&state, &run]), Vec::<String>::new(), "full");
     if real_enospc {
@@ -806,11 +805,11 @@ fn a_full_disk_under_the_state_dir_prints_to_a_ready_printer_and_refuses_for_an_
         }
     }
     send(&desk, &canary_job(4));
-    wait_until("printed", || printed(&out).len() == 2);
+    wait_until("printed", || printed(&out).len() == 1);
     wait_until("spooled", || entries(&state) == 2);
-    wait_until("two printed, one of them unspooled", || {
+    wait_until("one printed, one refused", || {
         let row = printer(&cfg, "desk");
-        row["printed"] == 2 && row["unspooled"] == 1
+        row["printed"] == 1 && row["failed"] == 1
     });
     assert!(d.stop().0.success());
     assert_no_canary_in_log(&d.log);
@@ -1019,6 +1018,6 @@ fn a_device_uri_aimed_at_a_system_file_is_refused_by_check_and_run_and_the_file_
 // | a printer that is down (refused) gets its jobs in order when it comes back | `daemon.rs` `a_printer_that_is_down_gets_its_jobs_in_order_when_it_comes_back` |
 // | a USB node that appears later, in-process | `daemon.rs` `a_usb_device_that_appears_later_gets_the_job_without_a_restart` |
 // | spooled jobs print after a graceful restart; none after the keys are gone | `daemon.rs` `jobs_left_in_the_spool_print_after_a_restart_unless_the_keys_are_gone` |
-// | an unwritable spool (ENOTDIR) with a ready and an offline printer, in-process | `daemon.rs` `when_the_spool_cannot_be_written_a_ready_printer_still_prints` |
+// | an unwritable spool (ENOTDIR) with a ready and an offline printer (both refuse), in-process | `daemon.rs` `when_the_spool_cannot_be_written_the_job_is_refused_even_by_a_ready_printer` |
 // | one reload to a broken file keeps the running configuration | `daemon_bin.rs` `config_changes_reload_and_a_bad_config_keeps_the_running_one` |
 // | `check` names file and line of `usb:///etc/passwd` | `daemon_bin.rs` `check_accepts_a_good_config_and_names_file_and_line_of_a_bad_one` |

@@ -204,7 +204,7 @@ fn the_daemon_is_not_dumpable_and_its_memory_is_closed_to_its_own_user() {
 // Item 2: every job has a deadline, and one owner.
 
 #[test]
-fn a_job_the_spool_cannot_take_is_not_printed_after_its_window() {
+fn a_job_the_spool_cannot_take_is_refused_not_kept_in_memory() {
     let dir = temp("unspooled-window");
     // The spool cannot be opened: a file where its directory goes.
     std::fs::create_dir_all(dir.join("state")).unwrap();
@@ -220,20 +220,17 @@ fn a_job_the_spool_cannot_take_is_not_printed_after_its_window() {
     let mut d = Running::start(&cfg, &dir);
     let addr = d.raw_addr();
     send(&addr, &canary_job(1));
-    d.wait_line("job printed without a spool entry");
-    d.wait_line("printer unreachable");
-    // Its window ends while it waits in memory: dropped, counted, never sent.
-    d.wait_line("not printed within its retention window");
+    // Refused at once (no job lives in memory only), and counted.
+    d.wait_line("job not printed: it cannot be spooled");
     let row = desk(&cfg);
     assert_eq!(
-        (row["expired"].as_u64(), row["queued"].as_u64()),
+        (row["failed"].as_u64(), row["queued"].as_u64()),
         (Some(1), Some(0))
     );
-    assert_eq!(row["unspooled"], 1);
-    // The printer comes on: nothing reaches it, however long the backoff would have been.
+    // The printer comes on: nothing reaches it.
     let printer = SlowPrinter::start(port, Duration::ZERO);
     std::thread::sleep(Duration::from_secs(2));
-    assert!(printer.conns().is_empty(), "an expired job was printed");
+    assert!(printer.conns().is_empty(), "a refused job was printed");
     assert!(d.stop().0.success());
     assert_no_canary_in_log(&d.log);
 }

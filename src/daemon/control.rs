@@ -60,9 +60,6 @@ pub struct PrinterStatus {
     /// Dropped because their retention window ended before they printed.
     #[serde(default)]
     pub expired: u64,
-    /// Printed without a spool entry (the spool could not be written).
-    #[serde(default)]
-    pub unspooled: u64,
     /// Values redacted in printed jobs since start, by kind.
     pub redacted: BTreeMap<String, u64>,
 }
@@ -212,7 +209,6 @@ impl View {
                         printed: s.printed.load(Ordering::Relaxed),
                         failed: s.failed.load(Ordering::Relaxed),
                         expired: s.expired.load(Ordering::Relaxed),
-                        unspooled: s.unspooled.load(Ordering::Relaxed),
                         redacted: Kind::ALL
                             .iter()
                             .map(|k| {
@@ -364,7 +360,7 @@ pub fn render(st: &Status) -> String {
             .map(|(k, n)| format!("{k} {n}"))
             .collect();
         out.push_str(&format!(
-            "{}: {} ({}, {})\n  queued {}, printed {}, failed {}, expired {}, unspooled {}; redacted: {}\n",
+            "{}: {} ({}, {})\n  queued {}, printed {}, failed {}, expired {}; redacted: {}\n",
             p.name,
             state,
             p.profile,
@@ -373,7 +369,6 @@ pub fn render(st: &Status) -> String {
             p.printed,
             p.failed,
             p.expired,
-            p.unspooled,
             if redacted.is_empty() {
                 "nothing yet".to_string()
             } else {

@@ -35,7 +35,7 @@ pub struct Job {
     /// spooled job's entry's expiry; a job the spool could not take, or a reprint, carries
     /// the same window in memory.
     pub expires: u64,
-    /// Its spool entry, when it has one (a reprint or an unspooled job has none).
+    /// Its spool entry, when it has one (a reprint has none).
     pub spool: Option<crate::spool::EntryId>,
 }
 

@@ -41,7 +41,7 @@ pub(crate) struct Shared {
     redactor: RwLock<Arc<Redactor>>,
     ids: Ids,
     tracker: Tracker,
-    /// The encrypted spool; `None` when it could not be opened (jobs then print unspooled).
+    /// The encrypted spool; `None` when it could not be opened (every job is then refused).
     spool: Option<spooling::SharedSpool>,
     /// The retention window, also of jobs the spool could not take (as it was at start,
     /// like the spool's).
@@ -751,31 +751,17 @@ async fn accept_whole(
                         Some(Err(e)) => e.to_string(),
                         _ => "the spool is not open".to_string(),
                     };
-                    // Printed at once when the printer is ready, else refused: a job must
-                    // not wait in memory only.
-                    if route.stats.offline_since.load(Ordering::Relaxed) != 0 {
-                        route.stats.failed.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(
-                            job = %id,
-                            listener,
-                            printer = %route.printer,
-                            outcome = "refused",
-                            "job not printed: it cannot be spooled ({why}) and the printer is offline"
-                        );
-                        return Accepted::Unavailable(format!(
-                            "it cannot be spooled ({why}) and the printer is offline"
-                        ));
-                    }
-                    route.stats.unspooled.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(
+                    // Refused, whatever the printer's state: every accepted job is spooled
+                    // with its expiry, none lives in memory only (DESIGN §6).
+                    route.stats.failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(
                         job = %id,
+                        listener,
                         printer = %route.printer,
-                        "job printed without a spool entry: {why}"
+                        outcome = "refused",
+                        "job not printed: it cannot be spooled ({why})"
                     );
-                    // It waits in memory only, and only within the window it would have
-                    // had in the spool: the worker drops it unprinted when that ends.
-                    let expires = job::unix_now().saturating_add(shared.retention.secs());
-                    (None, expires)
+                    return Accepted::Unavailable(format!("it cannot be spooled ({why})"));
                 }
             };
             route.stats.queued.fetch_add(1, Ordering::Relaxed);

@@ -47,8 +47,6 @@ pub struct Stats {
     pub stuck_since: std::sync::atomic::AtomicU64,
     /// Jobs whose retention window ended before they printed (dropped).
     pub expired: std::sync::atomic::AtomicU64,
-    /// Jobs printed without a spool entry (the spool could not be written).
-    pub unspooled: std::sync::atomic::AtomicU64,
 }
 
 pub(super) async fn worker(
@@ -203,7 +201,7 @@ fn expired(stats: &Stats, job: &Job, conf: &PrinterConf) {
 }
 
 /// The daemon stops before `job` printed: a spooled job stays in the spool (marked failed)
-/// and prints after the next start, within its window; an unspooled one is lost (counted).
+/// and prints after the next start, within its window; a reprint is lost (counted).
 async fn give_up(stats: &Stats, job: &Job, conf: &PrinterConf, spool: Option<&SharedSpool>) {
     match job.spool {
         Some(id) => {

@@ -24,7 +24,7 @@ pub(crate) fn lock(spool: &Mutex<Spool>) -> MutexGuard<'_, Spool> {
 /// printer come back in creation order. The non-root fallback runtime directory in the
 /// shared temporary directory must be this user's own (mode 0700), else nothing starts
 /// (see [`Config::runtime_dir_is_shared_fallback`]). A spool that cannot be opened for an I/O reason
-/// (a read-only disk) is logged and the daemon runs without it, printing unspooled; a key
+/// (a read-only disk) is logged and the daemon runs without it, refusing every job; a key
 /// directory inside the state directory is a configuration error.
 pub(super) fn open(cfg: &Config) -> anyhow::Result<(Option<SharedSpool>, Vec<Meta>)> {
     let (state, runtime) = (cfg.state_dir_or_default(), cfg.runtime_dir_or_default());

@@ -595,7 +595,7 @@ impl Spool {
     /// starts [`State::Queued`] and expires `retention` from now.
     ///
     /// On a write failure (disk full, read-only, directory gone) nothing is stored and the
-    /// error names the file; the daemon prints directly and counts the job as unspooled. A
+    /// error names the file; the daemon refuses the job (counted as failed). A
     /// slip over 64 MiB is refused the same way (an I/O error of kind `FileTooLarge`): the
     /// start-up cleanup would delete a larger entry unread.
     pub fn put(&mut self, new: NewEntry, slip: &[u8]) -> Result<Meta, SpoolError> {
