@@ -207,18 +207,26 @@ fn sockets_from_systemd_are_used_and_jobs_sent_before_the_start_wait_in_the_back
     std::fs::write(
         &cfg,
         format!(
-            "[daemon]\nruntime_dir = \"{run}\"\n\n[[printer]]\nname = \"desk\"\nprofile = \"generic-80mm\"\ndevice = \"file://{}\"\n\n\
+            "[daemon]\nruntime_dir = \"{run}\"\nstate_dir = \"{state}\"\n\n[[printer]]\nname = \"desk\"\nprofile = \"generic-80mm\"\ndevice = \"file://{}\"\n\n\
              [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:{port}\"\nprinter = \"desk\"\n",
             out.display(),
-            run = dir.join("run").display()
+            run = dir.join("run").display(),
+            state = dir.join("state").display()
         ),
     )
     .unwrap();
     // systemd's own tool: it holds the socket, starts slipguard at the first connection
     // and hands the socket over. slipguard could not bind the port itself while the tool
-    // holds it, so a printed job shows the handed-over socket was used.
+    // holds it, so a printed job shows the handed-over socket was used. The tool passes on
+    // only the environment it is told to (`-E`): the directories are in the configuration
+    // too, so the test daemon never falls back to the system's (`/var/lib/slipguard` as
+    // root).
     let mut cmd = Command::new("systemd-socket-activate");
     cmd.args(["-l", &format!("127.0.0.1:{port}")])
+        .arg(format!(
+            "--setenv=STATE_DIRECTORY={}",
+            dir.join("state").display()
+        ))
         .arg(bin())
         .args(["run", "--config"])
         .arg(&cfg);
@@ -238,6 +246,11 @@ fn sockets_from_systemd_are_used_and_jobs_sent_before_the_start_wait_in_the_back
     let files = wait_files(&out, 1);
     assert_eq!(std::fs::read(&files[0]).unwrap(), job);
     d.wait_line(&format!("listening on raw 127.0.0.1:{port}"));
+    // The job was spooled in the test's own state directory.
+    let spooled = std::fs::read_dir(dir.join("state/spool"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(spooled > 0, "the spool is the test's own, not the system's");
     let (status, _) = d.stop();
     assert!(status.success());
 }
