@@ -226,12 +226,27 @@ async fn chromium_posts_a_koha_slip_that_prints_redacted_and_falls_back_when_unr
     server.abort();
 }
 
-/// A page that prints as the Evergreen client does: the receipt into
-/// `#eg-print-container`, `window.print()`, then the container emptied. The user script of
-/// `contrib/evergreen/slipguard.user.js` runs first (as a user-script manager runs it at
-/// `document-start`); `window.print` before it is a marker recording whether the receipt
-/// was in the container when the browser's print ran.
-fn evergreen_page(slipguard: &str) -> String {
+/// The print containers of Evergreen's clients: the AngularJS staff client's
+/// (`<div id="print-div" eg-print-container>`), the Angular client's since 3.16.7
+/// (`<div id="print-div">`), and the older Angular client's (`#eg-print-container`).
+const EVERGREEN_CONTAINERS: [(&str, &str); 3] = [
+    (
+        "angularjs",
+        "<div id=\"print-div\" eg-print-container></div>",
+    ),
+    ("angular", "<div id=\"print-div\"></div>"),
+    (
+        "angular-before-3.16.7",
+        "<div id=\"eg-print-container\"></div>",
+    ),
+];
+
+/// A page that prints as the Evergreen client does: the receipt into its print container
+/// (`container`, one of [`EVERGREEN_CONTAINERS`]), `window.print()`, then the container
+/// emptied. The user script of `contrib/evergreen/slipguard.user.js` runs first (as a
+/// user-script manager runs it at `document-start`); `window.print` before it is a marker
+/// recording whether the receipt was in the container when the browser's print ran.
+fn evergreen_page(slipguard: &str, container: &str) -> String {
     let receipt =
         std::fs::read_to_string(repo().join("tests/fixtures/html/eg_hold_shelf_slip.html"))
             .unwrap();
@@ -242,17 +257,18 @@ fn evergreen_page(slipguard: &str) -> String {
     let receipt_js = serde_json::to_string(&receipt).unwrap();
     format!(
         "<!doctype html><html><head><title>Evergreen</title><script>\n\
+         function container() {{ return document.querySelector('#print-div, #eg-print-container'); }}\n\
          window.print = function () {{\n\
-           var c = document.getElementById('eg-print-container');\n\
+           var c = container();\n\
            document.documentElement.setAttribute('data-browser-print', c && c.innerHTML.length > 100 ? 'with-receipt' : 'empty');\n\
          }};\n</script>\n<script>\n{script}\n</script>\n<script>\n\
          window.addEventListener('load', function () {{\n\
-           var c = document.getElementById('eg-print-container');\n\
+           var c = container();\n\
            c.innerHTML = {receipt_js};\n\
            window.print();\n\
            c.innerHTML = '';\n\
          }});\n</script></head><body><div id=\"main\">Circulation</div>\
-         <div id=\"eg-print-container\"></div></body></html>"
+         {container}</body></html>"
     )
 }
 
@@ -260,23 +276,32 @@ fn evergreen_page(slipguard: &str) -> String {
 #[ignore = "needs Chromium (`.ci/clients.sh` installs it); run with --include-ignored"]
 async fn chromium_runs_the_evergreen_user_script_on_a_page_that_prints_like_evergreen() {
     let browser = chromium_or_fail();
-    let dir = temp("browser-eg");
-    let pages = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://127.0.0.1:{}", pages.local_addr().unwrap().port());
-    let (d, port, out) = start(&dir, &origin).await;
-    let server = tokio::spawn(serve_page(
-        pages,
-        evergreen_page(&format!("http://127.0.0.1:{port}")),
-    ));
-    let dom = load(browser, &format!("{origin}/"), &dir.join("chromium-1")).await;
-    assert!(dom.contains("data-slipguard=\"printed "), "{}", dom.len());
-    assert!(!dom.contains("data-browser-print=\""));
-    wait_for("the receipt printed", || printed(&out).len() == 1).await;
-    check_printed(&printed(&out)[0], "eg_hold_shelf_slip");
-    // slipguard stopped: the browser's print, with the receipt back in the container.
-    d.shutdown(Duration::from_secs(5)).await;
-    let dom = load(browser, &format!("{origin}/"), &dir.join("chromium-2")).await;
-    assert!(dom.contains("data-slipguard=\"unreachable\""));
-    assert!(dom.contains("data-browser-print=\"with-receipt\""));
-    server.abort();
+    for (client, container) in EVERGREEN_CONTAINERS {
+        let dir = temp(&format!("browser-eg-{client}"));
+        let pages = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://127.0.0.1:{}", pages.local_addr().unwrap().port());
+        let (d, port, out) = start(&dir, &origin).await;
+        let server = tokio::spawn(serve_page(
+            pages,
+            evergreen_page(&format!("http://127.0.0.1:{port}"), container),
+        ));
+        let dom = load(browser, &format!("{origin}/"), &dir.join("chromium-1")).await;
+        assert!(
+            dom.contains("data-slipguard=\"printed "),
+            "{client}: the script sent the receipt ({} bytes of DOM)",
+            dom.len()
+        );
+        assert!(!dom.contains("data-browser-print=\""), "{client}");
+        wait_for("the receipt printed", || printed(&out).len() == 1).await;
+        check_printed(&printed(&out)[0], "eg_hold_shelf_slip");
+        // slipguard stopped: the browser's print, with the receipt back in the container.
+        d.shutdown(Duration::from_secs(5)).await;
+        let dom = load(browser, &format!("{origin}/"), &dir.join("chromium-2")).await;
+        assert!(dom.contains("data-slipguard=\"unreachable\""), "{client}");
+        assert!(
+            dom.contains("data-browser-print=\"with-receipt\""),
+            "{client}"
+        );
+        server.abort();
+    }
 }

@@ -8,8 +8,10 @@
 // ==/UserScript==
 //
 // Evergreen's browser client prints a receipt by rendering its print template into the
-// page's #eg-print-container and calling window.print(). This script takes over
-// window.print(): when the container holds a receipt, the receipt goes to slipguard instead.
+// page's print container and calling window.print(): <div id="print-div" eg-print-container>
+// in the AngularJS staff client, #print-div in the Angular client (3.16.7 on), and
+// #eg-print-container in Angular clients before it. This script takes over window.print():
+// when a container holds a receipt, the receipt goes to slipguard instead.
 // When slipguard cannot be reached, the browser's dialog prints it as before; when slipguard
 // refuses it, nothing prints (the browser would print it unredacted) and an alert says why.
 // With Hatch printing enabled Evergreen does not call window.print(), and this does nothing.
@@ -22,12 +24,23 @@
     var WAIT_MS = 5000;
     var browserPrint = window.print.bind(window);
 
+    // The first print container on the page that holds something.
+    function findContainer() {
+        var all = document.querySelectorAll("#print-div, [eg-print-container], #eg-print-container");
+        for (var i = 0; i < all.length; i++) {
+            if (all[i].innerHTML.trim()) {
+                return all[i];
+            }
+        }
+        return null;
+    }
+
     function mark(outcome) {
         document.documentElement.setAttribute("data-slipguard", outcome);
     }
 
     window.print = function () {
-        var container = document.getElementById("eg-print-container");
+        var container = findContainer();
         var receipt = container ? container.innerHTML.trim() : "";
         if (!receipt) {
             return browserPrint();
