@@ -275,6 +275,9 @@ pub struct Limits {
     pub max_redactions: usize,
     /// How long a printer may take to accept a job's bytes before the attempt fails.
     pub device_timeout: Duration,
+    /// Status queries one raw connection may make (each query answered in order ends a
+    /// part that is queued and spooled as a job of its own); past it the rest is discarded.
+    pub max_queries: usize,
     /// How long SIGTERM waits for jobs in flight.
     pub stop_timeout: Duration,
 }
@@ -289,6 +292,7 @@ impl Default for Limits {
             max_connections: 64,
             max_redactions: std::thread::available_parallelism().map_or(1, |n| n.get()),
             device_timeout: Duration::from_secs(30),
+            max_queries: 64,
             stop_timeout: Duration::from_secs(10),
         }
     }
@@ -342,6 +346,7 @@ struct RawDaemon {
     job_timeout: Option<Spanned<String>>,
     max_connections: Option<Spanned<u64>>,
     max_redactions: Option<Spanned<u64>>,
+    max_queries: Option<Spanned<u64>>,
     device_timeout: Option<Spanned<String>>,
     stop_timeout: Option<Spanned<String>>,
 }
@@ -675,6 +680,7 @@ impl Config {
             for (v, into) in [
                 (d.max_connections, &mut limits.max_connections),
                 (d.max_redactions, &mut limits.max_redactions),
+                (d.max_queries, &mut limits.max_queries),
             ] {
                 if let Some(v) = v {
                     if *v.get_ref() == 0 {

@@ -224,6 +224,11 @@ pub const LPD_MAX_JOB_BYTES: u64 = 64 << 10;
 /// that waits this long is hanging; reaching it fails the check.
 const LPD_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The LPD target's stand-in for the daemon's redaction check (`daemon::screen`): a data
+/// file whose first byte is this would not print.
+const LPD_SCREEN_REFUSES: u8 = 0xff;
+const LPD_SCREEN_SAYS: &str = "fails closed (the fuzz target's screen)";
+
 /// What RFC 1179 and `daemon::lpd`'s documented semantics say a session must do with
 /// `input` (all a client sends, then the end of the connection): the bytes it writes back,
 /// and the data files it takes (`None`: refused or broken, nothing prints). Written
@@ -285,8 +290,21 @@ fn lpd_expect(input: &[u8], max: u64) -> (Vec<u8>, Option<Vec<Vec<u8>>>) {
                 reply.push(0);
                 let count = count as usize; // at most `max`
                 let rest = &input[at..];
-                if rest.len() <= count || rest[count] != 0 {
-                    // Cut short, or not ended by its zero byte.
+                if rest.len() <= count {
+                    // Cut short: no acknowledgement can reach the client.
+                    return (reply, None);
+                }
+                let file = &rest[..count];
+                // Not ended by its zero byte; a data file that begins with another
+                // protocol's request, or that would not print: refused.
+                let refused = rest[count] != 0
+                    || (sub == 3
+                        && (matches!(
+                            crate::daemon::sniff::at_end(file),
+                            crate::daemon::sniff::Verdict::Refuse(_)
+                        ) || file.first() == Some(&LPD_SCREEN_REFUSES)));
+                if refused {
+                    reply.push(1);
                     return (reply, None);
                 }
                 reply.push(0);
@@ -316,8 +334,14 @@ fn lpd_error_is_known(why: &str) -> bool {
         rest.and_then(|r| r.strip_prefix("0x"))
             .is_some_and(|h| h.len() == 2 && h.bytes().all(|b| b.is_ascii_hexdigit()))
     };
+    let sniffed =
+        |w: &str| crate::daemon::sniff::reasons().any(|r| w == crate::daemon::sniff::refusal(r));
     FIXED.contains(&why)
         || why == format!("the job is larger than max_job_bytes ({LPD_MAX_JOB_BYTES} bytes)")
+        || sniffed(why)
+        || why
+            .strip_prefix("a data file refused: ")
+            .is_some_and(|w| sniffed(w) || w == LPD_SCREEN_SAYS)
         || code(why.strip_prefix("unknown LPD command "))
         || code(why.strip_prefix("unknown LPD subcommand "))
 }
@@ -327,9 +351,11 @@ fn lpd_error_is_known(why: &str) -> bool {
 /// [`LPD_MAX_JOB_BYTES`], while the client reads all replies. Checks: the session ends
 /// once the stream has ended (no panic, no wait for the idle timeout); it writes exactly
 /// the acknowledgements RFC 1179 asks for (a zero byte per accepted step, one non-zero byte
-/// for a refused file, nothing else but the queue-state text); it takes exactly the data
-/// files that arrived whole, with their zero byte, in a job that was not aborted or
-/// broken, and none of the control files; the files it takes fit the limit; and an error
+/// for a refused file — over the limit, not ended by its zero byte, or a data file that
+/// begins with another protocol's request or that the stand-in for the daemon's redaction
+/// check refuses — nothing else but the queue-state text); it takes exactly the data files
+/// that arrived whole, with their zero byte, in a job that was not aborted, broken or
+/// refused, and none of the control files; the files it takes fit the limit; and an error
 /// it reports is one of its own fixed messages, never text the client sent.
 pub fn lpd_invariants(data: &[u8]) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -357,9 +383,17 @@ pub fn lpd_invariants(data: &[u8]) {
                 reply
             };
             let serve = async move {
-                let mut stream = tokio::io::BufReader::new(server);
+                let mut stream = server;
+                let screen = |file: crate::daemon::lpd::File| async move {
+                    if file.first() == Some(&LPD_SCREEN_REFUSES) {
+                        (file, Err(LPD_SCREEN_SAYS.to_string()))
+                    } else {
+                        (file, Ok(()))
+                    }
+                };
                 let taken =
-                    crate::daemon::lpd::session(&mut stream, LPD_MAX_JOB_BYTES, LPD_IDLE).await;
+                    crate::daemon::lpd::session(&mut stream, LPD_MAX_JOB_BYTES, LPD_IDLE, screen)
+                        .await;
                 drop(stream); // the client sees the connection end
                 taken
             };
@@ -375,14 +409,14 @@ pub fn lpd_invariants(data: &[u8]) {
     match (&taken, &want) {
         (Ok(files), Some(w)) => {
             assert!(
-                files == w,
+                files.iter().map(|f| &f[..]).eq(w.iter().map(|f| &f[..])),
                 "the session took {:?} bytes in {} files, expected {:?} in {}",
-                files.iter().map(Vec::len).collect::<Vec<_>>(),
+                files.iter().map(|f| f.len()).collect::<Vec<_>>(),
                 files.len(),
                 w.iter().map(Vec::len).collect::<Vec<_>>(),
                 w.len()
             );
-            let total: usize = files.iter().map(Vec::len).sum();
+            let total: usize = files.iter().map(|f| f.len()).sum();
             assert!(
                 total as u64 <= LPD_MAX_JOB_BYTES,
                 "the job exceeds the limit"
@@ -505,7 +539,7 @@ pub fn config_invariants(data: &[u8]) {
     }
     let lim = &c.limits;
     assert!(lim.max_job_bytes > 0 && lim.max_segment_bytes > 0 && lim.max_connections > 0);
-    assert!(lim.max_redactions > 0);
+    assert!(lim.max_redactions > 0 && lim.max_queries > 0);
     assert!(!lim.idle_timeout.is_zero() && !lim.job_timeout.is_zero());
     assert!(!lim.device_timeout.is_zero() && !lim.stop_timeout.is_zero());
     let window = c.retention.duration();
