@@ -525,9 +525,18 @@ pub fn config_invariants(data: &[u8]) {
             allowed_origins, ..
         } = &l.protocol
         {
-            assert!(allowed_origins
-                .iter()
-                .all(|o| o.contains("://") && !o.ends_with('/') && o != "*"));
+            // As browsers send them: normalised (so checking one again changes nothing),
+            // lower case, no default port, nothing after the host and port.
+            for o in allowed_origins {
+                assert_eq!(crate::config::check_origin(o).as_ref(), Ok(o));
+                assert_eq!(*o, o.to_ascii_lowercase());
+                assert!(!o.starts_with("http://") || !o.ends_with(":80"));
+                assert!(!o.starts_with("https://") || !o.ends_with(":443"));
+                let authority = o.split_once("://").map(|(_, a)| a);
+                assert!(
+                    authority.is_some_and(|a| !a.is_empty() && !a.contains(['/', '@', '?', '#']))
+                );
+            }
         }
         if let Protocol::Folder { path } = &l.protocol {
             assert!(path.is_absolute());

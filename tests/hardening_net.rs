@@ -3,7 +3,7 @@
 //! bytes as an LPD data file get a non-zero acknowledgement; refusals reach the client (a
 //! reset on the raw port, a non-zero acknowledgement over LPD); ordinary jobs still print; a
 //! flood of status queries is capped; a connection waiting on a printer's answer ends at
-//! `job_timeout`.
+//! `job_timeout`; `allowed_origins` are kept as browsers send them.
 //!
 //! The daemon runs in-process on real sockets, printing to a folder; its log goes to a
 //! buffer the tests read (each test's printer has a name of its own).
@@ -406,4 +406,75 @@ async fn a_connection_waiting_on_a_printer_ends_at_job_timeout() {
     })
     .await;
     d.shutdown(Duration::from_millis(500)).await;
+}
+
+/// `allowed_origins` written with a default port, in capitals, or with a long IPv6 form
+/// match the `Origin` browsers send; anything but `scheme://host[:port]` is refused at
+/// load with the file and line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_origins_are_kept_as_browsers_send_them() {
+    log();
+    let dir = temp("origins");
+    let out = dir.join("printed");
+    std::fs::create_dir_all(&out).unwrap();
+    let text = format!(
+        "[[printer]]\nname = \"origins\"\nprofile = \"generic-80mm\"\n\
+         device = \"file://{}\"\n[[listen]]\nprotocol = \"http\"\naddress = \"127.0.0.1:0\"\n\
+         allowed_origins = [\"HTTPS://Staff.Example.ORG:443\", \"http://[0:0::1]:80\"]\n",
+        out.display()
+    );
+    let mut cfg = Config::from_toml(Path::new("net.toml"), &text).unwrap();
+    cfg.state_dir = Some(dir.join("state"));
+    cfg.runtime_dir = Some(dir.join("run"));
+    let d = Daemon::start(&cfg, &Profiles::builtin_only())
+        .await
+        .unwrap();
+    let addr = d.addrs()[0];
+    let preflight = async |origin: &str| {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "OPTIONS /v1/printers/origins/slips HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
+             Origin: {origin}\r\nAccess-Control-Request-Method: POST\r\n\r\n",
+            addr.port()
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(PATIENCE, s.read_to_end(&mut answer))
+            .await
+            .expect("an answer")
+            .unwrap();
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    for origin in ["https://staff.example.org", "http://[::1]"] {
+        let a = preflight(origin).await;
+        assert!(a.starts_with("HTTP/1.1 204"), "{origin}: {a}");
+        assert!(
+            a.to_ascii_lowercase()
+                .contains(&format!("access-control-allow-origin: {origin}\r\n")),
+            "{origin}: {a}"
+        );
+    }
+    for origin in ["https://staff.example.org:8443", "https://attacker.example"] {
+        let a = preflight(origin).await;
+        assert!(a.starts_with("HTTP/1.1 403"), "{origin}: {a}");
+    }
+    d.shutdown(Duration::from_secs(5)).await;
+
+    // Refused at load, naming the file, the line and what is wrong.
+    for (origin, says) in [
+        ("https://staff.example.org/", "it has a path"),
+        ("https://staff.example.org/print", "it has a path"),
+        ("https://clerk@staff.example.org", "it has a user name"),
+        ("https://staff.example.org:+443", "the port"),
+    ] {
+        let text = format!(
+            "[[printer]]\nname = \"p\"\nprofile = \"generic-80mm\"\ndevice = \"file:///tmp/x\"\n\
+             [[listen]]\nprotocol = \"http\"\nallowed_origins = [\n  \"https://ok.example\",\n  \"{origin}\",\n]\n"
+        );
+        let e = Config::from_toml(Path::new("net.toml"), &text)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("net.toml:9:3: "), "{origin}: {e}");
+        assert!(e.contains(says), "{origin}: {e}");
+    }
 }
