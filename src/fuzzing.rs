@@ -445,6 +445,181 @@ pub fn lpd_invariants(data: &[u8]) {
 }
 
 // ---------------------------------------------------------------------------------------
+// The raw listener's first bytes (`daemon::sniff`): requests of other protocols.
+
+/// What the first byte of a `raw_first_bytes` input may put before the rest: what browsers
+/// and HTTP tools send, what print clients send, near misses, and nothing.
+const RAW_PREFIXES: &[&[u8]] = &[
+    b"",
+    b"POST /",
+    b"GET /",
+    b"OPTIONS * ",
+    b"GET http://",
+    b"CONNECT ",
+    b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    b"\x16\x03\x01\x02\x00\x01",
+    b"\x1b@",
+    b"\x10\x04\x01",
+    b"PO",
+    b"Elmwood Library\n",
+    b"get /",
+    b"GET ",
+    b"PROPFIND /x HTTP/",
+    b"\x16\x03",
+];
+
+/// Up to this length every prefix of the job is checked; past it, those the simulated reads
+/// end at (checking every prefix of a long job costs its square).
+const RAW_EVERY_PREFIX: usize = 2048;
+
+/// What `daemon::sniff` must answer for a whole job, from regular expressions written apart
+/// from its matchers: a listed method, a space and the start of a request target (any after
+/// `CONNECT`); a TLS ClientHello; any request line ending its `HTTP/d.` within
+/// [`crate::daemon::sniff::MAX_UNDECIDED`] bytes; else a job.
+fn raw_expect(job: &[u8]) -> crate::daemon::sniff::Verdict {
+    use crate::daemon::sniff::{Verdict, MAX_UNDECIDED};
+    use regex::bytes::Regex;
+    static RES: OnceLock<[Regex; 3]> = OnceLock::new();
+    let [known, tls, line] = RES.get_or_init(|| {
+        [
+            Regex::new(r"^(?:(GET|POST|PUT|HEAD|DELETE|PATCH|OPTIONS|TRACE|PRI) (?:/|\*|(?i:https?://))|(CONNECT) )").unwrap(),
+            Regex::new(r"(?s-u)^\x16\x03[\x00-\x04]..\x01").unwrap(),
+            Regex::new(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [\x21-\x7e]+ HTTP/[0-9]\.").unwrap(),
+        ]
+    });
+    if let Some(c) = known.captures(job) {
+        let method = c.get(1).or(c.get(2)).expect("a method").as_bytes();
+        let why = crate::daemon::sniff::reasons()
+            .find(|r| {
+                let name = std::str::from_utf8(method).expect("ASCII");
+                r.contains(&format!(" {name} ")) || (name == "PRI" && r.contains("HTTP/2"))
+            })
+            .expect("a reason for every listed method");
+        return Verdict::Refuse(why);
+    }
+    if tls.is_match(job) {
+        return Verdict::Refuse("a TLS handshake (an https:// URL)");
+    }
+    if line.find(job).is_some_and(|m| m.end() <= MAX_UNDECIDED) {
+        return Verdict::Refuse("an HTTP request line");
+    }
+    Verdict::Job
+}
+
+/// The first byte picks a prefix from [`RAW_PREFIXES`] (low nibble) and how the job is cut
+/// into reads (high nibble); the job is the prefix, then the rest of the input. Drives the
+/// raw listener's [`crate::daemon::sniff::Gate`] read by read, as the listener does.
+/// Checks: no panic; the gate holds the bytes only while [`crate::daemon::sniff::first_bytes`]
+/// is undecided, and never for [`crate::daemon::sniff::MAX_UNDECIDED`] bytes or more; once
+/// it passes bytes on, it passes every byte once, in order, and `first_bytes` answers "a
+/// job" for every longer prefix (the gate no longer looks: its verdict must be final); once
+/// it refuses, every longer prefix is refused for the same reason (a refused start stays
+/// refused whatever follows), and the reason is one of the fixed ones; the verdict on the
+/// whole job is the one regular expressions written apart give ([`raw_expect`]); a job that
+/// starts with a printer command (`ESC`, `DLE`, …) is judged a job at its first byte.
+pub fn raw_first_bytes_invariants(data: &[u8]) {
+    use crate::daemon::sniff::{self, Gate, Pass, Verdict, MAX_UNDECIDED};
+    let Some((&ctl, rest)) = data.split_first() else {
+        return;
+    };
+    let prefix = RAW_PREFIXES[(ctl & 0x0f) as usize % RAW_PREFIXES.len()];
+    let job = [prefix, rest].concat();
+    let max_read = 1usize << (ctl >> 4).min(13);
+    // The listener's view, read by read.
+    let mut gate = Gate::default();
+    let (mut got, mut passed) = (0usize, Vec::new());
+    let mut decided: Option<(usize, Verdict)> = None;
+    let mut k = 0usize;
+    while got < job.len() && decided.is_none_or(|(_, v)| v == Verdict::Job) {
+        let step = job[got..]
+            .first()
+            .map_or(1, |&b| 1 + (b as usize + k * 31) % max_read);
+        let n = step.min(job.len() - got);
+        got += n;
+        k += 1;
+        let held = &job[..got];
+        match gate.pass(held, n) {
+            Pass::Hold => {
+                assert_eq!(
+                    sniff::first_bytes(held),
+                    Verdict::Undecided,
+                    "held, but decided"
+                );
+                assert!(got < MAX_UNDECIDED, "held {got} bytes");
+                assert!(decided.is_none(), "held again after a verdict");
+            }
+            Pass::From(at) => {
+                assert_eq!(at, passed.len(), "bytes passed on twice or skipped");
+                passed.extend_from_slice(&held[at..]);
+                if decided.is_none() {
+                    assert_eq!(sniff::first_bytes(held), Verdict::Job);
+                    decided = Some((got, Verdict::Job));
+                }
+                assert!(gate.judged());
+            }
+            Pass::Refuse(why) => {
+                assert_eq!(sniff::first_bytes(held), Verdict::Refuse(why));
+                assert!(
+                    sniff::reasons().any(|r| r == why),
+                    "an unknown reason: {why}"
+                );
+                assert!(decided.is_none(), "refused after passing bytes on");
+                decided = Some((got, Verdict::Refuse(why)));
+            }
+        }
+    }
+    // The verdict, where it came, never changes after.
+    let end = sniff::at_end(&job);
+    match decided {
+        Some((at, v)) => {
+            assert_eq!(end, v, "the verdict changed after {at} bytes");
+            if v == Verdict::Job {
+                assert_eq!(passed, job, "every byte passed on once, in order");
+            }
+            let longer: Box<dyn Iterator<Item = usize>> = if job.len() <= RAW_EVERY_PREFIX {
+                Box::new(at..=job.len())
+            } else {
+                Box::new([at, at + 1, job.len() / 2, job.len()].into_iter())
+            };
+            for n in longer.filter(|&n| n >= at && n <= job.len()) {
+                assert_eq!(sniff::first_bytes(&job[..n]), v, "changed at {n} bytes");
+            }
+        }
+        None => {
+            assert_eq!(sniff::first_bytes(&job), Verdict::Undecided);
+            assert_eq!(
+                end,
+                Verdict::Job,
+                "bytes that never became a request are a job"
+            );
+        }
+    }
+    // Before the verdict, every prefix was undecided (short jobs: all of them).
+    let first = decided.map_or(job.len(), |(at, _)| at);
+    if first <= RAW_EVERY_PREFIX {
+        let mut earliest = None;
+        for n in 0..first {
+            let v = sniff::first_bytes(&job[..n]);
+            match earliest {
+                Some(e) => assert_eq!(v, e, "changed at {n} bytes"),
+                None if v != Verdict::Undecided => {
+                    assert!(
+                        decided.is_some_and(|(_, d)| d == v),
+                        "{n} bytes: {v:?}, not the gate's verdict"
+                    );
+                    earliest = Some(v);
+                }
+                None => {}
+            }
+        }
+    }
+    assert_eq!(end, raw_expect(&job), "the verdict on the whole job");
+    if job.first().is_some_and(|&b| b < 0x20 && b != 0x16) {
+        assert_eq!(sniff::first_bytes(&job[..1]), Verdict::Job);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // The configuration and printer-profile loaders under arbitrary text.
 
 /// An error from a TOML loader names `origin`, and a line and column that lie inside `text`,

@@ -23,7 +23,7 @@
 //! client's bytes, for a printer's answer, for the client to take an answer — outlasts
 //! `job_timeout` from the connection's start.
 
-use super::sniff::{self, Verdict};
+use super::sniff::{self, Pass};
 use super::{buffer, Accepted, Route, Shared};
 use crate::core::tokenize::{QueryKind, TokenKind, Tokenizer};
 use std::io;
@@ -92,9 +92,9 @@ async fn session(s: &mut TcpStream, route: &Route, shared: &Arc<Shared>) -> Resu
     // Where the open segment starts in `job`: it is refused as soon as it is over
     // `max_segment_bytes` (as it would be once complete), not read to its end first.
     let mut segment = 0usize;
-    // Whether the first bytes are known to be a print job's; until then nothing of it is
-    // tokenized (so no query in it is acted on).
-    let mut judged = false;
+    // Holds the job until its first bytes are judged a print job's: until then nothing of
+    // it is tokenized (so no query in it is acted on).
+    let mut gate = sniff::Gate::default();
     // Queries acted on so far, and whether a part ended by one was refused.
     let (mut queries, mut part_refused) = (0usize, false);
     let mut buf = Zeroizing::new(vec![0u8; 64 * 1024]);
@@ -152,17 +152,10 @@ async fn session(s: &mut TcpStream, route: &Route, shared: &Arc<Shared>) -> Resu
         buffer::append(&mut job, &buf[..n]);
         // Where the bytes not yet tokenized start: once the first bytes are judged a job,
         // every byte so far (nothing was taken out of `job` before).
-        let fresh = if judged {
-            job.len() - n
-        } else {
-            match sniff::first_bytes(&job) {
-                Verdict::Undecided => continue,
-                Verdict::Refuse(why) => return Err(sniff::refusal(why)),
-                Verdict::Job => {
-                    judged = true;
-                    0
-                }
-            }
+        let fresh = match gate.pass(&job, n) {
+            Pass::Hold => continue,
+            Pass::Refuse(why) => return Err(sniff::refusal(why)),
+            Pass::From(at) => at,
         };
         // Queries, and cuts (`None`): where segments end.
         let mut marks = Vec::new();

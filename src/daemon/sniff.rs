@@ -100,6 +100,50 @@ pub fn at_end(job: &[u8]) -> Verdict {
     }
 }
 
+/// The raw listener's hold on a job's first bytes: nothing of the job is passed on
+/// (tokenized, acted on) until they are judged a print job, and after that every byte is
+/// passed on once, in order. The listener calls [`Gate::pass`] after each read.
+#[derive(Debug, Default)]
+pub struct Gate {
+    judged: bool,
+}
+
+/// What the listener does with the bytes it holds, after a read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    /// Hold them: too few to tell.
+    Hold,
+    /// Pass on the job's bytes from this offset (every byte so far when the verdict has
+    /// just come, else those just read).
+    From(usize),
+    /// Refuse the job (see [`Verdict::Refuse`]).
+    Refuse(&'static str),
+}
+
+impl Gate {
+    /// `job` is every byte received so far (less any the listener took out after passing
+    /// them on), of which the last `new` have just arrived. Once judged a job, the bytes are
+    /// not looked at again: [`first_bytes`] does not change its mind.
+    pub fn pass(&mut self, job: &[u8], new: usize) -> Pass {
+        if self.judged {
+            return Pass::From(job.len() - new);
+        }
+        match first_bytes(job) {
+            Verdict::Undecided => Pass::Hold,
+            Verdict::Refuse(why) => Pass::Refuse(why),
+            Verdict::Job => {
+                self.judged = true;
+                Pass::From(0)
+            }
+        }
+    }
+
+    /// Whether the bytes are being passed on (judged a job).
+    pub fn judged(&self) -> bool {
+        self.judged
+    }
+}
+
 /// One matcher's answer so far.
 enum Step {
     /// Could still match: more bytes are needed.
