@@ -314,6 +314,17 @@ async fn an_http_request_as_an_lpd_data_file_gets_a_non_zero_acknowledgement() {
     wait_for("the later job printed", || printed(&out).len() == 1).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(printed(&out), vec![ok]);
+    // The request sent to the LPD port itself: its request line is no LPD command, and the
+    // log says what it is.
+    send(lpd, &web_page_post(lpd)).await;
+    wait_for("the request logged", || {
+        logged(
+            "lpdhttp",
+            "job discarded, nothing printed: its first bytes are an HTTP POST request",
+        ) == 1
+    })
+    .await;
+    assert_eq!(printed(&out).len(), 1);
     never_logged("WEBPAGE");
     d.shutdown(Duration::from_secs(5)).await;
 }
