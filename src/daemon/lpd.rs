@@ -48,7 +48,16 @@ pub(super) async fn serve(
         async move {
             let limits = sh.limits();
             let (r, s) = (&route, &sh);
-            let screen = move |file: File| super::screen(file, r, s);
+            let screen = move |file: File| async move {
+                let (file, verdict) = super::screen(file, r, s).await;
+                if verdict.is_err() {
+                    // Counted as `accept` counts a job it refuses.
+                    r.stats
+                        .failed
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                (file, verdict)
+            };
             // A client that keeps sending a little, never quite idle, still ends here.
             let received = tokio::time::timeout(
                 limits.job_timeout,
