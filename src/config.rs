@@ -275,6 +275,9 @@ pub struct Limits {
     pub max_redactions: usize,
     /// How long a printer may take to accept a job's bytes before the attempt fails.
     pub device_timeout: Duration,
+    /// Status queries one raw connection may make (each query answered in order ends a
+    /// part that is queued and spooled as a job of its own); past it the rest is discarded.
+    pub max_queries: usize,
     /// How long SIGTERM waits for jobs in flight.
     pub stop_timeout: Duration,
 }
@@ -289,6 +292,7 @@ impl Default for Limits {
             max_connections: 64,
             max_redactions: std::thread::available_parallelism().map_or(1, |n| n.get()),
             device_timeout: Duration::from_secs(30),
+            max_queries: 64,
             stop_timeout: Duration::from_secs(10),
         }
     }
@@ -342,6 +346,7 @@ struct RawDaemon {
     job_timeout: Option<Spanned<String>>,
     max_connections: Option<Spanned<u64>>,
     max_redactions: Option<Spanned<u64>>,
+    max_queries: Option<Spanned<u64>>,
     device_timeout: Option<Spanned<String>>,
     stop_timeout: Option<Spanned<String>>,
 }
@@ -369,45 +374,81 @@ struct RawListen {
 /// Where an HTTP listener listens when its `address` is not given (loopback only).
 pub const DEFAULT_HTTP_PORT: u16 = 9180;
 
-/// A web origin as browsers send it in `Origin`: `scheme://host` or `scheme://host:port`,
-/// nothing after. Returned in lower case (as browsers serialise it).
-fn check_origin(o: &str) -> Result<String, String> {
+/// A web origin as browsers send it in `Origin` (RFC 6454): `scheme://host` or
+/// `scheme://host:port`, nothing after. Returned as browsers serialise it, since it is
+/// compared with what they send: scheme and host in lower case, an IPv6 address in its
+/// short form, and no port when it is the scheme's default (a browser never sends
+/// `https://host:443`, so an entry kept that way would match nothing).
+pub(crate) fn check_origin(o: &str) -> Result<String, String> {
     if o == "*" || o == "null" {
         return Err(format!(
             "`{o}` is not allowed: list the staff client's origins (such as `https://staff.library.example`), so that no other web page can print"
         ));
     }
-    let bad = || {
+    let bad = |why: &str| {
         format!(
-            "`{o}` is not an origin (`https://host` or `https://host:port`, without a path or a trailing slash)"
+            "`{o}` is not an origin: {why} (write `https://host` or `https://host:port`, without a path or a trailing slash)"
         )
     };
-    let (scheme, rest) = o.split_once("://").ok_or_else(bad)?;
-    if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") {
-        return Err(bad());
+    let (scheme, rest) = o
+        .split_once("://")
+        .ok_or_else(|| bad("it has no `scheme://`"))?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => return Err(bad("the scheme is not http or https")),
+    };
+    if rest.contains(['/', '?', '#']) {
+        return Err(bad("it has a path, a query or a trailing slash"));
+    }
+    if rest.contains('@') {
+        return Err(bad("it has a user name (`user@`)"));
     }
     // `host`, `host:port`, `[v6]`, `[v6]:port`.
     let (host, port) = match rest.strip_prefix('[') {
         Some(v6) => {
-            let (h, after) = v6.split_once(']').ok_or_else(bad)?;
-            match after {
-                "" => (h, None),
-                a => (h, Some(a.strip_prefix(':').ok_or_else(bad)?)),
-            }
+            let (h, after) = v6.split_once(']').ok_or_else(|| bad("`[` without `]`"))?;
+            let ip = h
+                .parse::<std::net::Ipv6Addr>()
+                .map_err(|_| bad("the host in `[…]` is not an IPv6 address"))?;
+            let port = match after {
+                "" => None,
+                a => Some(a.strip_prefix(':').ok_or_else(|| bad("text after `]`"))?),
+            };
+            (format!("[{ip}]"), port)
         }
-        None => match rest.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (rest, None),
-        },
+        None => {
+            let (h, port) = match rest.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (rest, None),
+            };
+            let ok = !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
+            if !ok {
+                return Err(bad(
+                    "the host is not a name or address (letters, digits, `.` and `-`; an international name in its `xn--` form)",
+                ));
+            }
+            (h.to_ascii_lowercase(), port)
+        }
     };
-    let host_ok = !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
-    if !host_ok || port.is_some_and(|p| p.parse::<u16>().is_err()) {
-        return Err(bad());
-    }
-    Ok(o.to_ascii_lowercase())
+    let port = match port {
+        None => None,
+        Some(p) => {
+            let n = p
+                .parse::<u16>()
+                .ok()
+                .filter(|&n| n > 0 && p.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or_else(|| bad("the port is not a number in 1–65535"))?;
+            Some(n)
+        }
+    };
+    Ok(match port {
+        Some(p) if p != default_port => format!("{scheme}://{host}:{p}"),
+        _ => format!("{scheme}://{host}"),
+    })
 }
 
 /// `90s`, `15m`, `2h`, `500ms`, or a number of seconds.
@@ -687,6 +728,7 @@ impl Config {
             for (v, into) in [
                 (d.max_connections, &mut limits.max_connections),
                 (d.max_redactions, &mut limits.max_redactions),
+                (d.max_queries, &mut limits.max_queries),
             ] {
                 if let Some(v) = v {
                     if *v.get_ref() == 0 {
@@ -837,8 +879,44 @@ mod tests {
         );
         let l = load("protocol = \"http\"\naddress = \"[::1]:9999\"\nprinter = \"desk\"").unwrap();
         assert_eq!(l[0].printer.as_deref(), Some("desk"));
+        // Default ports dropped, scheme and host lower-cased, IPv6 in its short form: as
+        // browsers send them in `Origin`.
+        let l = load(
+            "protocol = \"http\"\nallowed_origins = [\"HTTPS://Staff.Example.org:443\", \"http://desk.example:80\", \"http://[0:0::1]:0080\", \"https://desk.example:80\", \"http://desk.example:443\"]",
+        )
+        .unwrap();
+        let Protocol::Http {
+            allowed_origins, ..
+        } = &l[0].protocol
+        else {
+            panic!("an http listener")
+        };
+        assert_eq!(
+            allowed_origins,
+            &[
+                "https://staff.example.org",
+                "http://desk.example",
+                "http://[::1]",
+                "https://desk.example:80",
+                "http://desk.example:443"
+            ]
+        );
         for (listen, says) in [
             ("protocol = \"http\"\nallowed_origins = [\"*\"]", "desk.toml:7:20"),
+            (
+                "protocol = \"http\"\nallowed_origins = [\"https://a.example\",\n  \"https://a.example/print\"]",
+                "desk.toml:8:3: `https://a.example/print` is not an origin: it has a path",
+            ),
+            ("protocol = \"http\"\nallowed_origins = [\"https://user@a.example\"]", "has a user name"),
+            ("protocol = \"http\"\nallowed_origins = [\"https://user:pw@a.example\"]", "has a user name"),
+            ("protocol = \"http\"\nallowed_origins = [\"https://a.example?x\"]", "has a path"),
+            ("protocol = \"http\"\nallowed_origins = [\"https://a.example:+443\"]", "the port"),
+            ("protocol = \"http\"\nallowed_origins = [\"https://a.example:0\"]", "the port"),
+            ("protocol = \"http\"\nallowed_origins = [\"https://a.example:\"]", "the port"),
+            ("protocol = \"http\"\nallowed_origins = [\"https://[::1\"]", "without `]`"),
+            ("protocol = \"http\"\nallowed_origins = [\"https://[desk]\"]", "not an IPv6 address"),
+            ("protocol = \"http\"\nallowed_origins = [\"ftp://a.example\"]", "not http or https"),
+            ("protocol = \"http\"\nallowed_origins = [\"https://bücherei.example\"]", "xn--"),
             ("protocol = \"http\"\nallowed_origins = [\"https://staff.example.org/\"]", "not an origin"),
             ("protocol = \"http\"\nallowed_origins = [\"staff.example.org\"]", "not an origin"),
             ("protocol = \"http\"\nallowed_origins = [\"https://x:99999\"]", "not an origin"),

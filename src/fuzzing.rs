@@ -224,6 +224,11 @@ pub const LPD_MAX_JOB_BYTES: u64 = 64 << 10;
 /// that waits this long is hanging; reaching it fails the check.
 const LPD_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The LPD target's stand-in for the daemon's redaction check (`daemon::screen`): a data
+/// file whose first byte is this would not print.
+const LPD_SCREEN_REFUSES: u8 = 0xff;
+const LPD_SCREEN_SAYS: &str = "fails closed (the fuzz target's screen)";
+
 /// What RFC 1179 and `daemon::lpd`'s documented semantics say a session must do with
 /// `input` (all a client sends, then the end of the connection): the bytes it writes back,
 /// and the data files it takes (`None`: refused or broken, nothing prints). Written
@@ -285,8 +290,21 @@ fn lpd_expect(input: &[u8], max: u64) -> (Vec<u8>, Option<Vec<Vec<u8>>>) {
                 reply.push(0);
                 let count = count as usize; // at most `max`
                 let rest = &input[at..];
-                if rest.len() <= count || rest[count] != 0 {
-                    // Cut short, or not ended by its zero byte.
+                if rest.len() <= count {
+                    // Cut short: no acknowledgement can reach the client.
+                    return (reply, None);
+                }
+                let file = &rest[..count];
+                // Not ended by its zero byte; a data file that begins with another
+                // protocol's request, or that would not print: refused.
+                let refused = rest[count] != 0
+                    || (sub == 3
+                        && (matches!(
+                            crate::daemon::sniff::at_end(file),
+                            crate::daemon::sniff::Verdict::Refuse(_)
+                        ) || file.first() == Some(&LPD_SCREEN_REFUSES)));
+                if refused {
+                    reply.push(1);
                     return (reply, None);
                 }
                 reply.push(0);
@@ -316,8 +334,14 @@ fn lpd_error_is_known(why: &str) -> bool {
         rest.and_then(|r| r.strip_prefix("0x"))
             .is_some_and(|h| h.len() == 2 && h.bytes().all(|b| b.is_ascii_hexdigit()))
     };
+    let sniffed =
+        |w: &str| crate::daemon::sniff::reasons().any(|r| w == crate::daemon::sniff::refusal(r));
     FIXED.contains(&why)
         || why == format!("the job is larger than max_job_bytes ({LPD_MAX_JOB_BYTES} bytes)")
+        || sniffed(why)
+        || why
+            .strip_prefix("a data file refused: ")
+            .is_some_and(|w| sniffed(w) || w == LPD_SCREEN_SAYS)
         || code(why.strip_prefix("unknown LPD command "))
         || code(why.strip_prefix("unknown LPD subcommand "))
 }
@@ -327,9 +351,11 @@ fn lpd_error_is_known(why: &str) -> bool {
 /// [`LPD_MAX_JOB_BYTES`], while the client reads all replies. Checks: the session ends
 /// once the stream has ended (no panic, no wait for the idle timeout); it writes exactly
 /// the acknowledgements RFC 1179 asks for (a zero byte per accepted step, one non-zero byte
-/// for a refused file, nothing else but the queue-state text); it takes exactly the data
-/// files that arrived whole, with their zero byte, in a job that was not aborted or
-/// broken, and none of the control files; the files it takes fit the limit; and an error
+/// for a refused file — over the limit, not ended by its zero byte, or a data file that
+/// begins with another protocol's request or that the stand-in for the daemon's redaction
+/// check refuses — nothing else but the queue-state text); it takes exactly the data files
+/// that arrived whole, with their zero byte, in a job that was not aborted, broken or
+/// refused, and none of the control files; the files it takes fit the limit; and an error
 /// it reports is one of its own fixed messages, never text the client sent.
 pub fn lpd_invariants(data: &[u8]) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -357,9 +383,17 @@ pub fn lpd_invariants(data: &[u8]) {
                 reply
             };
             let serve = async move {
-                let mut stream = tokio::io::BufReader::new(server);
+                let mut stream = server;
+                let screen = |file: crate::daemon::lpd::File| async move {
+                    if file.first() == Some(&LPD_SCREEN_REFUSES) {
+                        (file, Err(LPD_SCREEN_SAYS.to_string()))
+                    } else {
+                        (file, Ok(()))
+                    }
+                };
                 let taken =
-                    crate::daemon::lpd::session(&mut stream, LPD_MAX_JOB_BYTES, LPD_IDLE).await;
+                    crate::daemon::lpd::session(&mut stream, LPD_MAX_JOB_BYTES, LPD_IDLE, screen)
+                        .await;
                 drop(stream); // the client sees the connection end
                 taken
             };
@@ -375,14 +409,14 @@ pub fn lpd_invariants(data: &[u8]) {
     match (&taken, &want) {
         (Ok(files), Some(w)) => {
             assert!(
-                files == w,
+                files.iter().map(|f| &f[..]).eq(w.iter().map(|f| &f[..])),
                 "the session took {:?} bytes in {} files, expected {:?} in {}",
-                files.iter().map(Vec::len).collect::<Vec<_>>(),
+                files.iter().map(|f| f.len()).collect::<Vec<_>>(),
                 files.len(),
                 w.iter().map(Vec::len).collect::<Vec<_>>(),
                 w.len()
             );
-            let total: usize = files.iter().map(Vec::len).sum();
+            let total: usize = files.iter().map(|f| f.len()).sum();
             assert!(
                 total as u64 <= LPD_MAX_JOB_BYTES,
                 "the job exceeds the limit"
@@ -407,6 +441,181 @@ pub fn lpd_invariants(data: &[u8]) {
             files.len()
         ),
         (Err(why), Some(_)) => panic!("the session refused a good connection: {why}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The raw listener's first bytes (`daemon::sniff`): requests of other protocols.
+
+/// What the first byte of a `raw_first_bytes` input may put before the rest: what browsers
+/// and HTTP tools send, what print clients send, near misses, and nothing.
+const RAW_PREFIXES: &[&[u8]] = &[
+    b"",
+    b"POST /",
+    b"GET /",
+    b"OPTIONS * ",
+    b"GET http://",
+    b"CONNECT ",
+    b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    b"\x16\x03\x01\x02\x00\x01",
+    b"\x1b@",
+    b"\x10\x04\x01",
+    b"PO",
+    b"Elmwood Library\n",
+    b"get /",
+    b"GET ",
+    b"PROPFIND /x HTTP/",
+    b"\x16\x03",
+];
+
+/// Up to this length every prefix of the job is checked; past it, those the simulated reads
+/// end at (checking every prefix of a long job costs its square).
+const RAW_EVERY_PREFIX: usize = 2048;
+
+/// What `daemon::sniff` must answer for a whole job, from regular expressions written apart
+/// from its matchers: a listed method, a space and the start of a request target (any after
+/// `CONNECT`); a TLS ClientHello; any request line ending its `HTTP/d.` within
+/// [`crate::daemon::sniff::MAX_UNDECIDED`] bytes; else a job.
+fn raw_expect(job: &[u8]) -> crate::daemon::sniff::Verdict {
+    use crate::daemon::sniff::{Verdict, MAX_UNDECIDED};
+    use regex::bytes::Regex;
+    static RES: OnceLock<[Regex; 3]> = OnceLock::new();
+    let [known, tls, line] = RES.get_or_init(|| {
+        [
+            Regex::new(r"^(?:(GET|POST|PUT|HEAD|DELETE|PATCH|OPTIONS|TRACE|PRI) (?:/|\*|(?i:https?://))|(CONNECT) )").unwrap(),
+            Regex::new(r"(?s-u)^\x16\x03[\x00-\x04]..\x01").unwrap(),
+            Regex::new(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [\x21-\x7e]+ HTTP/[0-9]\.").unwrap(),
+        ]
+    });
+    if let Some(c) = known.captures(job) {
+        let method = c.get(1).or(c.get(2)).expect("a method").as_bytes();
+        let why = crate::daemon::sniff::reasons()
+            .find(|r| {
+                let name = std::str::from_utf8(method).expect("ASCII");
+                r.contains(&format!(" {name} ")) || (name == "PRI" && r.contains("HTTP/2"))
+            })
+            .expect("a reason for every listed method");
+        return Verdict::Refuse(why);
+    }
+    if tls.is_match(job) {
+        return Verdict::Refuse("a TLS handshake (an https:// URL)");
+    }
+    if line.find(job).is_some_and(|m| m.end() <= MAX_UNDECIDED) {
+        return Verdict::Refuse("an HTTP request line");
+    }
+    Verdict::Job
+}
+
+/// The first byte picks a prefix from [`RAW_PREFIXES`] (low nibble) and how the job is cut
+/// into reads (high nibble); the job is the prefix, then the rest of the input. Drives the
+/// raw listener's [`crate::daemon::sniff::Gate`] read by read, as the listener does.
+/// Checks: no panic; the gate holds the bytes only while [`crate::daemon::sniff::first_bytes`]
+/// is undecided, and never for [`crate::daemon::sniff::MAX_UNDECIDED`] bytes or more; once
+/// it passes bytes on, it passes every byte once, in order, and `first_bytes` answers "a
+/// job" for every longer prefix (the gate no longer looks: its verdict must be final); once
+/// it refuses, every longer prefix is refused for the same reason (a refused start stays
+/// refused whatever follows), and the reason is one of the fixed ones; the verdict on the
+/// whole job is the one regular expressions written apart give ([`raw_expect`]); a job that
+/// starts with a printer command (`ESC`, `DLE`, …) is judged a job at its first byte.
+pub fn raw_first_bytes_invariants(data: &[u8]) {
+    use crate::daemon::sniff::{self, Gate, Pass, Verdict, MAX_UNDECIDED};
+    let Some((&ctl, rest)) = data.split_first() else {
+        return;
+    };
+    let prefix = RAW_PREFIXES[(ctl & 0x0f) as usize % RAW_PREFIXES.len()];
+    let job = [prefix, rest].concat();
+    let max_read = 1usize << (ctl >> 4).min(13);
+    // The listener's view, read by read.
+    let mut gate = Gate::default();
+    let (mut got, mut passed) = (0usize, Vec::new());
+    let mut decided: Option<(usize, Verdict)> = None;
+    let mut k = 0usize;
+    while got < job.len() && decided.is_none_or(|(_, v)| v == Verdict::Job) {
+        let step = job[got..]
+            .first()
+            .map_or(1, |&b| 1 + (b as usize + k * 31) % max_read);
+        let n = step.min(job.len() - got);
+        got += n;
+        k += 1;
+        let held = &job[..got];
+        match gate.pass(held, n) {
+            Pass::Hold => {
+                assert_eq!(
+                    sniff::first_bytes(held),
+                    Verdict::Undecided,
+                    "held, but decided"
+                );
+                assert!(got < MAX_UNDECIDED, "held {got} bytes");
+                assert!(decided.is_none(), "held again after a verdict");
+            }
+            Pass::From(at) => {
+                assert_eq!(at, passed.len(), "bytes passed on twice or skipped");
+                passed.extend_from_slice(&held[at..]);
+                if decided.is_none() {
+                    assert_eq!(sniff::first_bytes(held), Verdict::Job);
+                    decided = Some((got, Verdict::Job));
+                }
+                assert!(gate.judged());
+            }
+            Pass::Refuse(why) => {
+                assert_eq!(sniff::first_bytes(held), Verdict::Refuse(why));
+                assert!(
+                    sniff::reasons().any(|r| r == why),
+                    "an unknown reason: {why}"
+                );
+                assert!(decided.is_none(), "refused after passing bytes on");
+                decided = Some((got, Verdict::Refuse(why)));
+            }
+        }
+    }
+    // The verdict, where it came, never changes after.
+    let end = sniff::at_end(&job);
+    match decided {
+        Some((at, v)) => {
+            assert_eq!(end, v, "the verdict changed after {at} bytes");
+            if v == Verdict::Job {
+                assert_eq!(passed, job, "every byte passed on once, in order");
+            }
+            let longer: Box<dyn Iterator<Item = usize>> = if job.len() <= RAW_EVERY_PREFIX {
+                Box::new(at..=job.len())
+            } else {
+                Box::new([at, at + 1, job.len() / 2, job.len()].into_iter())
+            };
+            for n in longer.filter(|&n| n >= at && n <= job.len()) {
+                assert_eq!(sniff::first_bytes(&job[..n]), v, "changed at {n} bytes");
+            }
+        }
+        None => {
+            assert_eq!(sniff::first_bytes(&job), Verdict::Undecided);
+            assert_eq!(
+                end,
+                Verdict::Job,
+                "bytes that never became a request are a job"
+            );
+        }
+    }
+    // Before the verdict, every prefix was undecided (short jobs: all of them).
+    let first = decided.map_or(job.len(), |(at, _)| at);
+    if first <= RAW_EVERY_PREFIX {
+        let mut earliest = None;
+        for n in 0..first {
+            let v = sniff::first_bytes(&job[..n]);
+            match earliest {
+                Some(e) => assert_eq!(v, e, "changed at {n} bytes"),
+                None if v != Verdict::Undecided => {
+                    assert!(
+                        decided.is_some_and(|(_, d)| d == v),
+                        "{n} bytes: {v:?}, not the gate's verdict"
+                    );
+                    earliest = Some(v);
+                }
+                None => {}
+            }
+        }
+    }
+    assert_eq!(end, raw_expect(&job), "the verdict on the whole job");
+    if job.first().is_some_and(|&b| b < 0x20 && b != 0x16) {
+        assert_eq!(sniff::first_bytes(&job[..1]), Verdict::Job);
     }
 }
 
@@ -491,9 +700,18 @@ pub fn config_invariants(data: &[u8]) {
             allowed_origins, ..
         } = &l.protocol
         {
-            assert!(allowed_origins
-                .iter()
-                .all(|o| o.contains("://") && !o.ends_with('/') && o != "*"));
+            // As browsers send them: normalised (so checking one again changes nothing),
+            // lower case, no default port, nothing after the host and port.
+            for o in allowed_origins {
+                assert_eq!(crate::config::check_origin(o).as_ref(), Ok(o));
+                assert_eq!(*o, o.to_ascii_lowercase());
+                assert!(!o.starts_with("http://") || !o.ends_with(":80"));
+                assert!(!o.starts_with("https://") || !o.ends_with(":443"));
+                let authority = o.split_once("://").map(|(_, a)| a);
+                assert!(
+                    authority.is_some_and(|a| !a.is_empty() && !a.contains(['/', '@', '?', '#']))
+                );
+            }
         }
         if let Protocol::Folder { path } = &l.protocol {
             assert!(path.is_absolute());
@@ -505,7 +723,7 @@ pub fn config_invariants(data: &[u8]) {
     }
     let lim = &c.limits;
     assert!(lim.max_job_bytes > 0 && lim.max_segment_bytes > 0 && lim.max_connections > 0);
-    assert!(lim.max_redactions > 0);
+    assert!(lim.max_redactions > 0 && lim.max_queries > 0);
     assert!(!lim.idle_timeout.is_zero() && !lim.job_timeout.is_zero());
     assert!(!lim.device_timeout.is_zero() && !lim.stop_timeout.is_zero());
     let window = c.retention.duration();

@@ -46,6 +46,15 @@ fn lpd_seed_corpus_holds_the_invariants() {
 }
 
 #[test]
+fn raw_first_bytes_seed_corpus_holds_the_invariants() {
+    let n = replay(
+        "raw_first_bytes",
+        slipguard::fuzzing::raw_first_bytes_invariants,
+    );
+    assert!(n >= 10, "the seed corpus has only {n} files");
+}
+
+#[test]
 fn config_seed_corpus_holds_the_invariants() {
     let n = replay("config", slipguard::fuzzing::config_invariants);
     assert!(n >= 10, "the seed corpus has only {n} files");
@@ -100,6 +109,10 @@ fn edge_inputs_hold_the_invariants() {
     // nothing more.
     for data in [&b""[..], b"\n", b"\x02lp\n"] {
         slipguard::fuzzing::lpd_invariants(data);
+    }
+    // Every prefix and way of reading, with nothing after it.
+    for ctl in 0..=255u8 {
+        slipguard::fuzzing::raw_first_bytes_invariants(&[ctl]);
     }
     for text in [&b""[..], b"[", b"\xff\xfe", b"\n\n\n="] {
         slipguard::fuzzing::config_invariants(text);

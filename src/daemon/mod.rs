@@ -5,6 +5,7 @@
 //! What it logs: one line per job (id, listener, printer, sizes, counts per kind, time,
 //! outcome) and printer state changes. Never slip text.
 
+mod buffer;
 pub mod control;
 mod device;
 pub mod folder;
@@ -15,6 +16,7 @@ pub mod notify;
 pub mod printer;
 mod raw;
 mod safe_fs;
+pub(crate) mod sniff;
 mod spooling;
 
 use crate::config::{Config, Limits, ListenConf, PrinterConf, Protocol};
@@ -651,7 +653,7 @@ pub(crate) enum Accepted {
 /// Redact a complete job and queue it for its printer; a job that fails closed is refused
 /// with a log line that says why (offsets and command names, never text).
 async fn accept(
-    bytes: Vec<u8>,
+    bytes: impl Into<Zeroizing<Vec<u8>>>,
     listener: &'static str,
     route: &Route,
     shared: &Arc<Shared>,
@@ -669,7 +671,7 @@ async fn accept(
 /// while its job is redacted and stored). So a job is spooled and queued, or refused and
 /// not left in the spool; never spooled and left without a queue item.
 async fn accept_found(
-    bytes: Vec<u8>,
+    bytes: impl Into<Zeroizing<Vec<u8>>>,
     listener: &'static str,
     route: &Route,
     shared: &Arc<Shared>,
@@ -677,7 +679,7 @@ async fn accept_found(
     found: Report,
 ) -> Accepted {
     // The client's bytes are zeroized however this ends.
-    let bytes = Zeroizing::new(bytes);
+    let bytes: Zeroizing<Vec<u8>> = bytes.into();
     let (route, sh) = (route.clone(), shared.clone());
     let task = shared.tracker.spawn_handle(async move {
         accept_whole(bytes, listener, &route, &sh, reply, found).await
@@ -707,29 +709,9 @@ async fn accept_whole(
     // Redacted, then stored in the spool before it is queued (both block: one task).
     let result = tokio::task::spawn_blocking(move || {
         let _turn = turn;
-        // Checked before redacting: redaction's working memory is many times a segment's
-        // size (11–13× for a long line of text, measured), so a segment over the limit
-        // must not reach it.
-        if let Some((start, end)) = long_segment(&profile, &bytes, max_segment) {
-            return Err(format!(
-                "segment {start}-{end} is larger than max_segment_bytes ({max_segment} bytes)"
-            ));
-        }
-        let (segments, mut report) = redactor.segments(&profile, &bytes);
-        report.merge(&found);
-        // Sized once, so it is never reallocated (a reallocation would leave a copy behind).
-        let mut out = Zeroizing::new(Vec::with_capacity(bytes.len()));
-        for seg in segments {
-            if seg.end - seg.start > max_segment {
-                return Err(format!(
-                    "segment {}-{} is larger than max_segment_bytes ({max_segment} bytes)",
-                    seg.start, seg.end
-                ));
-            }
-            let part = Zeroizing::new(seg.output.map_err(|b| format!("fails closed: {b}"))?);
-            out.extend_from_slice(&part);
-        }
+        let (out, mut report) = redact_whole(&redactor, &profile, &bytes, max_segment)?;
         drop(bytes);
+        report.merge(&found);
         let entry = spool.map(|sp| {
             let new = spool::NewEntry {
                 job: job_id,
@@ -808,6 +790,64 @@ async fn accept_whole(
             Accepted::Refused("redaction failed".into())
         }
     }
+}
+
+/// `bytes` redacted as [`accept`] prints it, or why it is refused: it fails closed, or a
+/// segment is longer than `max_segment` bytes (the reason names offsets, limits and command
+/// names, never text).
+fn redact_whole(
+    redactor: &Redactor,
+    profile: &Profile,
+    bytes: &[u8],
+    max_segment: u64,
+) -> Result<(Zeroizing<Vec<u8>>, Report), String> {
+    // Checked before redacting: redaction's working memory is many times a segment's
+    // size (11–13× for a long line of text, measured), so a segment over the limit
+    // must not reach it.
+    if let Some((start, end)) = long_segment(profile, bytes, max_segment) {
+        return Err(format!(
+            "segment {start}-{end} is larger than max_segment_bytes ({max_segment} bytes)"
+        ));
+    }
+    let (segments, report) = redactor.segments(profile, bytes);
+    // Sized once, so it is never reallocated (a reallocation would leave a copy behind).
+    let mut out = Zeroizing::new(Vec::with_capacity(bytes.len()));
+    for seg in segments {
+        if seg.end - seg.start > max_segment {
+            return Err(format!(
+                "segment {}-{} is larger than max_segment_bytes ({max_segment} bytes)",
+                seg.start, seg.end
+            ));
+        }
+        let part = Zeroizing::new(seg.output.map_err(|b| format!("fails closed: {b}"))?);
+        out.extend_from_slice(&part);
+    }
+    Ok((out, report))
+}
+
+/// Whether [`accept`] would refuse `bytes` (it fails closed, or a segment is over
+/// `max_segment_bytes`), found by redacting it the same way under a redaction turn, without
+/// storing or queueing anything. The LPD listener answers a data file with this before the
+/// client has ended its job (RFC 1179 acknowledges each file), and accepts the file once the
+/// job is whole. The bytes come back for that.
+async fn screen(
+    bytes: Zeroizing<Vec<u8>>,
+    route: &Route,
+    shared: &Arc<Shared>,
+) -> (Zeroizing<Vec<u8>>, Result<(), String>) {
+    let (redactor, profile) = (shared.redactor(), route.profile());
+    let max_segment = shared.limits().max_segment_bytes;
+    let turn = shared.redactions.enter().await;
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        let verdict = redact_whole(&redactor, &profile, &bytes, max_segment).map(drop);
+        (bytes, verdict)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        tracing::error!("redaction task failed: {e}");
+        (Zeroizing::default(), Err("redaction failed".into()))
+    })
 }
 
 /// The first segment of `job` longer than `max` bytes, found by tokenizing alone.
