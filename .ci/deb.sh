@@ -48,7 +48,14 @@ expected=(
     /usr/share/doc/slipguard/contrib/koha/IntranetSlipPrinterJS.js
     /usr/share/doc/slipguard/contrib/evergreen/README.md
     /usr/share/doc/slipguard/contrib/evergreen/slipguard.user.js
+    /usr/share/doc/slipguard/systemd.md
+    /usr/share/doc/slipguard/changelog.Debian.gz
 )
+for d in systemd/drop-ins/*.d; do
+    for f in "$d"/*.conf; do
+        expected+=("/usr/share/doc/slipguard/examples/systemd/$(basename "$d")/$(basename "$f")")
+    done
+done
 for sub in run check status spool spool-list spool-reprint spool-purge redact preview inspect \
     sample profiles; do
     expected+=("/usr/share/man/man1/slipguard-$sub.1.gz")
@@ -94,7 +101,28 @@ if grep -E 'deb-systemd-helper (--quiet )?enable|deb-systemd-invoke|systemctl.* 
     missing=1
 fi
 if ! dpkg-deb -f "$deb" Maintainer | grep -q .; then
-    echo "deb.sh: warning: no Maintainer field (set [package.metadata.deb] maintainer)" >&2
+    echo "deb.sh: no Maintainer field (set [package.metadata.deb] maintainer)" >&2
+    missing=1
+fi
+# What dpkg -l would say once it is installed: its status record parsed by dpkg itself, in a
+# database of its own (nothing is installed on this machine).
+db="$control/db"
+mkdir -p "$db/info" "$db/updates"
+{ dpkg-deb -f "$deb" | sed '/^$/d'; echo "Status: install ok installed"; } >"$db/status"
+said="$(dpkg --admindir="$db" -l slipguard 2>&1 >/dev/null || echo "dpkg -l failed")"
+if [ -n "$said" ]; then
+    echo "$said" >&2
+    echo "deb.sh: dpkg -l warns about the installed package (above)" >&2
+    missing=1
+fi
+# Lintian: no errors.
+if ! command -v lintian >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq lintian >/dev/null
+fi
+echo "== lintian $deb"
+if ! lintian --fail-on error "$deb"; then
+    echo "deb.sh: lintian reports errors (above)" >&2
+    missing=1
 fi
 if [ "$missing" != 0 ]; then
     echo "deb.sh: $deb fails its checks (above)" >&2
