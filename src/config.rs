@@ -355,7 +355,7 @@ struct RawDaemon {
 #[serde(deny_unknown_fields)]
 struct RawPrinter {
     name: Spanned<String>,
-    profile: String,
+    profile: Spanned<String>,
     device: Spanned<String>,
     #[serde(default)]
     any_device_path: bool,
@@ -577,7 +577,7 @@ impl Config {
                 .map_err(|m| err(p.device.span().start, m))?;
             printers.push(PrinterConf {
                 name: p.name.into_inner(),
-                profile: p.profile,
+                profile: p.profile.into_inner(),
                 device,
             });
         }
@@ -681,6 +681,28 @@ impl Config {
                     ))
                 }
             };
+            // Two listeners cannot bind one address (port 0 is a new port each time).
+            let bound = |p: &Protocol| match p {
+                Protocol::Raw { address }
+                | Protocol::Lpd { address }
+                | Protocol::Http { address, .. } => Some(*address).filter(|a| a.port() != 0),
+                Protocol::Folder { .. } => None,
+            };
+            if let Some(address) = bound(&protocol) {
+                if listeners
+                    .iter()
+                    .any(|x: &ListenConf| bound(&x.protocol) == Some(address))
+                {
+                    let at = l
+                        .address
+                        .as_ref()
+                        .map_or(l.protocol.span().start, |a| a.span().start);
+                    return Err(err(
+                        at,
+                        format!("another listener already uses {address}: each needs an address of its own"),
+                    ));
+                }
+            }
             listeners.push(ListenConf {
                 protocol,
                 printer: l.printer.map(Spanned::into_inner),
@@ -755,7 +777,8 @@ impl Config {
         })
     }
 
-    /// Read `path`; with `None`, the default path if it exists, else `None`.
+    /// Read `path`; with `None`, the default path if it exists, else `None`. A file that
+    /// defines no printer is refused: a daemon on it would take jobs it can print nowhere.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Option<Config>> {
         let path = match path {
             Some(p) => p.to_path_buf(),
@@ -764,7 +787,43 @@ impl Config {
         };
         let text = std::fs::read_to_string(&path)
             .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
-        Ok(Some(Config::from_toml(&path, &text)?))
+        let cfg = Config::from_toml(&path, &text)?;
+        if cfg.printers.is_empty() {
+            return Err(SourceError::at(
+                &path.display().to_string(),
+                &text,
+                None,
+                "no printer is defined: add a [[printer]] table with name, profile and device \
+                 (see `slipguard.toml(5)`)"
+                    .to_string(),
+            )
+            .into());
+        }
+        Ok(Some(cfg))
+    }
+
+    /// Check that every printer's profile can be loaded from `profiles`; an unknown one is
+    /// refused with the file, line and column of its `profile = …` in `path`.
+    pub fn check_profiles(
+        &self,
+        path: &Path,
+        profiles: &crate::profiles::Profiles,
+    ) -> anyhow::Result<()> {
+        for p in &self.printers {
+            if let Err(e) = profiles.load(&p.profile) {
+                let origin = path.display().to_string();
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                let at = toml::from_str::<RawConfig>(&text).ok().and_then(|raw| {
+                    raw.printer
+                        .into_iter()
+                        .find(|r| *r.name.get_ref() == p.name)
+                        .map(|r| r.profile.span().start)
+                });
+                let msg = format!("printer `{}`: {e:#}", p.name);
+                return Err(SourceError::at(&origin, &text, at, msg).into());
+            }
+        }
+        Ok(())
     }
 }
 

@@ -441,11 +441,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let path = config.unwrap_or_else(|| PathBuf::from(slipguard::config::DEFAULT_PATH));
             let cfg = Config::load(Some(&path))?.expect("a path was given");
             let profiles = slipguard::service::profiles_for(cli.profile_dir.as_deref(), &cfg);
-            for p in &cfg.printers {
-                profiles
-                    .load(&p.profile)
-                    .with_context(|| format!("printer `{}`", p.name))?;
-            }
+            cfg.check_profiles(&path, &profiles)?;
             println!(
                 "{}: ok ({} printer(s), {} listener(s))",
                 path.display(),

@@ -114,10 +114,34 @@ fn check_accepts_a_good_config_and_names_file_and_line_of_a_bad_one() {
             2,
             "not a duration",
         ),
+        // An unknown profile: where it is named, column too.
         (
             "[[printer]]\nname = \"desk\"\nprofile = \"no-such-model\"\ndevice = \"file:///tmp/x\"\n",
-            0,
-            "no-such-model",
+            3,
+            "bad.toml:3:11: printer `desk`: unknown printer profile `no-such-model`",
+        ),
+        // Nothing to print to: an error, not `ok (0 printer(s), …)`.
+        ("", 0, "no printer is defined"),
+        ("# only comments\n", 0, "no printer is defined"),
+        // Two listeners on one address would pass and then fail at `run`.
+        (
+            "[[printer]]\nname = \"desk\"\nprofile = \"generic-80mm\"\ndevice = \"file:///tmp/x\"\n\n\
+             [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:9100\"\nprinter = \"desk\"\n\n\
+             [[listen]]\nprotocol = \"lpd\"\naddress = \"127.0.0.1:9100\"\nprinter = \"desk\"\n",
+            13,
+            "another listener already uses 127.0.0.1:9100",
+        ),
+        // One bracket where two are meant.
+        (
+            "[printer]\nname = \"desk\"\nprofile = \"generic-80mm\"\ndevice = \"file:///tmp/x\"\n",
+            1,
+            "write `[[printer]]`, with two brackets",
+        ),
+        // The key that confirms an unusual window is named.
+        (
+            "[daemon]\nretention = \"10s\"\n\n[[printer]]\nname = \"desk\"\nprofile = \"generic-80mm\"\ndevice = \"file:///tmp/x\"\n",
+            2,
+            "allow_unusual_retention = true",
         ),
     ] {
         let bad = dir.join("bad.toml");

@@ -27,12 +27,25 @@ impl SourceError {
 
     /// A TOML syntax or shape error.
     pub fn from_toml(origin: &str, text: &str, e: &toml::de::Error) -> Self {
-        Self::at(
-            origin,
-            text,
-            e.span().map(|s| s.start),
-            e.message().trim().to_string(),
-        )
+        let mut msg = e.message().trim().to_string();
+        // `[printer]` where `[[printer]]` is meant: serde says only that a map is not a
+        // sequence.
+        if msg.contains("expected a sequence") {
+            let at = e.span().map_or("", |s| &text[s.start.min(text.len())..]);
+            let line = text[..e.span().map_or(0, |s| s.start.min(text.len()))]
+                .rsplit('\n')
+                .next()
+                .unwrap_or("");
+            let table = ["printer", "listen"]
+                .into_iter()
+                .find(|t| line.contains(&format!("[{t}]")) || at.starts_with(&format!("[{t}]")));
+            if let Some(t) = table {
+                msg.push_str(&format!(
+                    " (write `[[{t}]]`, with two brackets: a configuration may have several)"
+                ));
+            }
+        }
+        Self::at(origin, text, e.span().map(|s| s.start), msg)
     }
 }
 

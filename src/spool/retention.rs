@@ -83,12 +83,12 @@ impl fmt::Display for RetentionError {
             Problem::Zero => write!(f, "spool retention {w} is under one second; it must be at least 1s"),
             Problem::Short => write!(
                 f,
-                "spool retention {w} is shorter than the {} minimum; use at least {0}, or confirm the shorter window explicitly",
+                "spool retention {w} is shorter than the {} minimum; use at least {0}, or confirm the shorter window with `allow_unusual_retention = true` in [daemon]",
                 human(Retention::MIN)
             ),
             Problem::Long => write!(
                 f,
-                "spool retention {w} is longer than the {} maximum; use at most {0}, or confirm the longer window explicitly",
+                "spool retention {w} is longer than the {} maximum; use at most {0}, or confirm the longer window with `allow_unusual_retention = true` in [daemon]",
                 human(Retention::MAX)
             ),
         }
