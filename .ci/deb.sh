@@ -40,6 +40,7 @@ expected=(
     /usr/lib/systemd/system/slipguard.socket
     /etc/slipguard/slipguard.toml
     /usr/share/man/man1/slipguard.1.gz
+    /usr/share/man/man5/slipguard.toml.5.gz
     /usr/share/bash-completion/completions/slipguard
     /usr/share/zsh/vendor-completions/_slipguard
     /usr/share/fish/vendor_completions.d/slipguard.fish

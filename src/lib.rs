@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod config_doc;
 pub mod core;
 pub mod daemon;
 #[doc(hidden)]

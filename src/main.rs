@@ -60,6 +60,7 @@ enum Command {
     },
     /// One line per token: offset, length, kind, name and decoded text.
     Inspect {
+        /// Printer profile that says how to read the job (`slipguard profiles` lists them).
         #[arg(long, default_value = DEFAULT_PROFILE)]
         profile: String,
         /// One JSON object per line.
@@ -110,8 +111,10 @@ enum Command {
     Profiles,
     /// Write a realistic fake slip (fake patron data) to standard output.
     Sample {
+        /// The kind of slip.
         #[arg(long, value_enum, default_value_t = Kind::Checkout)]
         kind: Kind,
+        /// Printer profile to write the slip for.
         #[arg(long, default_value = DEFAULT_PROFILE)]
         profile: String,
         /// Different seeds give different fake patrons and items.
@@ -137,9 +140,10 @@ enum SpoolAction {
         #[arg(long)]
         json: bool,
     },
-    /// Print an entry's stored (redacted) bytes again, while its window lasts.
+    /// Print an entry's stored (redacted) bytes again, while its window lasts: by its id,
+    /// or the newest with --last.
     Reprint {
-        /// The entry id (from `spool list`).
+        /// The entry id (from `spool list`); or give --last.
         #[arg(required_unless_present = "last", conflicts_with = "last")]
         id: Option<String>,
         /// The newest entry.
@@ -148,15 +152,19 @@ enum SpoolAction {
         /// Print on this printer instead of the entry's own.
         #[arg(long, value_name = "NAME")]
         printer: Option<String>,
+        /// Configuration file (to find the runtime directory; default as for `run`).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
     /// Destroy an entry now, or every entry and key with --all.
     Purge {
+        /// The entry id (from `spool list`); or give --all.
         #[arg(required_unless_present = "all", conflicts_with = "all")]
         id: Option<String>,
+        /// Every entry, and every key with them.
         #[arg(long)]
         all: bool,
+        /// Configuration file (to find the runtime directory; default as for `run`).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
@@ -341,10 +349,13 @@ Set by systemd; used when the configuration does not name the directories.
 \fBLISTEN_FDS\fR, \fBNOTIFY_SOCKET\fR, \fBWATCHDOG_USEC\fR
 systemd socket activation and notification.
 .SH EXIT STATUS
-0 on success; 1 on an error, printed as one line starting with \fBslipguard:\fR. \fBredact\fR
-exits 1 and prints nothing when a job cannot be redacted safely.
+0 on success; 1 on an error, printed as one line starting with \fBslipguard:\fR (a
+configuration error names its file, line and column); 2 on a usage error (an unknown option or
+a missing argument), with the usage on standard error. \fBredact\fR exits 1 and prints
+nothing when a job cannot be redacted safely.
 .SH SEE ALSO
-\fBsystemctl\fR(1), \fBsystemd.socket\fR(5), /usr/share/doc/slipguard/
+\fBslipguard.toml\fR(5) (every configuration key), \fBsystemctl\fR(1),
+\fBsystemd.socket\fR(5), /usr/share/doc/slipguard/
 "#;
 
 /// The DESCRIPTION of `slipguard.1` (`--help` keeps the one-line `about`).
@@ -353,7 +364,8 @@ thermal receipt printer and removes patron data (names, card numbers, contact de
 every slip, so a receipt left in a returned book does not name its borrower. It reads the \
 printer's own languages, Epson ESC/POS and Star Line Mode, byte for byte: only the bytes of \
 masked characters change, and a job it cannot read safely is not printed at all.\n\n\
-The daemon (run) takes jobs on raw (AppSocket), LPD and drop-folder listeners, redacts each \
+The daemon (run) takes jobs on raw (AppSocket), LPD and drop-folder listeners, and slips \
+the staff browser posts as HTML to a loopback HTTP listener (Koha, Evergreen); it redacts each \
 one whole and prints it on network, serial, USB or file printers, keeping a sealed copy for \
 retry and reprint for its retention window (status, spool). The other subcommands work \
 offline on one job, for trying rules out.";
@@ -372,7 +384,7 @@ fn public_command() -> clap::Command {
 }
 
 /// `slipguard generate-assets DIR`: the man pages (`slipguard.1` and one page per subcommand,
-/// as `slipguard-spool-list.1`) and the completions (`slipguard.bash`, `_slipguard`,
+/// as `slipguard-spool-list.1`; `slipguard.toml.5` from [`slipguard::config_doc`]) and the completions (`slipguard.bash`, `_slipguard`,
 /// `slipguard.fish`), all from [`Cli`], so they cannot drift from the real command line.
 fn generate_assets(dir: &Path) -> anyhow::Result<()> {
     use clap_complete::Shell;
@@ -404,6 +416,12 @@ fn generate_assets(dir: &Path) -> anyhow::Result<()> {
     let at = page.find("\n.SH VERSION").map_or(page.len(), |i| i + 1);
     page.insert_str(at, MAN_EXTRA);
     std::fs::write(dir.join("slipguard.1"), page).with_context(cannot)?;
+    // The configuration's manual, from the same table a test holds to the parser.
+    std::fs::write(
+        dir.join("slipguard.toml.5"),
+        slipguard::config_doc::man_page(env!("CARGO_PKG_VERSION")),
+    )
+    .with_context(cannot)?;
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
         clap_complete::generate_to(shell, &mut cmd.clone(), "slipguard", dir)
             .with_context(cannot)?;
