@@ -311,7 +311,8 @@ mod tests {
             // Sub-tables are documented as tables of their own.
             for sub in ["actions", "labels", "policy", "rule"] {
                 if TABLES.iter().any(|(t, _)| {
-                    t.trim_matches(['[', ']']) == format!("{}.{sub}", table.trim_matches(['[', ']']))
+                    t.trim_matches(['[', ']'])
+                        == format!("{}.{sub}", table.trim_matches(['[', ']']))
                 }) {
                     parsed.remove(sub);
                 }

@@ -35,6 +35,10 @@ enum Command {
         /// Configuration file (default /etc/slipguard/slipguard.toml if present).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// Run the embedded default (a raw listener on 127.0.0.1:9100 printing one file per
+        /// job into ./slipguard-out) even when /etc/slipguard/slipguard.toml exists.
+        #[arg(long, conflicts_with = "config")]
+        embedded: bool,
     },
     /// The running daemon's printers: state, queued jobs, jobs printed and failed, values
     /// redacted per kind since it started. Never slip content.
@@ -432,9 +436,21 @@ fn generate_assets(dir: &Path) -> anyhow::Result<()> {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let profiles = Profiles::new(cli.profile_dir.as_deref());
     match cli.command {
-        Command::Run { config } => {
-            let cfg = match Config::load(config.as_deref())? {
-                Some(c) => c,
+        Command::Run { config, embedded } => {
+            let loaded = match embedded {
+                true => None,
+                false => Config::load(config.as_deref())?,
+            };
+            let cfg = match loaded {
+                Some(c) => {
+                    if config.is_none() {
+                        eprintln!(
+                            "slipguard: using {} (found at the default path; --embedded runs the built-in default instead)",
+                            slipguard::config::DEFAULT_PATH
+                        );
+                    }
+                    c
+                }
                 None => Config::embedded(&std::env::current_dir()?),
             };
             slipguard::service::run(cfg, cli.profile_dir)

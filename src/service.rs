@@ -166,7 +166,8 @@ async fn serve(cfg: Config, profile_dir: Option<PathBuf>) -> anyhow::Result<()> 
     match &cfg.origin {
         Some(p) => eprintln!("slipguard: configuration {}", p.display()),
         None => eprintln!(
-            "slipguard: no configuration file ({}): running the embedded default",
+            "slipguard: running the embedded default configuration (a raw listener on 127.0.0.1:9100, one file per job into ./{}); {} is not read",
+            crate::config::DEFAULT_OUT_DIR,
             crate::config::DEFAULT_PATH
         ),
     }
