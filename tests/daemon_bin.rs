@@ -5,7 +5,7 @@
 mod common;
 
 use common::{bin, canary_job, desk_config, send, temp, wait_files, Running, CANARIES, PATIENCE};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -276,6 +276,93 @@ fn sockets_from_systemd_are_used_and_jobs_sent_before_the_start_wait_in_the_back
         .unwrap_or(0);
     assert!(spooled > 0, "the spool is the test's own, not the system's");
     let (status, _) = d.stop();
+    assert!(status.success());
+}
+
+/// One daemon per state directory: a second `run` on the same spool exits at once, naming
+/// the first one's PID, and touches nothing (the first one's queued job is still there, and
+/// still prints).
+#[test]
+fn a_second_daemon_on_the_same_state_directory_exits_naming_the_first_and_touches_nothing() {
+    let dir = temp("state-lock");
+    let out = dir.join("out");
+    // A network printer nobody listens on yet: the first daemon's job waits in its spool.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = |name: &str, device: String| {
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "[daemon]\nruntime_dir = \"{run}\"\nstate_dir = \"{state}\"\nstop_timeout = \"1s\"\n\n\
+                 [[printer]]\nname = \"desk\"\nprofile = \"generic-80mm\"\ndevice = \"{device}\"\n\n\
+                 [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n",
+                run = dir.join("run").display(),
+                state = dir.join("state").display(),
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let first_cfg = cfg("first.toml", format!("tcp://127.0.0.1:{port}"));
+    let mut first = Running::start(&first_cfg, &dir);
+    let addr = first.raw_addr();
+    send(&addr, b"\x1b@waiting for its printer\n\x1dV\x00");
+    first.wait_line("printer unreachable");
+    let spool = dir.join("state/spool");
+    let before: Vec<_> = std::fs::read_dir(&spool)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(!before.is_empty(), "the job is spooled");
+
+    // The second one, on the same state directory (another printer, another port).
+    let second_cfg = cfg("second.toml", format!("file://{}", out.display()));
+    let mut child = Command::new(bin())
+        .args(["run", "--config"])
+        .arg(&second_cfg)
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + PATIENCE;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > until {
+            child.kill().unwrap();
+            panic!("a second daemon on the same state directory kept running");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = child.wait_with_output().unwrap();
+    assert!(!second.status.success());
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        said.contains(&format!("another slipguard (pid {})", first.child.id()))
+            && said.contains("is using the state directory"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("spool opened"),
+        "it opened the spool: {said}"
+    );
+    let after: Vec<_> = std::fs::read_dir(&spool)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before, after, "the spool is as the first daemon left it");
+    assert!(!out.exists(), "the second printed nothing");
+
+    // The first one's job still prints once its printer comes.
+    let printer = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let (mut conn, _) = printer.accept().unwrap();
+    let mut got = Vec::new();
+    conn.read_to_end(&mut got).unwrap();
+    assert!(got.ends_with(b"\x1dV\x00"), "{got:?}");
+    let (status, _) = first.stop();
     assert!(status.success());
 }
 

@@ -95,7 +95,7 @@ fn web_page_post(addr: SocketAddr) -> Vec<u8> {
     let body = b"\x1b@\x1b!\x30WEBPAGE PRINTED THIS\n\x1dV\x00";
     let mut req = format!(
         "POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: keep-alive\r\n\
-         Content-Length: {}\r\nOrigin: https://attacker.example\r\n\
+         Content-Length: {}\r\nOrigin: https://web-page-to-9100.example\r\n\
          Content-Type: text/plain;charset=UTF-8\r\nAccept: */*\r\n\
          Sec-Fetch-Mode: no-cors\r\nSec-Fetch-Site: cross-site\r\n\r\n",
         addr.port(),
@@ -189,7 +189,7 @@ async fn a_web_page_post_to_the_raw_port_prints_nothing_and_is_logged_as_refused
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(printed(&out).len(), 1, "nothing of the request printed");
     never_logged("WEBPAGE");
-    never_logged("attacker.example");
+    never_logged("web-page-to-9100.example");
     assert_eq!(ending, Ending::Reset, "the client sees its job refused");
     d.shutdown(Duration::from_secs(5)).await;
 }

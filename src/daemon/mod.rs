@@ -18,6 +18,7 @@ mod raw;
 mod safe_fs;
 pub(crate) mod sniff;
 mod spooling;
+mod state_lock;
 
 use crate::config::{Config, Limits, ListenConf, PrinterConf, Protocol};
 use crate::core::profile::Profile;
@@ -224,6 +225,8 @@ pub struct Daemon {
     sweeper: Option<JoinHandle<()>>,
     /// The spool's directory and window, which apply from the next start.
     spool_at: (std::path::PathBuf, spool::Retention),
+    /// The lock on the state directory, held while the daemon lives.
+    _state_lock: std::fs::File,
 }
 
 impl Daemon {
@@ -239,6 +242,9 @@ impl Daemon {
         profiles: &Profiles,
         inherited: Vec<std::net::TcpListener>,
     ) -> anyhow::Result<Daemon> {
+        // One daemon per state directory: locked before the spool is opened, so a second
+        // daemon touches nothing.
+        let state_lock = state_lock::take(&cfg.state_dir_or_default())?;
         // The spool is cleaned up before anything is served.
         let (spool, pending) = spooling::open(cfg)?;
         let redactions = Arc::new(Redactions::new(cfg.limits.max_redactions));
@@ -266,6 +272,7 @@ impl Daemon {
             control: None,
             sweeper: None,
             spool_at: (cfg.state_dir_or_default(), cfg.retention),
+            _state_lock: state_lock,
         };
         d.apply(cfg, profiles, inherited).await?;
         if let Some(sp) = spool {
