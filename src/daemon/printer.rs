@@ -252,6 +252,9 @@ fn log_printed(conf: &PrinterConf, job: &Job) {
         birthdate = r.count(Kind::Birthdate),
         custom = r.count(Kind::Custom),
         symbols = r.symbols,
+        // Raster images pass unread (`images = "block"` refuses them): counted so that a
+        // client printing its receipts as images shows in the log.
+        images = r.images,
         ms = job.accepted.elapsed().as_millis() as u64,
         outcome = "printed",
         "job"
