@@ -193,7 +193,8 @@ fn ask(config: Option<&Path>, request: &str) -> anyhow::Result<serde_json::Value
 }
 
 fn spool(action: SpoolAction) -> anyhow::Result<()> {
-    use slipguard::daemon::control::SpoolEntry;
+    use slipguard::daemon::control::{self, SpoolEntry};
+    let now = control::unix_now();
     match action {
         SpoolAction::List { config, json } => {
             let v = ask(config.as_deref(), "spool list")?;
@@ -206,7 +207,13 @@ fn spool(action: SpoolAction) -> anyhow::Result<()> {
                 } else {
                     out.push_str(&format!(
                         "{}  {:<12} {:<9} created {}  expires {}  {} bytes  job {}",
-                        e.id, e.printer, e.state, e.created, e.expires, e.bytes, e.job
+                        e.id,
+                        e.printer,
+                        e.state,
+                        control::clock(e.created, now),
+                        control::clock(e.expires, now),
+                        e.bytes,
+                        e.job
                     ));
                 }
                 out.push('\n');

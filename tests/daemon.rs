@@ -888,7 +888,7 @@ async fn when_the_spool_cannot_be_written_the_job_is_refused_even_by_a_ready_pri
     std::fs::remove_dir_all(&spool_dir).unwrap();
     std::fs::write(&spool_dir, b"not a directory").unwrap();
     send(d.addrs()[0], &canary_slip(6)).await;
-    wait_for("refused", || stats.failed.load(Ordering::Relaxed) == 1).await;
+    wait_for("refused", || stats.refused.load(Ordering::Relaxed) == 1).await;
     assert_eq!(stats.queued.load(Ordering::Relaxed), 0);
     // Space comes back: jobs are spooled and printed again.
     std::fs::remove_file(&spool_dir).unwrap();
@@ -919,7 +919,7 @@ async fn when_the_spool_cannot_be_written_the_job_is_refused_even_by_a_ready_pri
     std::fs::remove_dir_all(&spool_dir).unwrap();
     std::fs::write(&spool_dir, b"not a directory").unwrap();
     send(d.addrs()[0], &canary_slip(9)).await;
-    wait_for("refused", || stats.failed.load(Ordering::Relaxed) == 1).await;
+    wait_for("refused", || stats.refused.load(Ordering::Relaxed) == 1).await;
     assert_eq!(
         stats.queued.load(Ordering::Relaxed),
         1,

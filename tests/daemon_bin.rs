@@ -383,7 +383,8 @@ fn status_shows_printer_states_queues_and_counts_but_no_patron_data() {
         format!(
             "[daemon]\nruntime_dir = \"{}\"\nstop_timeout = \"1s\"\n\n\
              [[printer]]\nname = \"desk\"\nprofile = \"epson-tm-t88v\"\ndevice = \"file://{}\"\n\
-             [[printer]]\nname = \"annex\"\nprofile = \"generic-80mm\"\ndevice = \"tcp://{down}\"\n\n\
+             [[printer]]\nname = \"annex\"\nprofile = \"generic-80mm\"\ndevice = \"tcp://{down}\"\n\
+             [[printer]]\nname = \"kiosk\"\nprofile = \"generic-80mm\"\ndevice = \"usb:///dev/usb/lp-absent\"\n\n\
              [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"desk\"\n\
              [[listen]]\nprotocol = \"raw\"\naddress = \"127.0.0.1:0\"\nprinter = \"annex\"\n",
             run.display(),
@@ -396,6 +397,10 @@ fn status_shows_printer_states_queues_and_counts_but_no_patron_data() {
     let annex = d.raw_addr();
     d.wait_line("control socket");
     let sock = run.join("control.sock");
+    // A job that fails closed (a user-defined glyph set): refused, counted apart from
+    // failures.
+    send(&desk, b"\x1b@\x1b&\x03\x41\x41\x0c\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\n");
+    d.wait_line("job not printed");
     let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "only the service's user may ask");
 
@@ -440,12 +445,48 @@ fn status_shows_printer_states_queues_and_counts_but_no_patron_data() {
     assert_eq!(p("desk")["printed"], 1);
     assert_eq!(p("desk")["redacted"]["card"], 1);
     assert_eq!(p("desk")["redacted"]["name"], 1);
+    assert_eq!(p("desk")["state"], "ready");
+    assert_eq!(
+        (p("desk")["refused"].as_u64(), p("desk")["failed"].as_u64()),
+        (Some(1), Some(0))
+    );
     assert_eq!(p("annex")["state"], "offline");
     assert_eq!(p("annex")["queued"], 1);
     assert!(p("annex")["offline_since"].as_u64().unwrap() > 1_700_000_000);
+    // Never sent a job: nothing says it is there.
+    assert_eq!(p("kiosk")["state"], "unknown");
     let text = status(false);
-    assert!(text.contains("annex: offline since"), "{text}");
+    // Local clock time and age, not a Unix time.
+    assert!(text.contains("annex: offline for "), "{text}");
+    assert!(
+        text.contains(" s (since ") || text.contains(" min (since "),
+        "{text}"
+    );
+    assert!(!text.contains("unix time"), "{text}");
+    assert!(
+        text.contains("kiosk: unknown (no job has reached it"),
+        "{text}"
+    );
     assert!(text.contains("queued 1, printed 0"), "{text}");
+    assert!(text.contains("printed 1, refused 1, failed 0"), "{text}");
+    // A user who is not root hears why and what to do.
+    if running_as_root() {
+        let o = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin())
+            .args(["status", "--config"])
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success());
+        assert!(
+            said.contains("permission denied") && said.contains("sudo"),
+            "{said}"
+        );
+    } else {
+        eprintln!("not root: the non-root status message is not checked here (CI runs as root)");
+    }
     for c in CANARIES {
         assert!(
             !text.contains(c) && !v.to_string().contains(c),
@@ -679,4 +720,9 @@ fn spool_list_reprint_and_purge_work_from_the_command_line_and_show_no_slip_cont
     assert!(!ok && err.contains("empty"), "{err}");
     let (st, log) = d.stop();
     assert!(st.success(), "{st}: {log:?}");
+}
+
+/// Whether the tests run as root (CI does).
+fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
 }

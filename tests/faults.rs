@@ -775,7 +775,7 @@ fn a_full_disk_under_the_state_dir_refuses_jobs_for_ready_and_offline_printers_a
     // A ready printer: refused too, not kept in memory only.
     send(&desk, &canary_job(2));
     wait_until("refused at the desk", || {
-        printer(&cfg, "desk")["failed"] == 1
+        printer(&cfg, "desk")["refused"] == 1
     });
     if real_enospc {
         d.wait_line("No space left on device");
@@ -783,7 +783,7 @@ fn a_full_disk_under_the_state_dir_refuses_jobs_for_ready_and_offline_printers_a
     assert!(printed(&out).is_empty(), "nothing printed unspooled");
     // An offline printer: refused.
     send(&annex, &canary_job(3));
-    wait_until("refused", || printer(&cfg, "annex")["failed"] == 1);
+    wait_until("refused", || printer(&cfg, "annex")["refused"] == 1);
     let annex_row = printer(&cfg, "annex");
     assert_eq!(annex_row["queued"], 1, "only the first job waits");
     assert!(d.alive(), "no crash");
@@ -809,7 +809,7 @@ fn a_full_disk_under_the_state_dir_refuses_jobs_for_ready_and_offline_printers_a
     wait_until("spooled", || entries(&state) == 2);
     wait_until("one printed, one refused", || {
         let row = printer(&cfg, "desk");
-        row["printed"] == 1 && row["failed"] == 1
+        row["printed"] == 1 && row["refused"] == 1
     });
     assert!(d.stop().0.success());
     assert_no_canary_in_log(&d.log);

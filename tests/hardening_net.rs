@@ -344,19 +344,19 @@ async fn a_job_that_fails_closed_is_refused_to_the_client() {
         logged("failclosed", "a data file refused: fails closed") == 1
     })
     .await;
-    let failed = || {
+    let refused = || {
         d.stats("failclosed")
             .unwrap()
-            .failed
+            .refused
             .load(Ordering::Relaxed)
     };
-    assert_eq!(failed(), 1, "counted as a job refused");
+    assert_eq!(refused(), 1, "counted as a job refused");
     assert_eq!(send(raw, FAILS_CLOSED).await, Ending::Reset);
     wait_for("the raw refusal logged", || {
         logged("failclosed", "job not printed: fails closed") >= 1
     })
     .await;
-    assert_eq!(failed(), 2);
+    assert_eq!(refused(), 2);
     another_job_prints(raw, &out, "after", 1).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(printed(&out).len(), 1);

@@ -224,7 +224,7 @@ fn a_job_the_spool_cannot_take_is_refused_not_kept_in_memory() {
     d.wait_line("job not printed: it cannot be spooled");
     let row = desk(&cfg);
     assert_eq!(
-        (row["failed"].as_u64(), row["queued"].as_u64()),
+        (row["refused"].as_u64(), row["queued"].as_u64()),
         (Some(1), Some(0))
     );
     // The printer comes on: nothing reaches it.

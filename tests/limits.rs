@@ -182,7 +182,7 @@ async fn a_declared_length_cut_short_by_eof_is_refused() {
     closed_by_daemon(&mut hostile).await;
     let stats = d.stats("eof").unwrap();
     wait_for("the job refused", || {
-        stats.failed.load(Ordering::Relaxed) == 1
+        stats.refused.load(Ordering::Relaxed) == 1
     })
     .await;
     assert!(logged(
@@ -214,7 +214,7 @@ async fn a_command_over_the_command_size_limit_is_refused() {
     closed_by_daemon(&mut hostile).await;
     let stats = d.stats("overcap").unwrap();
     wait_for("the job refused", || {
-        stats.failed.load(Ordering::Relaxed) == 1
+        stats.refused.load(Ordering::Relaxed) == 1
     })
     .await;
     assert!(logged("overcap", "larger than the command size limit"));

@@ -43,7 +43,8 @@ pub struct PrinterStatus {
     pub name: String,
     pub profile: String,
     pub device: String,
-    /// `ready`, `busy` (sending a job), `stuck` (the printer has held a job longer than
+    /// `unknown` (no job has reached it since the daemon started), `ready`, `busy` (sending a
+    /// job), `stuck` (the printer has held a job longer than
     /// `device_timeout` without finishing it: a network printer that took it and has not
     /// closed, a USB write that blocks; it is not sent again) or `offline` (unreachable;
     /// jobs wait and are retried).
@@ -56,7 +57,11 @@ pub struct PrinterStatus {
     pub stuck_since: Option<u64>,
     pub queued: u64,
     pub printed: u64,
+    /// Accepted, then not printed (the daemon stopped before the printer took them).
     pub failed: u64,
+    /// Refused when they came in (the client was told why).
+    #[serde(default)]
+    pub refused: u64,
     /// Dropped because their retention window ended before they printed.
     #[serde(default)]
     pub expired: u64,
@@ -208,6 +213,7 @@ impl View {
                         queued: s.queued.load(Ordering::Relaxed),
                         printed: s.printed.load(Ordering::Relaxed),
                         failed: s.failed.load(Ordering::Relaxed),
+                        refused: s.refused.load(Ordering::Relaxed),
                         expired: s.expired.load(Ordering::Relaxed),
                         redacted: Kind::ALL
                             .iter()
@@ -235,6 +241,10 @@ pub(super) fn state_of(s: &Stats) -> &'static str {
         "offline"
     } else if s.busy.load(Ordering::Relaxed) {
         "busy"
+    } else if !s.reached.load(Ordering::Relaxed) {
+        // Nothing has been sent yet: an absent USB node or a printer switched off looks
+        // the same as a working one until a job tries it.
+        "unknown"
     } else {
         "ready"
     }
@@ -324,18 +334,78 @@ pub(super) async fn serve(
 
 /// Ask the daemon whose control socket is at `path` (blocking; for the command line).
 pub fn request(path: &Path, what: &str) -> anyhow::Result<String> {
-    use anyhow::Context as _;
-    let mut s = std::os::unix::net::UnixStream::connect(path).with_context(|| {
-        format!(
-            "cannot reach the daemon at {} (is `slipguard run` running with this configuration?)",
-            path.display()
-        )
-    })?;
+    let mut s = std::os::unix::net::UnixStream::connect(path)
+        .map_err(|e| anyhow::anyhow!("{}", unreachable(path, &e)))?;
     s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     s.write_all(format!("{what}\n").as_bytes())?;
     let mut answer = String::new();
     BufReader::new(s).read_line(&mut answer)?;
     Ok(answer)
+}
+
+/// Why the daemon at `path` cannot be asked, and what to do: the system service's socket is
+/// root's (mode 0600, in a 0700 directory), and a normal user's commands look in that user's
+/// own runtime directory unless told otherwise.
+fn unreachable(path: &Path, e: &std::io::Error) -> String {
+    let system = Path::new(crate::config::DEFAULT_RUNTIME_DIR).join(SOCKET);
+    let root = rustix::process::getuid().is_root();
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => format!(
+            "cannot reach the daemon at {}: permission denied. Its control socket is for the \
+             daemon's user only: run the command as root (`sudo slipguard …`)",
+            path.display()
+        ),
+        _ if !root && path != system && system.parent().is_some_and(Path::exists) => format!(
+            "no daemon answers at {} (this user's runtime directory). The system service \
+             keeps its control socket in {}, which only root may use: run the command with \
+             `sudo`",
+            path.display(),
+            system.display()
+        ),
+        _ => format!(
+            "cannot reach the daemon at {}: {e} (is `slipguard run` running with this \
+             configuration?)",
+            path.display()
+        ),
+    }
+}
+
+/// Seconds since 1970, now.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `for 3 min (since 14:02)`: how long ago `t` (seconds since 1970) was, and its clock time in
+/// the system's time zone (with the date when it was not today).
+pub fn when(t: u64, now: u64) -> String {
+    let age = now.saturating_sub(t);
+    let ago = match age {
+        0..=59 => format!("{age} s"),
+        60..=3599 => format!("{} min", age / 60),
+        3600..=86_399 => format!("{} h {} min", age / 3600, age % 3600 / 60),
+        _ => format!("{} d {} h", age / 86_400, age % 86_400 / 3600),
+    };
+    format!("for {ago} (since {})", clock(t, now))
+}
+
+/// `t` (seconds since 1970) as a clock time in the system's time zone: `14:02` on the day
+/// of `now`, `2026-12-02 14:02` on another.
+pub fn clock(t: u64, now: u64) -> String {
+    let tz = jiff::tz::TimeZone::system();
+    let at = |s: u64| {
+        jiff::Timestamp::from_second(i64::try_from(s).unwrap_or(i64::MAX))
+            .ok()
+            .map(|ts| ts.to_zoned(tz.clone()))
+    };
+    match (at(t), at(now)) {
+        (Some(then), Some(today)) if then.date() == today.date() => {
+            then.strftime("%H:%M:%S").to_string()
+        }
+        (Some(then), _) => then.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+        (None, _) => format!("{t} (unix time)"),
+    }
 }
 
 /// `status` as a table for people.
@@ -345,12 +415,17 @@ pub fn render(st: &Status) -> String {
         "up {}s; redacting {} (at most {} at once so far, limit {})\n",
         st.uptime_s, r.running, r.peak, r.limit
     );
+    let now = unix_now();
     for p in &st.printers {
         let state = match (p.stuck_since, p.offline_since) {
             (Some(t), _) => format!(
-                "stuck since {t} (unix time): the printer holds a job and has not finished it; it is not sent again"
+                "stuck {}: the printer holds a job and has not finished it; it is not sent again",
+                when(t, now)
             ),
-            (None, Some(t)) => format!("offline since {t} (unix time)"),
+            (None, Some(t)) => format!("offline {}", when(t, now)),
+            (None, None) if p.state == "unknown" => {
+                "unknown (no job has reached it since the daemon started)".to_string()
+            }
             (None, None) => p.state.clone(),
         };
         let redacted: Vec<String> = p
@@ -360,13 +435,14 @@ pub fn render(st: &Status) -> String {
             .map(|(k, n)| format!("{k} {n}"))
             .collect();
         out.push_str(&format!(
-            "{}: {} ({}, {})\n  queued {}, printed {}, failed {}, expired {}; redacted: {}\n",
+            "{}: {} ({}, {})\n  queued {}, printed {}, refused {}, failed {}, expired {}; redacted in printed jobs: {}\n",
             p.name,
             state,
             p.profile,
             p.device,
             p.queued,
             p.printed,
+            p.refused,
             p.failed,
             p.expired,
             if redacted.is_empty() {

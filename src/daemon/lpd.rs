@@ -53,7 +53,7 @@ pub(super) async fn serve(
                 if verdict.is_err() {
                     // Counted as `accept` counts a job it refuses.
                     r.stats
-                        .failed
+                        .refused
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 (file, verdict)

@@ -742,7 +742,7 @@ async fn accept_whole(
                     };
                     // Refused, whatever the printer's state: every accepted job is spooled
                     // with its expiry, none lives in memory only (DESIGN §6).
-                    route.stats.failed.fetch_add(1, Ordering::Relaxed);
+                    route.stats.refused.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(
                         job = %id,
                         listener,
@@ -781,7 +781,7 @@ async fn accept_whole(
             Accepted::Queued { id, report: counts }
         }
         Ok(Err(blocked)) => {
-            route.stats.failed.fetch_add(1, Ordering::Relaxed);
+            route.stats.refused.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 job = %id,
                 listener,

@@ -35,7 +35,15 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 pub struct Stats {
     pub queued: std::sync::atomic::AtomicU64,
     pub printed: std::sync::atomic::AtomicU64,
+    /// Jobs accepted and then not printed: the daemon stopped before the printer took them
+    /// and they could not be kept.
     pub failed: std::sync::atomic::AtomicU64,
+    /// Jobs refused when they came in (fail closed, over a limit, not a print job, cannot be
+    /// spooled): the client was told, nothing was queued.
+    pub refused: std::sync::atomic::AtomicU64,
+    /// The printer has taken a job since the daemon started (before that its state is
+    /// `unknown`: nothing says it is there).
+    pub reached: std::sync::atomic::AtomicBool,
     /// Values redacted in printed jobs, by kind (indexed like `Kind::ALL`).
     pub redacted: [std::sync::atomic::AtomicU64; 7],
     /// A job is being sent.
@@ -131,6 +139,7 @@ pub(super) async fn worker(
             }
             match sent {
                 Ok(answer) => {
+                    stats.reached.store(true, Ordering::Relaxed);
                     if let Some(reply) = job.reply.take() {
                         let _ = reply.send(answer);
                     }
