@@ -1102,8 +1102,12 @@ fn wrap(p: &Para, width: usize, keep_spaces: bool, labels: &[String]) -> Vec<Vec
             lines.push(std::mem::take(&mut line));
             used = 0;
         }
-        for &(c, s) in word {
-            if used + cols(&s) > width && !line.is_empty() {
+        // A word wider than the line (or what is left of it) is broken only where it must:
+        // after a `-`, `/` or `.`, or before an `@`, at the last such place that fits; a
+        // number (a card, an item barcode) is never broken and may run past the column.
+        let breaks = long_word_breaks(word, width - used.min(width), width, &cols);
+        for (k, &(c, s)) in word.iter().enumerate() {
+            if breaks.contains(&k) && !line.is_empty() {
                 lines.push(std::mem::take(&mut line));
                 used = 0;
             }
@@ -1129,6 +1133,62 @@ fn wrap(p: &Para, width: usize, keep_spaces: bool, labels: &[String]) -> Vec<Vec
             runs
         })
         .collect()
+}
+
+/// Where to break `word`, which has `first` columns left on its first line and `width` on
+/// each after: the indices of the characters that start a new line. Only where the word is
+/// wider than the room it has; at the last `-`, `/`, `.` (after it) or `@` (before it) that
+/// fits, else at the line's end. A number (digits, perhaps with separators) is not broken.
+fn long_word_breaks(
+    word: &[(char, Cs)],
+    first: usize,
+    width: usize,
+    cols: &impl Fn(&Cs) -> usize,
+) -> Vec<usize> {
+    let total: usize = word.iter().map(|(_, s)| cols(s)).sum();
+    let is_number = word.iter().any(|(c, _)| c.is_ascii_digit())
+        && word
+            .iter()
+            .all(|(c, _)| c.is_ascii_digit() || matches!(c, '-' | '.' | '/' | ' ' | '(' | ')'));
+    if total <= first || is_number || width == 0 {
+        return Vec::new();
+    }
+    let mut breaks = Vec::new();
+    let (mut start, mut room) = (0usize, first);
+    while word[start..].iter().map(|(_, s)| cols(s)).sum::<usize>() > room {
+        // The characters that fit on this line: start..end.
+        let mut end = start;
+        let mut used = 0;
+        while end < word.len() && used + cols(&word[end].1) <= room {
+            used += cols(&word[end].1);
+            end += 1;
+        }
+        // The last place to break within them (a break before `start + 1` makes no
+        // progress on a line of its own).
+        let at = (start + 1..=end.min(word.len() - 1))
+            .rev()
+            .find(|&k| matches!(word[k - 1].0, '-' | '/' | '.') || word[k].0 == '@');
+        let cut = match at {
+            Some(k) => k,
+            // Nothing fits on what is left of a line that has other words: start afresh.
+            None if end == start => {
+                if room == width {
+                    start + 1
+                } else {
+                    start
+                }
+            }
+            None => end,
+        };
+        if cut > 0 {
+            breaks.push(cut);
+        }
+        start = cut;
+        room = width;
+    }
+    breaks.retain(|&k| k > 0 && k < word.len());
+    breaks.dedup();
+    breaks
 }
 
 /// Which spaces of `p` must not break a line: those inside a field label, and those
@@ -1286,6 +1346,27 @@ mod tests {
         assert_eq!(t, vec!["The quick brown", "fox jumps over", "the lazy dog"]);
         let t = texts("<p>abcdefghijklmnopqrstuvwxyz</p>", 10);
         assert_eq!(t, vec!["abcdefghij", "klmnopqrst", "uvwxyz"]);
+    }
+
+    #[test]
+    fn long_words_break_only_where_they_must_and_numbers_never() {
+        // After a hyphen, not mid-word (`Claims-Never-Checked-O` / `ut`).
+        let t = texts("<p>Claims-Never-Checked-Out</p>", 22);
+        assert_eq!(t, vec!["Claims-Never-Checked-", "Out"]);
+        // An e-mail address before its `@`, a path after a `/`.
+        let t = texts("<p>j.morrison@example.org</p>", 12);
+        assert_eq!(t, vec!["j.morrison", "@example.org"]);
+        let t = texts("<p>catalogue/items/31472</p>", 16);
+        assert_eq!(t, vec!["catalogue/items/", "31472"]);
+        // A card or item number is never broken: it runs past a narrow column whole.
+        let t = texts(
+            "<table><tr><td>Item</td><td>31472188834505</td></tr></table>",
+            16,
+        );
+        assert!(t.iter().any(|l| l.contains("31472188834505")), "{t:?}");
+        // Without a place to break, a word still breaks at the line's end.
+        let t = texts("<p>abcdefghijklmnop</p>", 10);
+        assert_eq!(t, vec!["abcdefghij", "klmnop"]);
     }
 
     #[test]
