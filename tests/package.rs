@@ -83,10 +83,42 @@ fn man_page_names_every_subcommand_and_the_files() {
     assert!(at(".SH SEE ALSO") < at(".SH VERSION"));
     assert!(page.contains("/etc/slipguard/slipguard.toml"));
     assert!(page.contains("SLIPGUARD_LOG"));
+    // The HTTP listener, usage errors' own exit status, and the configuration's manual.
+    assert!(
+        page.contains("HTTP listener"),
+        "slipguard.1 omits the HTTP listener"
+    );
+    assert!(page.contains("2 on a usage error"), "EXIT STATUS");
+    assert!(
+        page.contains("slipguard.toml\\fR(5)"),
+        "SEE ALSO slipguard.toml(5)"
+    );
+    let five = read(&dir.join("slipguard.toml.5"));
+    assert!(five.starts_with(".TH slipguard.toml 5"), "{five}");
     // The generator is for packaging, not for users.
     assert!(!page.contains("generate"), "the hidden subcommand leaked");
     assert!(!dir.join("slipguard-generate-assets.1").exists());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What a user of CUPS, lpr or python-escpos must know, said where they look (README).
+#[test]
+fn readme_says_how_each_client_prints_through_slipguard() {
+    let readme = read(&repo().join("README.md"));
+    for (fact, why) in [
+        ("raw queues are deprecated", "CUPS warns about raw queues"),
+        ("`lpr -H` from cups-bsd", "lpr -H is not LPD"),
+        ("lpd://", "a CUPS lpd:// queue is the LPD client"),
+        ("native=True", "python-escpos qr() sends an image"),
+        ("images = \"block\"", "images pass unread unless blocked"),
+        ("--include-ignored", "how the tests that need tools run"),
+        (
+            "run --embedded",
+            "the embedded default is chosen explicitly",
+        ),
+    ] {
+        assert!(readme.contains(fact), "README.md: {why} (`{fact}` missing)");
+    }
 }
 
 #[test]
