@@ -378,7 +378,10 @@ mod tests {
             found(Annot::Phone, "+1 (770) 555-0199", "call 770.555.0199"),
             vec!["770.555.0199"]
         );
-        assert!(found(Annot::Phone, "555-019", "555-019").is_empty(), "too short");
+        assert!(
+            found(Annot::Phone, "555-019", "555-019").is_empty(),
+            "too short"
+        );
     }
 
     #[test]

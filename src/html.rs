@@ -122,8 +122,7 @@ impl<'t> Doc<'t> {
         labels: &[String],
         pass: Pass<'_>,
     ) -> Result<(Vec<Row>, bool), String> {
-        self.walk(layout, labels, pass)
-            .map(|w| (w.rows, w.unread))
+        self.walk(layout, labels, pass).map(|w| (w.rows, w.unread))
     }
 
     /// A walk of the slip for `pass`: its lines, and what the walk learnt on the way.
@@ -142,7 +141,10 @@ impl<'t> Doc<'t> {
             ));
         }
         let (unread, unknown) = (w.unread, w.unknown);
-        let (anns, place_ann) = (std::mem::take(&mut w.anns), std::mem::take(&mut w.place_ann));
+        let (anns, place_ann) = (
+            std::mem::take(&mut w.anns),
+            std::mem::take(&mut w.place_ann),
+        );
         Ok(Walk {
             rows: w.finish(),
             unread,
@@ -227,7 +229,7 @@ pub struct Mark {
 }
 
 /// Why a value was masked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Why {
     /// An element of the slip marked it (`data-slipguard`).
     Annotation,
@@ -240,6 +242,16 @@ pub enum Why {
 }
 
 impl Why {
+    /// One word for it (an HTML class).
+    pub fn class(self) -> &'static str {
+        match self {
+            Why::Annotation => "annotation",
+            Why::Elsewhere => "elsewhere",
+            Why::Found(f) => f.label(),
+            Why::Printer => "printer",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Why::Annotation => "annotation",
@@ -325,19 +337,37 @@ pub fn redact_slip(
                     (Some(e), Some((oe, a, _))) if e == oe => open = Some((e, a, i + 1)),
                     (Some(e), _) => {
                         if let Some((oe, a, b)) = open.take() {
-                            spans.push(Span { line: li, a, b, annot: walk.anns[oe], again: false });
+                            spans.push(Span {
+                                line: li,
+                                a,
+                                b,
+                                annot: walk.anns[oe],
+                                again: false,
+                            });
                         }
                         open = Some((e, i, i + 1));
                     }
                     (None, _) => {
                         if let Some((oe, a, b)) = open.take() {
-                            spans.push(Span { line: li, a, b, annot: walk.anns[oe], again: false });
+                            spans.push(Span {
+                                line: li,
+                                a,
+                                b,
+                                annot: walk.anns[oe],
+                                again: false,
+                            });
                         }
                     }
                 }
             }
             if let Some((oe, a, b)) = open {
-                spans.push(Span { line: li, a, b, annot: walk.anns[oe], again: false });
+                spans.push(Span {
+                    line: li,
+                    a,
+                    b,
+                    annot: walk.anns[oe],
+                    again: false,
+                });
             }
         }
         // Names side by side are one name (`Okonkwo, Marisol` prints `OKON M` on a hold
@@ -392,7 +422,13 @@ pub fn redact_slip(
             let mut found: Vec<Span> = Vec::new();
             for (needle, annot) in &needles {
                 for (a, b) in exact::find(needle, &chars, free) {
-                    found.push(Span { line: li, a, b, annot: *annot, again: true });
+                    found.push(Span {
+                        line: li,
+                        a,
+                        b,
+                        annot: *annot,
+                        again: true,
+                    });
                 }
             }
             // Longest first where they overlap.
@@ -513,7 +549,10 @@ pub fn redact_slip(
             let mut pos = starts[li];
             for &(c, n) in line {
                 let next = pos + plain_bytes(&layout, c);
-                if pos >= f.start && next <= f.end && n > 0 && why[n].is_none() {
+                // A detector's value shows as the detector's, whole, even where a value
+                // annotated elsewhere stood inside it (a surname in an e-mail address).
+                let free = why[n].is_none_or(|(_, w)| w == Why::Elsewhere);
+                if pos >= f.start && next <= f.end && n > 0 && free {
                     why[n] = Some((Kind::label(f.kind), Why::Found(f.by)));
                 }
                 pos = next;
@@ -738,9 +777,24 @@ pub fn typeset_redacted(
     redactor: &crate::core::redact::Redactor,
     max_bytes: u64,
 ) -> Result<(Vec<u8>, crate::core::redact::Report), String> {
+    typeset_exact(markup, slip, profile, redactor, max_bytes).map(|(job, report, _)| (job, report))
+}
+
+/// [`typeset_redacted`], and what the slip's annotations did ([`Exact`]).
+pub fn typeset_exact(
+    markup: Markup,
+    slip: &[u8],
+    profile: &crate::core::profile::Profile,
+    redactor: &crate::core::redact::Redactor,
+    max_bytes: u64,
+) -> Result<(Vec<u8>, crate::core::redact::Report, Exact), String> {
     let text = String::from_utf8_lossy(slip);
-    let (lines, report) = redacted_lines(markup, &text, profile, redactor, max_bytes)?;
-    Ok((crate::typeset::render(&lines, profile)?, report))
+    let r = redact_slip(markup, &text, profile, redactor, max_bytes, false)?;
+    Ok((
+        crate::typeset::render(&r.lines, profile)?,
+        r.report,
+        r.exact,
+    ))
 }
 
 /// The printed lines of a plain-text slip: its lines, with their spacing, wrapped at word
@@ -1928,8 +1982,10 @@ mod exact_tests {
 
     #[test]
     fn name_parts_side_by_side_are_one_name_under_the_hold_shelf_policy() {
-        let r = run("<p>Hold for: <span data-slipguard=\"name\">Okonkwo</span>, \
-             <span data-slipguard=\"name\">Marisol</span></p><p>Pick up by 12/05/2026</p>");
+        let r = run(
+            "<p>Hold for: <span data-slipguard=\"name\">Okonkwo</span>, \
+             <span data-slipguard=\"name\">Marisol</span></p><p>Pick up by 12/05/2026</p>",
+        );
         let t = text(&r);
         assert!(t.contains("Hold for: OKON M"), "{t}");
         assert!(t.contains("Pick up by 12/05/2026"), "{t}");
@@ -1938,8 +1994,10 @@ mod exact_tests {
 
     #[test]
     fn values_on_one_table_row_keep_to_their_cells() {
-        let r = run("<table><tr><td><span data-slipguard=\"name\">Okonkwo-Adebayo, Marisolina</span></td>\
-             <td data-slipguard=\"card\">21234567890123</td><td>$4.25</td></tr></table>");
+        let r = run(
+            "<table><tr><td><span data-slipguard=\"name\">Okonkwo-Adebayo, Marisolina</span></td>\
+             <td data-slipguard=\"card\">21234567890123</td><td>$4.25</td></tr></table>",
+        );
         let t = text(&r);
         assert!(t.contains("O. M.") && t.contains("**********0123"), "{t}");
         assert!(t.contains("$4.25"), "{t}");
@@ -1955,7 +2013,10 @@ mod exact_tests {
             ));
             let t = text(&r);
             assert!(!t.contains("Quillon") && !t.contains("0123"), "{kind}: {t}");
-            assert!(t.contains("Checkout receipt") && t.contains("Due 12/05/2026"), "{t}");
+            assert!(
+                t.contains("Checkout receipt") && t.contains("Due 12/05/2026"),
+                "{t}"
+            );
             assert_eq!(r.exact.unknown, 1, "{kind}");
         }
     }
@@ -1971,6 +2032,9 @@ mod exact_tests {
              <span data-slipguard=\"bogus\">x</span></div><p>End</p>");
         let t = text(&r);
         assert_eq!(t, "Note\nEnd\n");
-        assert_eq!(r.exact.unknown, 0, "inside a drop nothing is read as an annotation");
+        assert_eq!(
+            r.exact.unknown, 0,
+            "inside a drop nothing is read as an annotation"
+        );
     }
 }

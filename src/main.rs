@@ -482,6 +482,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let job = typeset(from, input, &profile, &redactor)?;
                 return write_out(slipguard::preview::render(&profile, &job, format).as_bytes());
             }
+            let markup = match from {
+                From::Html => Some(slipguard::html::Markup::Html),
+                From::Text => Some(slipguard::html::Markup::Text),
+                From::Raw => None,
+            };
+            if let (Some(markup), Format::Html) = (markup, format) {
+                // With what was masked, and why (annotation, label, shape, rule).
+                let page = slipguard::preview::explained_slip(markup, &input, &profile, &redactor)
+                    .map_err(anyhow::Error::msg)?;
+                return write_out(page.as_bytes());
+            }
             let (job, _) = typeset_redacted(from, input, &profile, &redactor)?;
             let (segments, _) = redactor.segments(&profile, &job);
             let mut printed = Vec::new();

@@ -334,7 +334,7 @@ pub struct Found {
 }
 
 /// What found a value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FoundBy {
     /// The label before it (`Card number:`).
     Label,
