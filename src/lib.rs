@@ -31,4 +31,5 @@ pub mod profiles;
 pub mod sample;
 pub mod service;
 pub mod spool;
+pub mod template;
 pub mod typeset;
