@@ -203,11 +203,12 @@ struct Scan<'a> {
 
 /// One kind for what prints fields of `kinds` (several: `custom`).
 fn one_kind(kinds: &[Annot]) -> Option<Annot> {
-    match kinds {
-        [] => None,
-        [k] => Some(*k),
-        _ => Some(Annot::Custom),
-    }
+    let first = *kinds.first()?;
+    Some(if kinds.iter().all(|k| *k == first) {
+        first
+    } else {
+        Annot::Custom
+    })
 }
 
 fn find(b: &[u8], from: usize, what: &[u8]) -> Option<usize> {
