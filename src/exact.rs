@@ -252,6 +252,12 @@ pub fn needles(annot: Annot, value: &[char]) -> Vec<Needle> {
 pub fn find(needle: &Needle, line: &[char], free: impl Fn(usize) -> bool) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let word = |i: usize| line.get(i).is_some_and(|c| c.is_alphanumeric());
+    // Part of a longer token (`ysolde.q@example.org`, `okonkwo_m`): left to the detectors,
+    // which take it whole.
+    let glue = |c: Option<&char>| c.is_some_and(|c| matches!(c, '.' | '@' | '_'));
+    let joined = |a: usize, b: usize| {
+        (a >= 2 && glue(line.get(a - 1)) && word(a - 2)) || (glue(line.get(b)) && word(b + 1))
+    };
     match needle {
         Needle::Text(t) => {
             let Some(&first) = t.first() else {
@@ -282,7 +288,7 @@ pub fn find(needle: &Needle, line: &[char], free: impl Fn(usize) -> bool) -> Vec
                     }
                 }
                 let last_word = t.last().is_some_and(|c| c.is_alphanumeric());
-                if j == t.len() && !(last_word && word(k)) && (i..k).all(&free) {
+                if j == t.len() && !(last_word && word(k)) && !joined(i, k) && (i..k).all(&free) {
                     out.push((i, k));
                     i = k;
                 } else {
@@ -363,8 +369,11 @@ mod tests {
             found(Annot::Name, "van der Berg", "Berg; vanish"),
             vec!["Berg"]
         );
-        // Not inside another word.
+        // Not inside another word, nor inside an address or a user name (the detectors
+        // take those whole).
         assert!(found(Annot::Name, "Ann", "Annual report").is_empty());
+        assert!(found(Annot::Name, "Ysolde", "ysolde.q@example.org").is_empty());
+        assert_eq!(found(Annot::Name, "Ysolde", "Ysolde-Marie"), vec!["Ysolde"]);
     }
 
     #[test]

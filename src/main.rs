@@ -404,7 +404,8 @@ masked characters change, and a job it cannot read safely is not printed at all.
 The daemon (run) takes jobs on raw (AppSocket), LPD and drop-folder listeners, redacts each \
 one whole and prints it on network, serial, USB or file printers, keeping a sealed copy for \
 retry and reprint for its retention window (status, spool). The other subcommands work \
-offline on one job, for trying rules out.";
+offline on one job, for trying rules out; template annotate marks the patron fields of Koha \
+and Evergreen slip templates, so that slips printed from them are redacted exactly.";
 
 /// The command line as users see it. `Cli::command()` with its hidden subcommands left out:
 /// clap_complete would offer them.

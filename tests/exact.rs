@@ -965,3 +965,105 @@ async fn annotated_templates_print_every_annotated_value_masked() {
         assert!(!log.contains(v), "the log holds a patron value");
     }
 }
+
+/// The attribute cannot un-mask: `none`, an unknown kind or an empty one is no way to keep
+/// a value; the element is not printed at all (fails closed), the answer counts it and the
+/// log says so with a count, never the attribute's value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_kind_never_unmasks_the_element_is_not_printed_and_counted() {
+    let dir = temp("exact-unknown");
+    let (d, addr, out) = start(&dir).await;
+    for kind in ["none", "NoNe", "", "nmae", "Quillfeather"] {
+        let html = format!(
+            "<p>Maple Ridge Public Library</p>\
+             <p data-slipguard=\"{kind}\">Card number: 21234500078903 Ysolde Quillfeather</p>\
+             <p>The Left Hand of Darkness  Due 05/12/2026</p>"
+        );
+        let (text, j) = print(addr, &out, &html).await;
+        for v in [
+            "21234500078903",
+            "0078903",
+            "Ysolde",
+            "Quillfeather",
+            "Card number",
+        ] {
+            assert!(!text.contains(v), "{kind}: {text}");
+        }
+        assert!(text.contains("Maple Ridge Public Library"), "{text}");
+        assert!(text.contains("The Left Hand of Darkness"), "{text}");
+        assert_eq!(j["exact"]["unknown"], 1, "{j}");
+    }
+    d.shutdown(Duration::from_secs(5)).await;
+    let log = String::from_utf8_lossy(&log().lock().unwrap()).into_owned();
+    assert!(
+        log.contains("unknown=1") && log.contains("unknown kind were not printed"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("Quillfeather") && !log.contains("nmae"),
+        "{log}"
+    );
+}
+
+/// `preview --redact --from html --format html` shows what was masked and why: each masked
+/// value in a `<mark>` whose class and title name its kind and what masked it (the
+/// annotation, a value annotated elsewhere, a label, a shape), a table of the counts, a
+/// note for an element of an unknown kind; never a value. `redact --from html` prints the
+/// same masking.
+#[test]
+fn preview_marks_what_was_masked_and_why_and_redact_masks_the_same() {
+    let dir = temp("exact-preview");
+    let slip = dir.join("slip.html");
+    std::fs::write(
+        &slip,
+        "<p>Maple Ridge Public Library</p>\
+         <p>Checked out to: <span data-slipguard=\"name\">Ysolde</span> \
+         <span data-slipguard=\"name\">Quillfeather</span></p>\
+         <p>Card number: 21234500078903</p>\
+         <p>Hold number <span data-slipguard=\"custom\">QF-7731</span></p>\
+         <p>Merci Ysolde !</p><p>ysolde.q@example.org</p>\
+         <p data-slipguard=\"nmae\">secret</p><p>The Left Hand of Darkness</p>",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_slipguard"))
+        .args(["preview", "--redact", "--from", "html", "--format", "html"])
+        .arg(&slip)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let page = String::from_utf8(o.stdout).unwrap();
+    for v in [
+        "Ysolde",
+        "Quillfeather",
+        "2123450007",
+        "QF-7731",
+        "ysolde.q",
+        "secret",
+    ] {
+        assert!(!page.contains(v), "the preview shows a value:\n{page}");
+    }
+    for want in [
+        r#"<mark class="annotation" title="name: annotation">Y. Q.</mark>"#,
+        r#"<mark class="label" title="card: label">**********8903</mark>"#,
+        r#"<mark class="annotation" title="custom: annotation">**-****</mark>"#,
+        r#"<mark class="elsewhere" title="name: annotated elsewhere">Y.</mark>"#,
+        r#"<mark class="shape" title="email: shape">******.*@*******.***</mark>"#,
+        "The Left Hand of Darkness",
+        "1 element(s) marked <code>data-slipguard</code> with an unknown kind were not printed",
+        r#"<tr><td><mark class="annotation">name</mark></td><td>annotation</td><td>1</td></tr>"#,
+    ] {
+        assert!(page.contains(want), "no `{want}` in:\n{page}");
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_slipguard"))
+        .args(["redact", "--from", "html"])
+        .arg(&slip)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let job = String::from_utf8_lossy(&o.stdout);
+    for v in ["Ysolde", "Quillfeather", "QF-7731", "secret"] {
+        assert!(!job.contains(v), "{job}");
+    }
+    assert!(job.contains("Y. Q.") && job.contains("Merci Y. !"), "{job}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
