@@ -58,7 +58,7 @@ for d in systemd/drop-ins/*.d; do
     done
 done
 for sub in run check status spool spool-list spool-reprint spool-purge redact preview inspect \
-    sample profiles; do
+    sample profiles template template-annotate; do
     expected+=("/usr/share/man/man1/slipguard-$sub.1.gz")
 done
 for p in printer-profiles/*.toml; do

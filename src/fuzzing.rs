@@ -870,3 +870,101 @@ pub fn html_invariants(data: &[u8]) {
     t.finish(&mut |x| bad |= x.kind.is_error());
     assert!(!bad, "printed output must tokenize cleanly");
 }
+
+/// The first byte picks the ILS (`% 3`: Koha, Evergreen, both); the rest is a slip template.
+/// Checks: annotating never panics; the output is the input with the reported spans
+/// inserted (removing them gives the input back, byte for byte), every insert a span's
+/// start or end, properly nested; annotating the output again changes nothing, and what the
+/// first run wrapped the second finds annotated with the same kind (the rest keeps its
+/// status); and the output, read as the slip a browser would send, parses and goes through
+/// the HTTP listener's redaction and layout without a panic.
+pub fn template_annotate_invariants(data: &[u8]) {
+    use crate::template::{annotate, Ils, Status, SPAN_CLOSE};
+    static PROFILE: OnceLock<Profile> = OnceLock::new();
+    static REDACTOR: OnceLock<Redactor> = OnceLock::new();
+    let Some((&ctl, input)) = data.split_first() else {
+        return;
+    };
+    let ils = [Ils::Koha, Ils::Evergreen, Ils::Auto][usize::from(ctl) % 3];
+    let a = annotate(input, ils);
+    // The output is the input and the inserts; taking them out gives the input back.
+    let mut rebuilt = Vec::new();
+    let mut at = 0;
+    let mut depth = 0usize;
+    let mut stripped = Vec::new();
+    let mut o = 0; // where the output has been read to
+    for (pos, text) in &a.inserts {
+        assert!(
+            *pos >= at && *pos <= input.len(),
+            "inserts in order, inside the input"
+        );
+        rebuilt.extend_from_slice(&input[at..*pos]);
+        rebuilt.extend_from_slice(text.as_bytes());
+        if text == SPAN_CLOSE {
+            assert!(depth > 0, "a span ends that never started");
+            depth -= 1;
+        } else {
+            assert!(
+                text.starts_with("<span data-slipguard=\"") && text.ends_with("\">"),
+                "only spans are inserted"
+            );
+            depth += 1;
+        }
+        let copy = pos - at;
+        stripped.extend_from_slice(&a.output[o..o + copy]);
+        o += copy;
+        assert!(a.output[o..].starts_with(text.as_bytes()));
+        o += text.len();
+        at = *pos;
+    }
+    assert_eq!(depth, 0, "every span ends");
+    rebuilt.extend_from_slice(&input[at..]);
+    stripped.extend_from_slice(&a.output[o..]);
+    assert!(
+        rebuilt == a.output,
+        "the output is the input with the spans"
+    );
+    assert!(stripped == input, "removing the spans gives the input back");
+    // Idempotent.
+    let b = annotate(&a.output, ils);
+    assert!(b.output == a.output, "annotating again changes nothing");
+    assert!(b.inserts.is_empty());
+    assert_eq!(
+        a.placeholders.len(),
+        b.placeholders.len(),
+        "the same placeholders"
+    );
+    for (p, q) in a.placeholders.iter().zip(&b.placeholders) {
+        assert_eq!(p.syntax, q.syntax);
+        match p.status {
+            Status::Wrapped => assert_eq!(
+                q.status,
+                Status::Annotated(p.kind),
+                "wrapped, then annotated"
+            ),
+            s => assert_eq!(q.status, s),
+        }
+    }
+    assert_eq!(a.unknown.len(), b.unknown.len());
+    // The output as a slip: parsed, redacted on its logical lines, laid out.
+    let p = PROFILE.get_or_init(|| {
+        Profiles::new(None)
+            .load("epson-tm-t88v")
+            .expect("built-in profile loads")
+    });
+    let r = REDACTOR.get_or_init(|| Redactor::new(RedactConfig::default()));
+    let slip = String::from_utf8_lossy(&a.output);
+    if let Ok(done) =
+        crate::html::redact_slip(crate::html::Markup::Html, &slip, p, r, 1 << 20, true)
+    {
+        let (layout, _) = crate::typeset::Layout::for_profile(p).expect("a Latin page");
+        for (l, m) in done.lines.iter().zip(&done.marks) {
+            assert!(l.width() <= layout.columns, "a line wider than the paper");
+            let n = l.text().chars().count();
+            assert!(
+                m.iter().all(|m| m.start < m.end && m.end <= n),
+                "marks inside the line"
+            );
+        }
+    }
+}

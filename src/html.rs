@@ -16,6 +16,7 @@
 //! document is walked once for its logical lines (nothing wrapped), those are redacted as a
 //! plain job, and a second walk lays out the redacted text in the first one's places.
 
+use crate::exact::{self, Annot};
 use crate::typeset::{Align, Layout, Line, Style};
 use ego_tree::NodeRef;
 use scraper::node::Element;
@@ -121,6 +122,11 @@ impl<'t> Doc<'t> {
         labels: &[String],
         pass: Pass<'_>,
     ) -> Result<(Vec<Row>, bool), String> {
+        self.walk(layout, labels, pass).map(|w| (w.rows, w.unread))
+    }
+
+    /// A walk of the slip for `pass`: its lines, and what the walk learnt on the way.
+    fn walk(&self, layout: &Layout, labels: &[String], pass: Pass<'_>) -> Result<Walk, String> {
         let mut w = Writer::new(layout, labels, pass);
         match self {
             Doc::Html(doc) => w.children(doc.tree.root(), Style::default()),
@@ -134,9 +140,32 @@ impl<'t> Doc<'t> {
                 "the HTML nests elements deeper than {MAX_DEPTH} levels"
             ));
         }
-        let unread = w.unread;
-        Ok((w.finish(), unread))
+        let (unread, unknown) = (w.unread, w.unknown);
+        let (anns, place_ann) = (
+            std::mem::take(&mut w.anns),
+            std::mem::take(&mut w.place_ann),
+        );
+        Ok(Walk {
+            rows: w.finish(),
+            unread,
+            anns,
+            place_ann,
+            unknown,
+        })
     }
+}
+
+/// What a walk of a slip gives. (No `Debug`: rows hold slip text.)
+struct Walk {
+    rows: Vec<Row>,
+    /// A character redaction did not see was met ([`Writer::unread`]).
+    unread: bool,
+    /// The annotated elements read ([`Writer::anns`]).
+    anns: Vec<Annot>,
+    /// For each place of the text, the annotated element it is in ([`Writer::place_ann`]).
+    place_ann: Vec<u32>,
+    /// Elements of an unknown annotation kind ([`Writer::unknown`]).
+    unknown: u64,
 }
 
 /// The printed lines of a slip, redacted before they are laid out (DESIGN §4), and the
@@ -160,11 +189,115 @@ pub fn redacted_lines(
     redactor: &crate::core::redact::Redactor,
     max_bytes: u64,
 ) -> Result<(Vec<Line>, crate::core::redact::Report), String> {
+    redact_slip(markup, slip, profile, redactor, max_bytes, false).map(|r| (r.lines, r.report))
+}
+
+/// A slip redacted before it was laid out ([`redact_slip`]). (No `Debug`: lines hold slip
+/// text.)
+pub struct Redacted {
+    /// The printed lines.
+    pub lines: Vec<Line>,
+    /// The counts: the detectors' and the annotations' ([`Exact`]), per kind.
+    pub report: crate::core::redact::Report,
+    /// What the slip's annotations did.
+    pub exact: Exact,
+    /// When asked for: for each printed line, the characters masked and why (character
+    /// ranges of [`Line::text`], left to right).
+    pub marks: Vec<Vec<Mark>>,
+}
+
+/// What a slip's annotations ([`crate::exact`]) did: counts, never values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Exact {
+    /// Values masked because an element marked them (annotated name elements side by side
+    /// count as one name).
+    pub annotated: u64,
+    /// Other places where an annotated value stood, masked too.
+    pub elsewhere: u64,
+    /// Elements whose `data-slipguard` kind is unknown: not printed (fails closed).
+    pub unknown: u64,
+}
+
+/// Characters of a printed line that redaction changed, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    pub start: usize,
+    pub end: usize,
+    /// The kind, as its annotation or detector names it (`name`, `card`, …, `drop`).
+    pub kind: &'static str,
+    pub why: Why,
+}
+
+/// Why a value was masked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Why {
+    /// An element of the slip marked it (`data-slipguard`).
+    Annotation,
+    /// It is a value an element marked elsewhere on the slip.
+    Elsewhere,
+    /// A detector found it: by its label, its shape, or a site rule.
+    Found(crate::core::redact::FoundBy),
+    /// Redacting the typeset job, after the slip was laid out, changed it.
+    Printer,
+}
+
+impl Why {
+    /// One word for it (an HTML class).
+    pub fn class(self) -> &'static str {
+        match self {
+            Why::Annotation => "annotation",
+            Why::Elsewhere => "elsewhere",
+            Why::Found(f) => f.label(),
+            Why::Printer => "printer",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Why::Annotation => "annotation",
+            Why::Elsewhere => "annotated elsewhere",
+            Why::Found(f) => f.label(),
+            Why::Printer => "printer pass",
+        }
+    }
+}
+
+/// A value to mask: characters `a..b` of logical line `line`, of annotation `annot`.
+struct Span {
+    line: usize,
+    a: usize,
+    b: usize,
+    annot: Annot,
+    /// Found elsewhere, not annotated.
+    again: bool,
+}
+
+/// The printed lines of a slip, redacted before they are laid out (DESIGN §4): what
+/// [`redacted_lines`] gives, with what the slip's annotations did and (`explain`) the marks
+/// of what was masked and why.
+///
+/// Annotated elements first ([`crate::exact`]): each one's text on a logical line is a value
+/// of its kind (name elements beside each other, with only blanks and commas between, one
+/// name), printed as the kind's action under the slip's policy (chosen from the slip's text
+/// with those values blanked out); each value is then looked for on the rest of the slip and
+/// masked where it stands again. The detectors then read the slip as those left it, and the
+/// places of the characters of both kinds of change are kept apart, so a value changed on a
+/// table row keeps to its own cell.
+pub fn redact_slip(
+    markup: Markup,
+    slip: &str,
+    profile: &crate::core::profile::Profile,
+    redactor: &crate::core::redact::Redactor,
+    max_bytes: u64,
+    explain: bool,
+) -> Result<Redacted, String> {
+    use crate::core::redact::Kind;
     let (layout, _) = Layout::for_profile(profile)?;
     let labels = redactor.labels();
     let doc = Doc::parse(markup, slip)?;
-    let (logical, _) = doc.lay_out(&layout, labels, Pass::Logical)?;
-    let lines: Vec<Vec<(char, usize)>> = logical
+    let walk = doc.walk(&layout, labels, Pass::Logical)?;
+    let lines: Vec<Vec<(char, usize)>> = walk
+        .rows
         .iter()
         .map(|r| {
             r.runs
@@ -174,7 +307,203 @@ pub fn redacted_lines(
         })
         .collect();
     let read = lines.iter().flatten().map(|&(_, n)| n).max().unwrap_or(0);
-    let texts: Vec<String> = lines
+    let mut exact = Exact {
+        unknown: walk.unknown,
+        ..Exact::default()
+    };
+    let mut counts = [0u64; 7];
+    // What each place prints as, and why, for the places an annotation changed.
+    let mut why: Vec<Option<(&'static str, Why)>> = vec![None; read + 1];
+    let mut emptied: Vec<usize> = Vec::new();
+    let ann_of = |n: usize| -> Option<usize> {
+        match walk.place_ann.get(n) {
+            Some(&i) if n > 0 && i > 0 => Some(i as usize - 1),
+            _ => None,
+        }
+    };
+    let premasked: Vec<Vec<(char, usize)>> = if walk.anns.is_empty() {
+        lines.clone()
+    } else {
+        // The annotated values: runs of a line's characters in one element (the layout's
+        // own spaces between them included).
+        let mut spans: Vec<Span> = Vec::new();
+        for (li, line) in lines.iter().enumerate() {
+            let mut open: Option<(usize, usize, usize)> = None; // (element, a, b)
+            for (i, &(_, n)) in line.iter().enumerate() {
+                if n == 0 {
+                    continue;
+                }
+                match (ann_of(n), open) {
+                    (Some(e), Some((oe, a, _))) if e == oe => open = Some((e, a, i + 1)),
+                    (Some(e), _) => {
+                        if let Some((oe, a, b)) = open.take() {
+                            spans.push(Span {
+                                line: li,
+                                a,
+                                b,
+                                annot: walk.anns[oe],
+                                again: false,
+                            });
+                        }
+                        open = Some((e, i, i + 1));
+                    }
+                    (None, _) => {
+                        if let Some((oe, a, b)) = open.take() {
+                            spans.push(Span {
+                                line: li,
+                                a,
+                                b,
+                                annot: walk.anns[oe],
+                                again: false,
+                            });
+                        }
+                    }
+                }
+            }
+            if let Some((oe, a, b)) = open {
+                spans.push(Span {
+                    line: li,
+                    a,
+                    b,
+                    annot: walk.anns[oe],
+                    again: false,
+                });
+            }
+        }
+        // Names side by side are one name (`Okonkwo, Marisol` prints `OKON M` on a hold
+        // shelf, not a prefix of each).
+        let mut merged: Vec<Span> = Vec::with_capacity(spans.len());
+        for s in spans {
+            if let Some(last) = merged.last_mut() {
+                let between = |l: &Span| {
+                    lines[l.line][l.b..s.a]
+                        .iter()
+                        .all(|&(c, _)| c.is_whitespace() || c == ',')
+                };
+                if last.annot == Annot::Name
+                    && s.annot == Annot::Name
+                    && last.line == s.line
+                    && between(last)
+                {
+                    last.b = s.b;
+                    continue;
+                }
+            }
+            merged.push(s);
+        }
+        let mut spans = merged;
+        // The slip's policy, from its text without the annotated values.
+        let mut blanked = String::new();
+        for (li, line) in lines.iter().enumerate() {
+            let mut k = spans.iter().filter(|s| s.line == li).peekable();
+            for (i, &(c, _)) in line.iter().enumerate() {
+                while k.next_if(|s| s.b <= i).is_some() {}
+                let inside = k.peek().is_some_and(|s| s.a <= i && i < s.b);
+                blanked.push(if inside { '\u{1}' } else { c });
+            }
+            blanked.push('\n');
+        }
+        let actions = redactor.actions_for(&blanked).clone();
+        // The annotated values, looked for elsewhere: where no annotation is.
+        let mut needles: Vec<(exact::Needle, Annot)> = Vec::new();
+        for s in &spans {
+            let value: Vec<char> = lines[s.line][s.a..s.b].iter().map(|&(c, _)| c).collect();
+            for n in exact::needles(s.annot, &value) {
+                if !needles.iter().any(|(m, _)| *m == n) {
+                    needles.push((n, s.annot));
+                }
+            }
+        }
+        exact.annotated = spans.len() as u64;
+        let mut again: Vec<Span> = Vec::new();
+        for (li, line) in lines.iter().enumerate() {
+            let chars: Vec<char> = line.iter().map(|&(c, _)| c).collect();
+            let free = |i: usize| ann_of(line[i].1).is_none();
+            let mut found: Vec<Span> = Vec::new();
+            for (needle, annot) in &needles {
+                for (a, b) in exact::find(needle, &chars, free) {
+                    found.push(Span {
+                        line: li,
+                        a,
+                        b,
+                        annot: *annot,
+                        again: true,
+                    });
+                }
+            }
+            // Longest first where they overlap.
+            found.sort_by_key(|s| (s.a, std::cmp::Reverse(s.b)));
+            let mut end = 0;
+            for s in found {
+                if s.a >= end {
+                    end = s.b;
+                    again.push(s);
+                }
+            }
+        }
+        exact.elsewhere = again.len() as u64;
+        spans.extend(again);
+        spans.sort_by_key(|s| (s.line, s.a));
+        let mut pre: Vec<Vec<(char, usize)>> = lines.clone();
+        for (li, line) in lines.iter().enumerate() {
+            let on_line: Vec<&Span> = spans.iter().filter(|s| s.line == li).collect();
+            if on_line.is_empty() {
+                continue;
+            }
+            let mut out: Vec<(char, usize)> = Vec::with_capacity(line.len());
+            let mut at = 0;
+            for s in on_line {
+                out.extend_from_slice(&line[at..s.a]);
+                let value: Vec<char> = line[s.a..s.b].iter().map(|&(c, _)| c).collect();
+                let printed = exact::apply(&s.annot.action(&actions), &value);
+                let span = &line[s.a..s.b];
+                let places: Vec<usize> = span.iter().map(|&(_, n)| n).filter(|&n| n > 0).collect();
+                if places.is_empty() {
+                    // Only the layout's own characters (a list's number): no text to mask.
+                    out.extend_from_slice(span);
+                    at = s.b;
+                    continue;
+                }
+                // The printed characters take the value's characters' places in order (the
+                // last one's when there are more); places left over print nothing. A space
+                // that falls on a space of the layout's is the layout's; anything else
+                // there goes with the place before it.
+                for (k, c) in printed.into_iter().enumerate() {
+                    let pos = k.min(span.len() - 1);
+                    let n = span[pos].1;
+                    if n == 0 && c == ' ' && k < span.len() {
+                        continue;
+                    }
+                    let n = if n > 0 {
+                        n
+                    } else {
+                        span[..pos]
+                            .iter()
+                            .rev()
+                            .map(|&(_, n)| n)
+                            .find(|&n| n > 0)
+                            .unwrap_or(places[0])
+                    };
+                    out.push((c, n));
+                }
+                let reason = if s.again {
+                    Why::Elsewhere
+                } else {
+                    Why::Annotation
+                };
+                for &n in &places {
+                    why[n] = Some((s.annot.label(), reason));
+                }
+                emptied.extend(places);
+                counts[s.annot.kind() as usize] += 1;
+                at = s.b;
+            }
+            out.extend_from_slice(&line[at..]);
+            pre[li] = out;
+        }
+        pre
+    };
+    let texts: Vec<String> = premasked
         .iter()
         .map(|l| l.iter().map(|&(c, _)| c).collect())
         .collect();
@@ -186,22 +515,76 @@ pub fn redacted_lines(
             "the slip's text is larger than max_segment_bytes ({max_bytes} bytes)"
         ));
     }
-    let (out, report) = redactor
-        .job(&wide, &job)
-        .map_err(|b| format!("fails closed: {b}"))?;
+    let (out, mut report, found) = if explain {
+        redactor.job_explained(&wide, &job)
+    } else {
+        redactor.job(&wide, &job).map(|(o, r)| (o, r, Vec::new()))
+    }
+    .map_err(|b| format!("fails closed: {b}"))?;
     let redacted = crate::typeset::plain_lines(&out, &job[..head], &wide)
-        .filter(|r| r.len() == lines.len())
+        .filter(|r| r.len() == premasked.len())
         .ok_or("fails closed: redacting the slip's text changed its lines")?;
     let mut text: Vec<Option<String>> = vec![None; read + 1];
-    for (orig, red) in lines.iter().zip(&redacted) {
+    for (orig, red) in premasked.iter().zip(&redacted) {
         let red: Vec<char> = red.chars().collect();
         map_line(orig, &red, &mut text);
     }
-    let (rows, unread) = doc.lay_out(&layout, labels, Pass::Redacted(&text))?;
-    if unread {
+    for n in emptied {
+        text[n].get_or_insert_with(String::new);
+    }
+    if explain {
+        // The detectors' values, from the job's bytes back to the places of their
+        // characters.
+        let mut starts = Vec::with_capacity(premasked.len());
+        let mut at = head as u64;
+        for l in &premasked {
+            starts.push(at);
+            at += l.iter().map(|&(c, _)| plain_bytes(&layout, c)).sum::<u64>() + 1;
+        }
+        for f in &found {
+            let li = starts.partition_point(|&s| s <= f.start).saturating_sub(1);
+            let Some(line) = premasked.get(li) else {
+                continue;
+            };
+            let mut pos = starts[li];
+            for &(c, n) in line {
+                let next = pos + plain_bytes(&layout, c);
+                // A detector's value shows as the detector's, whole, even where a value
+                // annotated elsewhere stood inside it (a surname in an e-mail address).
+                let free = why[n].is_none_or(|(_, w)| w == Why::Elsewhere);
+                if pos >= f.start && next <= f.end && n > 0 && free {
+                    why[n] = Some((Kind::label(f.kind), Why::Found(f.by)));
+                }
+                pos = next;
+            }
+        }
+    }
+    for (k, c) in counts.iter().enumerate() {
+        report.redacted[k] += c;
+    }
+    let walk = doc.walk(&layout, labels, Pass::Redacted(&text))?;
+    if walk.unread {
         return Err("fails closed: a part of the slip was not read by redaction".into());
     }
-    Ok((rows.into_iter().map(Row::line).collect(), report))
+    let marks = if explain {
+        walk.rows.iter().map(|r| r.marks(&why)).collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Redacted {
+        lines: walk.rows.into_iter().map(Row::line).collect(),
+        report,
+        exact,
+        marks,
+    })
+}
+
+/// The bytes [`crate::typeset::plain_job`] writes for `c`.
+fn plain_bytes(layout: &Layout, c: char) -> u64 {
+    match layout.encoding {
+        crate::core::text::codepage::Encoding::Utf8 if !c.is_control() => c.len_utf8() as u64,
+        _ => 1,
+    }
 }
 
 /// The characters of a redacted logical line into the places of the text's characters
@@ -394,9 +777,24 @@ pub fn typeset_redacted(
     redactor: &crate::core::redact::Redactor,
     max_bytes: u64,
 ) -> Result<(Vec<u8>, crate::core::redact::Report), String> {
+    typeset_exact(markup, slip, profile, redactor, max_bytes).map(|(job, report, _)| (job, report))
+}
+
+/// [`typeset_redacted`], and what the slip's annotations did ([`Exact`]).
+pub fn typeset_exact(
+    markup: Markup,
+    slip: &[u8],
+    profile: &crate::core::profile::Profile,
+    redactor: &crate::core::redact::Redactor,
+    max_bytes: u64,
+) -> Result<(Vec<u8>, crate::core::redact::Report, Exact), String> {
     let text = String::from_utf8_lossy(slip);
-    let (lines, report) = redacted_lines(markup, &text, profile, redactor, max_bytes)?;
-    Ok((crate::typeset::render(&lines, profile)?, report))
+    let r = redact_slip(markup, &text, profile, redactor, max_bytes, false)?;
+    Ok((
+        crate::typeset::render(&r.lines, profile)?,
+        r.report,
+        r.exact,
+    ))
 }
 
 /// The printed lines of a plain-text slip: its lines, with their spacing, wrapped at word
@@ -432,6 +830,38 @@ struct Row {
 impl Row {
     fn text(&self) -> String {
         self.runs.iter().map(|(_, t)| t.as_str()).collect()
+    }
+
+    /// The row's characters that redaction changed, and why (`why`: by place); marks of
+    /// the same kind and reason with only blanks between them are one.
+    fn marks(&self, why: &[Option<(&'static str, Why)>]) -> Vec<Mark> {
+        let chars: Vec<char> = self.text().chars().collect();
+        let mut out: Vec<Mark> = Vec::new();
+        let mut i = 0;
+        for (cs, t) in &self.runs {
+            let w = why.get(cs.src).copied().flatten().filter(|_| cs.src > 0);
+            for _ in t.chars() {
+                if let Some((kind, why)) = w {
+                    match out.last_mut() {
+                        Some(m)
+                            if m.kind == kind
+                                && m.why == why
+                                && chars[m.end..i].iter().all(|c| *c == ' ') =>
+                        {
+                            m.end = i + 1
+                        }
+                        _ => out.push(Mark {
+                            start: i,
+                            end: i + 1,
+                            kind,
+                            why,
+                        }),
+                    }
+                }
+                i += 1;
+            }
+        }
+        out
     }
 
     /// The printed line: runs of equal style merged.
@@ -497,6 +927,16 @@ struct Writer<'a> {
     depth: usize,
     /// An element lay deeper than [`MAX_DEPTH`]: the layout is refused.
     too_deep: bool,
+    /// The annotated element ([`exact::ATTR`]) the walk is in: an index of `anns`.
+    ann: Option<usize>,
+    /// The kind of each annotated element met so far, in the order they were met (an
+    /// unknown kind as `drop`).
+    anns: Vec<Annot>,
+    /// For each place of the text read so far ([`Cs::src`]), 1 + the index in `anns` of the
+    /// annotated element it is in, or 0 (in [`Pass::Logical`] only).
+    place_ann: Vec<u32>,
+    /// Elements met with an annotation of an unknown kind (not printed).
+    unknown: u64,
 }
 
 impl<'a> Writer<'a> {
@@ -522,16 +962,37 @@ impl<'a> Writer<'a> {
             cell: None,
             depth: 0,
             too_deep: false,
+            ann: None,
+            anns: Vec::new(),
+            place_ann: Vec::new(),
+            unknown: 0,
         }
     }
 
-    /// A writer for a table cell's content, reading on where this one is.
-    fn cell_writer(&self) -> Writer<'a> {
+    /// A writer for a table cell's content, reading on where this one is (it takes the
+    /// annotations read so far: [`Writer::end_cell`] gives them back).
+    fn cell_writer(&mut self) -> Writer<'a> {
         let mut sub = Writer::new(self.layout, self.labels, self.pass);
         sub.cell = Some(Vec::new());
         sub.depth = self.depth;
         sub.read = self.read;
+        sub.ann = self.ann;
+        sub.anns = std::mem::take(&mut self.anns);
+        sub.place_ann = std::mem::take(&mut self.place_ann);
+        sub.unknown = self.unknown;
         sub
+    }
+
+    /// Read on after a cell that `sub` wrote: its paragraphs.
+    fn end_cell(&mut self, mut sub: Writer<'a>) -> Vec<Para> {
+        sub.flush();
+        self.too_deep |= sub.too_deep;
+        self.unread |= sub.unread;
+        self.read = sub.read;
+        self.anns = std::mem::take(&mut sub.anns);
+        self.place_ann = std::mem::take(&mut sub.place_ann);
+        self.unknown = sub.unknown;
+        sub.cell.take().unwrap_or_default()
     }
 
     fn finish(mut self) -> Vec<Row> {
@@ -566,7 +1027,22 @@ impl<'a> Writer<'a> {
             return;
         }
         self.depth += 1;
+        let outer = self.ann;
+        if let Some(v) = e.attr(exact::ATTR) {
+            // Innermost wins, but nothing inside a dropped element prints.
+            let dropped = outer.is_some_and(|i| self.anns[i] == Annot::Drop);
+            if !dropped {
+                let annot = Annot::parse(v).unwrap_or_else(|| {
+                    // Fails closed: an unknown kind is never a way to un-mask.
+                    self.unknown += 1;
+                    Annot::Drop
+                });
+                self.anns.push(annot);
+                self.ann = Some(self.anns.len() - 1);
+            }
+        }
         self.element_within(node, e, style);
+        self.ann = outer;
         self.depth -= 1;
     }
 
@@ -681,6 +1157,10 @@ impl<'a> Writer<'a> {
         match self.pass {
             Pass::Plain => self.para.push((c, plain)),
             Pass::Logical => {
+                if let Some(i) = self.ann {
+                    self.place_ann.resize(n + 1, 0);
+                    self.place_ann[n] = i as u32 + 1;
+                }
                 let cs = Cs { style, src: n };
                 // As the page prints it (what redaction reads is what prints), a control
                 // character as a space; a non-breaking space stays one (it glues).
@@ -695,7 +1175,10 @@ impl<'a> Writer<'a> {
                 }
             }
             Pass::Redacted(text) => match text.get(n).and_then(Option::as_deref) {
-                Some(r) => self.para.extend(r.chars().map(|c| (c, plain))),
+                // Marked with its place, for a preview that shows what was masked.
+                Some(r) => self
+                    .para
+                    .extend(r.chars().map(|c| (c, Cs { style, src: n }))),
                 None if c.is_whitespace() => self.para.push((c, plain)),
                 None => self.unread = true,
             },
@@ -841,11 +1324,7 @@ impl<'a> Writer<'a> {
                 };
                 let mut sub = self.cell_writer();
                 sub.children(td, s);
-                sub.flush();
-                self.too_deep |= sub.too_deep;
-                self.unread |= sub.unread;
-                self.read = sub.read;
-                let paras = sub.cell.take().unwrap_or_default();
+                let paras = self.end_cell(sub);
                 let numeric = paras.len() == 1 && is_number(&paras[0]);
                 // A nested table or list inside a cell lays out at the cell's width below.
                 cells.push((paras, numeric));
@@ -1540,5 +2019,103 @@ mod tests {
         // Too large for the limit: refused before redaction reads it.
         let e = redacted_lines(Markup::Html, html, &profile, &r, 10).unwrap_err();
         assert!(e.contains("max_segment_bytes"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod exact_tests {
+    use super::*;
+    use crate::core::redact::{Kind, Redactor};
+
+    fn run(html: &str) -> Redacted {
+        let profile = crate::profiles::Profiles::builtin_only()
+            .load("epson-tm-t88v")
+            .unwrap();
+        let r = Redactor::new(Default::default());
+        redact_slip(Markup::Html, html, &profile, &r, u64::MAX, true).unwrap()
+    }
+
+    fn text(r: &Redacted) -> String {
+        r.lines.iter().map(|l| l.text() + "\n").collect()
+    }
+
+    #[test]
+    fn an_annotated_bare_name_is_masked_here_and_wherever_it_stands_again() {
+        let html = "<p>Maple Ridge Library</p>\
+            <p>Thanks, <span data-slipguard=\"name\">Quillon</span>! Enjoy your books.</p>\
+            <p>Happy reading, quillon!</p><p>The Left Hand of Darkness</p>";
+        // The detectors alone miss it.
+        let plain = run(&html.replace("data-slipguard", "data-x"));
+        assert!(text(&plain).contains("Quillon"), "{}", text(&plain));
+        let r = run(html);
+        let t = text(&r);
+        assert!(!t.to_lowercase().contains("quillon"), "{t}");
+        assert!(t.contains("Thanks, Q.! Enjoy your books."), "{t}");
+        assert!(t.contains("Happy reading, q.!"), "{t}");
+        assert!(t.contains("The Left Hand of Darkness") && t.contains("Maple Ridge Library"));
+        assert_eq!(r.exact.annotated, 1);
+        assert_eq!(r.exact.elsewhere, 1);
+        assert_eq!(r.report.count(Kind::Name), 2);
+        let marks: Vec<_> = r.marks.iter().flatten().map(|m| (m.kind, m.why)).collect();
+        assert!(marks.contains(&("name", Why::Annotation)), "{marks:?}");
+        assert!(marks.contains(&("name", Why::Elsewhere)), "{marks:?}");
+    }
+
+    #[test]
+    fn name_parts_side_by_side_are_one_name_under_the_hold_shelf_policy() {
+        let r = run(
+            "<p>Hold for: <span data-slipguard=\"name\">Okonkwo</span>, \
+             <span data-slipguard=\"name\">Marisol</span></p><p>Pick up by 12/05/2026</p>",
+        );
+        let t = text(&r);
+        assert!(t.contains("Hold for: OKON M"), "{t}");
+        assert!(t.contains("Pick up by 12/05/2026"), "{t}");
+        assert_eq!(r.exact.annotated, 1);
+    }
+
+    #[test]
+    fn values_on_one_table_row_keep_to_their_cells() {
+        let r = run(
+            "<table><tr><td><span data-slipguard=\"name\">Okonkwo-Adebayo, Marisolina</span></td>\
+             <td data-slipguard=\"card\">21234567890123</td><td>$4.25</td></tr></table>",
+        );
+        let t = text(&r);
+        assert!(t.contains("O. M.") && t.contains("**********0123"), "{t}");
+        assert!(t.contains("$4.25"), "{t}");
+        assert!(!t.contains("Okonkwo") && !t.contains("2123456789"), "{t}");
+    }
+
+    #[test]
+    fn an_unknown_kind_or_none_is_dropped_and_counted_never_unmasked() {
+        for kind in ["none", "nmae", "", "NONE "] {
+            let r = run(&format!(
+                "<p>Checkout receipt</p><p data-slipguard=\"{kind}\">Card number: 21234567890123 \
+                 Quillon</p><p>Due 12/05/2026</p>"
+            ));
+            let t = text(&r);
+            assert!(!t.contains("Quillon") && !t.contains("0123"), "{kind}: {t}");
+            assert!(
+                t.contains("Checkout receipt") && t.contains("Due 12/05/2026"),
+                "{t}"
+            );
+            assert_eq!(r.exact.unknown, 1, "{kind}");
+        }
+    }
+
+    #[test]
+    fn the_innermost_annotation_wins_but_nothing_inside_a_drop_prints() {
+        let r = run("<div data-slipguard=\"address\">12 Rosewood Court \
+             <span data-slipguard=\"name\">Quillon</span></div>");
+        let t = text(&r);
+        assert!(t.contains("** ******** *****") && t.contains("Q."), "{t}");
+        assert!(!t.contains("Rosewood") && !t.contains("Quillon"), "{t}");
+        let r = run("<p>Note</p><div data-slipguard=\"drop\">secret <span data-slipguard=\"name\">Quillon</span> \
+             <span data-slipguard=\"bogus\">x</span></div><p>End</p>");
+        let t = text(&r);
+        assert_eq!(t, "Note\nEnd\n");
+        assert_eq!(
+            r.exact.unknown, 0,
+            "inside a drop nothing is read as an annotation"
+        );
     }
 }

@@ -9,6 +9,8 @@
 //!   * [`core::profile`] is the printer profile schema; [`core::symbol`] reads barcodes and
 //!     2-D codes.
 //! * [`profiles`] — finds profile files (site directory, system directory, built-in copies).
+//! * [`exact`] — exact mode: patron data an HTML slip's template marks (`data-slipguard`);
+//!   [`template`] annotates Koha and Evergreen templates so that slips carry the marks.
 //! * [`html`], [`typeset`] — HTML and plain-text slips (from the HTTP listener) laid out as
 //!   printed lines and written as ESC/POS or Star Line bytes; sans-IO.
 //! * [`inspect`], [`preview`], [`sample`] — the offline commands; `main.rs` is the CLI.
@@ -20,6 +22,7 @@ pub mod config;
 pub mod config_doc;
 pub mod core;
 pub mod daemon;
+pub mod exact;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod html;
@@ -29,4 +32,5 @@ pub mod profiles;
 pub mod sample;
 pub mod service;
 pub mod spool;
+pub mod template;
 pub mod typeset;

@@ -125,6 +125,12 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Slip templates (Koha notices, Evergreen receipt and print templates): mark their
+    /// patron fields so that slipguard masks them exactly.
+    Template {
+        #[command(subcommand)]
+        action: TemplateAction,
+    },
     /// Write the man pages and the bash, zsh and fish completions into DIR (for packaging).
     #[command(hide = true)]
     GenerateAssets {
@@ -132,6 +138,48 @@ enum Command {
         dir: PathBuf,
     },
 }
+
+#[derive(Subcommand)]
+enum TemplateAction {
+    /// Wrap each patron placeholder of a slip template in <span data-slipguard="KIND">,
+    /// nothing else changed; --check lists those not annotated yet.
+    #[command(long_about = ANNOTATE_ABOUT)]
+    Annotate {
+        /// Whose placeholders and field names to look for.
+        #[arg(long, value_enum, default_value_t = slipguard::template::Ils::Auto)]
+        ils: slipguard::template::Ils,
+        /// Write nothing: list each patron placeholder not annotated yet (and each one that
+        /// cannot be, and each unknown kind); exit 1 if there is any.
+        #[arg(long)]
+        check: bool,
+        /// The template (standard input when absent or `-`).
+        file: Option<PathBuf>,
+        /// Where to write the annotated template (standard output by default; it may be the
+        /// input file itself).
+        #[arg(short, long, value_name = "FILE", conflicts_with = "check")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// `slipguard template annotate --help` and its man page.
+const ANNOTATE_ABOUT: &str = "\
+Wrap each patron placeholder of a slip template in <span data-slipguard=\"KIND\">…</span>, \
+so that every slip printed from it tells slipguard exactly which text is patron data (exact \
+mode: docs/exact-mode.md). Reads Koha notices and slips (<<borrowers.firstname>>, Template \
+Toolkit [% borrower.surname %]) and Evergreen receipt templates (AngularJS \
+{{patron.first_given_name}}, ng-bind) and print templates (Template Toolkit \
+[% patron.card.barcode %]). Kinds: name, card, email, phone, address, birthdate, custom, drop.
+
+Nothing else changes, byte for byte; running it again changes nothing. Placeholders in \
+attributes, comments, <title> or <textarea> are left alone (slipguard never prints them); \
+those in <script> or <style>, inside a directive that opens or closes a block, or on a block \
+element's ng-bind cannot be wrapped safely and are reported with their line and column: \
+annotate those by hand. Placeholders that only test a field (IF, ng-if) print nothing.
+
+The report goes to standard error (with --check: standard output). Exit status: 0 when the \
+template was written (what could not be wrapped is reported); with --check, 1 when any \
+patron placeholder is not annotated, cannot be, or an element names an unknown kind; 1 on an \
+error (unreadable input, unwritable output).";
 
 #[derive(Subcommand)]
 enum SpoolAction {
@@ -379,7 +427,8 @@ The daemon (run) takes jobs on raw (AppSocket), LPD and drop-folder listeners, a
 the staff browser posts as HTML to a loopback HTTP listener (Koha, Evergreen); it redacts each \
 one whole and prints it on network, serial, USB or file printers, keeping a sealed copy for \
 retry and reprint for its retention window (status, spool). The other subcommands work \
-offline on one job, for trying rules out.";
+offline on one job, for trying rules out; template annotate marks the patron fields of Koha \
+and Evergreen slip templates, so that slips printed from them are redacted exactly.";
 
 /// The command line as users see it. `Cli::command()` with its hidden subcommands left out:
 /// clap_complete would offer them.
@@ -519,6 +568,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let job = typeset(from, input, &profile, &redactor)?;
                 return write_out(slipguard::preview::render(&profile, &job, format).as_bytes());
             }
+            let markup = match from {
+                From::Html => Some(slipguard::html::Markup::Html),
+                From::Text => Some(slipguard::html::Markup::Text),
+                From::Raw => None,
+            };
+            if let (Some(markup), Format::Html) = (markup, format) {
+                // With what was masked, and why (annotation, label, shape, rule).
+                let page = slipguard::preview::explained_slip(markup, &input, &profile, &redactor)
+                    .map_err(anyhow::Error::msg)?;
+                return write_out(page.as_bytes());
+            }
             let (job, _) = typeset_redacted(from, input, &profile, &redactor)?;
             let (segments, _) = redactor.segments(&profile, &job);
             let mut printed = Vec::new();
@@ -604,8 +664,47 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let bytes = slipguard::sample::generate(kind, &profile, seed)?;
             write_out(&bytes)
         }
+        Command::Template {
+            action:
+                TemplateAction::Annotate {
+                    ils,
+                    check,
+                    file,
+                    output,
+                },
+        } => template_annotate(ils, check, file.as_deref(), output.as_deref()),
         Command::GenerateAssets { dir } => generate_assets(&dir),
     }
+}
+
+/// `slipguard template annotate`.
+fn template_annotate(
+    ils: slipguard::template::Ils,
+    check: bool,
+    file: Option<&Path>,
+    output: Option<&Path>,
+) -> anyhow::Result<()> {
+    let input = read_input(file)?;
+    let name = match file {
+        Some(p) if p != Path::new("-") => p.display().to_string(),
+        _ => "<stdin>".to_string(),
+    };
+    let a = slipguard::template::annotate(&input, ils);
+    let report = slipguard::template::report(&name, &input, &a, check);
+    if check {
+        write_out(report.as_bytes())?;
+        if a.needs_work() {
+            anyhow::bail!("{name}: not every patron placeholder is annotated");
+        }
+        return Ok(());
+    }
+    match output {
+        Some(path) => std::fs::write(path, &a.output)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => write_out(&a.output)?,
+    }
+    eprint!("{report}");
+    Ok(())
 }
 
 fn main() {

@@ -1,7 +1,10 @@
 //! `slipguard preview`: what the printer would print, as plain text or as an HTML page.
 //!
 //! A [`Sink`] over the text model lays the job out in blocks (styled lines, symbols, cuts);
-//! the two renderers turn blocks into text or HTML. No I/O here.
+//! the two renderers turn blocks into text or HTML. An HTML or plain-text slip previewed
+//! redacted as HTML ([`explained_slip`]) also shows what was masked and why: an annotation
+//! of the slip's template, a value annotated elsewhere, a label, a shape, a site rule.
+//! Only the masked forms are shown, never the values. No I/O here.
 
 use crate::core::profile::Profile;
 use crate::core::symbol;
@@ -198,7 +201,22 @@ fn escape(s: &str) -> String {
     out
 }
 
+/// Masked characters of each printed line (by the line's number, counting blank lines),
+/// for [`render_html`].
+type LineMarks = [Vec<crate::html::Mark>];
+
 fn render_html(profile: &Profile, blocks: &[Block]) -> String {
+    render_html_marked(profile, blocks, &[], "")
+}
+
+/// The HTML page of `blocks`, the characters of `marks` highlighted with what masked them,
+/// and `legend` (HTML) below the paper.
+fn render_html_marked(
+    profile: &Profile,
+    blocks: &[Block],
+    marks: &LineMarks,
+    legend: &str,
+) -> String {
     let cols = profile.columns.font_a;
     let mut out = String::new();
     let _ = write!(
@@ -220,6 +238,12 @@ body {{ background: #d9d6cf; margin: 0; padding: 2rem; font-family: system-ui, s
 .marker {{ border: 1px dashed #999; color: #444; margin: .3rem 0; padding: .2rem .4rem; font-size: 0.85em; word-break: break-all; }}
 .cut {{ border-top: 2px dashed #b33; color: #b33; text-align: center; font-size: .75em; margin: .6rem -1.4rem; }}
 .error {{ background: #fde2e2; color: #900; padding: .2rem .4rem; }}
+mark {{ color: inherit; border-radius: 2px; }}
+mark.annotation {{ background: #b7e4c7; }} mark.elsewhere {{ background: #d8f3dc; outline: 1px dotted #2d6a4f; }}
+mark.label {{ background: #ffe8a3; }} mark.shape {{ background: #ffd6a5; }}
+mark.rule {{ background: #cde3ff; }} mark.printer {{ background: #e5d4ff; }}
+.legend {{ width: {cols}ch; margin: 1rem auto; font-size: .85rem; color: #333; }}
+.legend td {{ padding: 0 .6rem 0 0; }}
 </style></head><body>
 <div class="meta">{vendor} {model} · {dialect} · {cols} columns · {mm} mm paper</div>
 <div class="paper">
@@ -229,7 +253,15 @@ body {{ background: #d9d6cf; margin: 0; padding: 2rem; font-family: system-ui, s
         dialect = profile.dialect,
         mm = profile.paper.width_mm,
     );
+    let mut line_no = 0;
     for b in blocks {
+        let here = match b {
+            Block::Line { .. } | Block::Blank => {
+                line_no += 1;
+                marks.get(line_no - 1).map_or(&[][..], Vec::as_slice)
+            }
+            _ => &[][..],
+        };
         match b {
             Block::Line {
                 runs,
@@ -246,6 +278,7 @@ body {{ background: #d9d6cf; margin: 0; padding: 2rem; font-family: system-ui, s
                     class.push_str(" display");
                 }
                 let _ = write!(out, r#"<div class="{class}">"#);
+                let mut at = 0; // characters of the line written so far
                 for (s, st) in runs {
                     let mut c = Vec::new();
                     if st.bold {
@@ -274,8 +307,9 @@ body {{ background: #d9d6cf; margin: 0; padding: 2rem; font-family: system-ui, s
                         r#"<span class="{}" style="{}">{}</span>"#,
                         c.join(" "),
                         style,
-                        escape(s)
+                        marked(s, at, here)
                     );
+                    at += s.chars().count();
                 }
                 out.push_str("</div>\n");
             }
@@ -292,6 +326,147 @@ body {{ background: #d9d6cf; margin: 0; padding: 2rem; font-family: system-ui, s
             }
         }
     }
-    out.push_str("</div>\n</body></html>\n");
+    out.push_str("</div>\n");
+    out.push_str(legend);
+    out.push_str("</body></html>\n");
     out
+}
+
+/// `s` (characters `at..` of its line) escaped, the parts `marks` cover in `<mark>`s whose
+/// class and title say what masked them.
+fn marked(s: &str, at: usize, marks: &[crate::html::Mark]) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let end = at + chars.len();
+    let mut out = String::new();
+    let mut i = at;
+    for m in marks.iter().filter(|m| m.start < end && m.end > at) {
+        let (a, b) = (m.start.max(at), m.end.min(end));
+        if a > i {
+            out.push_str(&escape(&chars[i - at..a - at].iter().collect::<String>()));
+        }
+        let a = a.max(i);
+        if b > a {
+            let _ = write!(
+                out,
+                r#"<mark class="{}" title="{}: {}">{}</mark>"#,
+                m.why.class(),
+                m.kind,
+                m.why.label(),
+                escape(&chars[a - at..b - at].iter().collect::<String>())
+            );
+            i = b;
+        }
+    }
+    if i < end {
+        out.push_str(&escape(&chars[i - at..].iter().collect::<String>()));
+    }
+    out
+}
+
+/// The redacted preview of an HTML or plain-text slip as an HTML page (`preview --redact
+/// --from html|text --format html`): what the printer prints, as the daemon makes it (the
+/// slip redacted before it is laid out, then the typeset job redacted again as printer
+/// bytes), each masked value highlighted with its kind and what masked it, a table of the
+/// counts below, and a note for each segment held back and for elements of an unknown
+/// annotation kind. Only what prints is shown: masked forms, never the values.
+pub fn explained_slip(
+    markup: crate::html::Markup,
+    slip: &[u8],
+    profile: &Profile,
+    redactor: &crate::core::redact::Redactor,
+) -> Result<String, String> {
+    use crate::html::{Mark, Why};
+    let text = String::from_utf8_lossy(slip);
+    let r = crate::html::redact_slip(markup, &text, profile, redactor, u64::MAX, true)
+        .map_err(|e| format!("the slip was not printed: {e}"))?;
+    let job = crate::typeset::render(&r.lines, profile)?;
+    let (segments, _) = redactor.segments(profile, &job);
+    let mut printed = Vec::new();
+    let mut notes = Vec::new();
+    for s in segments {
+        match s.output {
+            Ok(b) => printed.extend(b),
+            Err(e) => notes.push(format!("[{e}]")),
+        }
+    }
+    // The printer pass changes nothing on nearly every slip; where it changed a line, the
+    // marks after the first change give way to one for what it changed.
+    let texts = |job: &[u8]| -> Vec<Vec<char>> {
+        layout(profile, job)
+            .iter()
+            .filter_map(|b| match b {
+                Block::Line { runs, .. } => {
+                    Some(runs.iter().flat_map(|(s, _)| s.chars()).collect())
+                }
+                Block::Blank => Some(Vec::new()),
+                _ => None,
+            })
+            .collect()
+    };
+    let (before, after) = (texts(&job), texts(&printed));
+    let mut marks: Vec<Vec<Mark>> = r.marks.clone();
+    marks.resize(after.len(), Vec::new());
+    for (k, line) in after.iter().enumerate() {
+        let Some(old) = before.get(k) else {
+            marks[k].clear();
+            continue;
+        };
+        if old == line {
+            continue;
+        }
+        let p = old.iter().zip(line).take_while(|(a, b)| a == b).count();
+        let s = old[p..]
+            .iter()
+            .rev()
+            .zip(line[p..].iter().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
+        marks[k].retain(|m| m.end <= p);
+        if line.len() - s > p {
+            marks[k].push(Mark {
+                start: p,
+                end: line.len() - s,
+                kind: "value",
+                why: Why::Printer,
+            });
+        }
+    }
+    // The counts, by kind and by what masked the values.
+    let mut counts: std::collections::BTreeMap<(&str, Why), usize> = Default::default();
+    for m in marks.iter().flatten() {
+        *counts.entry((m.kind, m.why)).or_default() += 1;
+    }
+    let mut legend =
+        String::from("<div class=\"legend\"><b>Masked</b> (hover a value to see why)<table>\n");
+    if counts.is_empty() {
+        legend.push_str("<tr><td>nothing</td></tr>\n");
+    }
+    for ((kind, why), n) in &counts {
+        let _ = writeln!(
+            legend,
+            r#"<tr><td><mark class="{}">{kind}</mark></td><td>{}</td><td>{n}</td></tr>"#,
+            why.class(),
+            why.label()
+        );
+    }
+    legend.push_str("</table>\n");
+    if r.exact.unknown > 0 {
+        let _ = writeln!(
+            legend,
+            "<p class=\"error\">{} element(s) marked <code>data-slipguard</code> with an unknown \
+             kind were not printed (known kinds: name, card, email, phone, address, birthdate, \
+             custom, drop).</p>",
+            r.exact.unknown
+        );
+    }
+    for n in &notes {
+        let _ = writeln!(legend, "<p class=\"error\">{}</p>", escape(n));
+    }
+    legend.push_str("</div>\n");
+    Ok(render_html_marked(
+        profile,
+        &layout(profile, &printed),
+        &marks,
+        &legend,
+    ))
 }

@@ -125,3 +125,22 @@ fn html_seed_corpus_holds_the_invariants() {
     let n = replay("html", slipguard::fuzzing::html_invariants);
     assert!(n >= 12, "the seed corpus has only {n} files");
 }
+
+#[test]
+fn template_annotate_seed_corpus_holds_the_invariants() {
+    let n = replay(
+        "template_annotate",
+        slipguard::fuzzing::template_annotate_invariants,
+    );
+    assert!(n >= 20, "the seed corpus has only {n} files");
+    for data in [
+        &b""[..],
+        b"\x00",
+        b"\x01[%",
+        b"\x02{{",
+        b"\x00<<",
+        b"\x02<span data-slipguard=",
+    ] {
+        slipguard::fuzzing::template_annotate_invariants(data);
+    }
+}

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 /// Every subcommand a user can type, as the man page and completions must name it.
 const SUBCOMMANDS: &[&str] = &[
     "run", "check", "status", "spool", "redact", "preview", "inspect", "sample", "profiles",
+    "template",
 ];
 
 fn repo() -> &'static Path {
@@ -72,6 +73,11 @@ fn man_page_names_every_subcommand_and_the_files() {
     for sub in ["list", "reprint", "purge"] {
         assert!(dir.join(format!("slipguard-spool-{sub}.1")).is_file());
     }
+    let annotate = read(&dir.join("slipguard-template-annotate.1"));
+    assert!(
+        annotate.contains("data\\-slipguard") && annotate.contains("\\-\\-check"),
+        "{annotate}"
+    );
     // The sections the command line cannot give, before VERSION, in man-page order.
     let at = |s: &str| {
         page.find(s)

@@ -7,7 +7,9 @@
 //!   `application/vnd.escpos` (a raw job, in the printer's own language): the job then takes
 //!   the same path as every other (redaction, spool, the printer's queue). A slip whose text
 //!   fails closed gets `422` and prints nothing. Answers `202` with `{"job": ID, "redacted": {KIND: COUNT}}`, never
-//!   slip text.
+//!   slip text; for an HTML slip also `"exact": {"annotated": N, "elsewhere": N, "unknown":
+//!   N}`, what its `data-slipguard` annotations did ([`crate::exact`]; an element of an
+//!   unknown kind is not printed, and the log says so, with counts only).
 //! * `GET /v1/printers`: names, profiles, states.
 //! * CORS for the listener's `allowed_origins` only, including the private-network
 //!   preflight browsers send before a public site may reach a loopback service. A request
@@ -284,20 +286,21 @@ async fn slips(State(app): State<App>, Path(name): Path<String>, req: Request) -
     let redactor = app.shared.redactor();
     let max_segment = limits.max_segment_bytes;
     let job = match form {
-        Form::Raw => Ok((body.to_vec(), Report::default())),
+        Form::Raw => Ok((body.to_vec(), Report::default(), None)),
         Form::Markup(markup) => {
             // The slip is redacted before it is laid out (DESIGN §4), in its turn among
             // redactions; the typeset job is then redacted as printer bytes like any other.
             let turn = app.shared.redactions.enter().await;
             tokio::task::spawn_blocking(move || {
                 let _turn = turn;
-                crate::html::typeset_redacted(markup, &body, &profile, &redactor, max_segment)
+                crate::html::typeset_exact(markup, &body, &profile, &redactor, max_segment)
+                    .map(|(job, report, exact)| (job, report, Some(exact)))
             })
             .await
             .unwrap_or_else(|_| Err("typesetting failed".into()))
         }
     };
-    let (job, found) = match job {
+    let (job, found, exact) = match job {
         Ok(j) => j,
         Err(why) => {
             tracing::warn!(
@@ -312,13 +315,30 @@ async fn slips(State(app): State<App>, Path(name): Path<String>, req: Request) -
             );
         }
     };
+    if let Some(e) = exact.filter(|e| e.unknown > 0) {
+        // Counts only: the attribute's value could be anything the template put there.
+        tracing::warn!(
+            listener = "http",
+            printer = %route.printer,
+            unknown = e.unknown,
+            "slip: element(s) marked data-slipguard with an unknown kind were not printed \
+             (known kinds: name, card, email, phone, address, birthdate, custom, drop)"
+        );
+    }
     match accept_found(job, "http", &route, &app.shared, None, found).await {
         Accepted::Queued { id, report } => {
             let redacted: serde_json::Map<String, serde_json::Value> = Kind::ALL
                 .iter()
                 .map(|k| (k.label().to_string(), report.count(*k).into()))
                 .collect();
-            let body = serde_json::json!({ "job": id, "redacted": redacted });
+            let mut body = serde_json::json!({ "job": id, "redacted": redacted });
+            if let Some(e) = exact {
+                body["exact"] = serde_json::json!({
+                    "annotated": e.annotated,
+                    "elsewhere": e.elsewhere,
+                    "unknown": e.unknown,
+                });
+            }
             (StatusCode::ACCEPTED, Json(body)).into_response()
         }
         Accepted::Refused(why) => error(

@@ -315,6 +315,46 @@ impl fmt::Debug for Segment {
     }
 }
 
+/// Is `word` (any case) a name particle (`de`, `van`) or a courtesy title of the lexicons:
+/// a word that stands in other names and titles too, so it is not masked wherever else it
+/// stands when a name holds it.
+pub fn is_name_particle_or_title(word: &str) -> bool {
+    let lex = lexicon::get();
+    lex.honorifics.contains(word) || lex.particles.contains(word)
+}
+
+/// A value a redaction changed, for showing a person why (`preview`): the job bytes it
+/// stood on, its kind and what found it. Never the value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Found {
+    pub start: u64,
+    pub end: u64,
+    pub kind: Kind,
+    pub by: FoundBy,
+}
+
+/// What found a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FoundBy {
+    /// The label before it (`Card number:`).
+    Label,
+    /// Its shape (a Codabar card number, an e-mail address, a phone number) or its place
+    /// (a name line beside a card, a name found elsewhere on the slip).
+    Shape,
+    /// A site rule (`[[redact.rule]]`).
+    Rule,
+}
+
+impl FoundBy {
+    pub fn label(self) -> &'static str {
+        match self {
+            FoundBy::Label => "label",
+            FoundBy::Shape => "shape",
+            FoundBy::Rule => "rule",
+        }
+    }
+}
+
 /// What `segments` print: the outputs of those that did not fail closed, in order.
 pub fn printed(segments: &[Segment]) -> Vec<u8> {
     let ok = || segments.iter().filter_map(|s| s.output.as_ref().ok());
@@ -392,9 +432,26 @@ impl Redactor {
     /// still changing after [`Redactor::rounds`] rounds fails closed. The counts are the
     /// first round's.
     pub fn segments(&self, profile: &Profile, job: &[u8]) -> (Vec<Segment>, Report) {
+        self.segments_found(profile, job, None)
+    }
+
+    /// [`Redactor::segments`], and (into `found`, when given) the values its first round
+    /// changed.
+    fn segments_found(
+        &self,
+        profile: &Profile,
+        job: &[u8],
+        found: Option<&mut Vec<Found>>,
+    ) -> (Vec<Segment>, Report) {
         // One set of buffers for every round and segment of the job.
-        let mut scratch = Scratch::default();
+        let mut scratch = Scratch {
+            found: found.is_some().then(Vec::new),
+            ..Scratch::default()
+        };
         let (mut segs, mut report, misread) = self.segments_once(profile, job, &mut scratch);
+        if let Some(f) = found {
+            *f = scratch.found.take().unwrap_or_default();
+        }
         if !self.cfg.enabled {
             return (segs, report);
         }
@@ -524,6 +581,33 @@ impl Redactor {
             bytes.extend(s.output?);
         }
         Ok((bytes, report))
+    }
+
+    /// [`Redactor::job`], with the values it changed (where they stood in `job`, their kind
+    /// and what found them), for a preview that shows why.
+    pub fn job_explained(
+        &self,
+        profile: &Profile,
+        job: &[u8],
+    ) -> Result<(Vec<u8>, Report, Vec<Found>), Blocked> {
+        let mut found = Vec::new();
+        let (segs, report) = self.segments_found(profile, job, Some(&mut found));
+        let mut bytes = Vec::with_capacity(job.len());
+        for s in segs {
+            bytes.extend(s.output?);
+        }
+        Ok((bytes, report, found))
+    }
+
+    /// The actions for a slip whose text is `text` (its patron values already blanked out):
+    /// those of the first policy whose pattern matches it, else the defaults. For values
+    /// found by other means than the detectors (an annotated HTML slip's, [`crate::exact`]).
+    pub fn actions_for(&self, text: &str) -> &config::Actions {
+        self.cfg
+            .policies
+            .iter()
+            .find(|p| p.matcher.is_match(text))
+            .map_or(&self.cfg.actions, |p| &p.actions)
     }
 
     /// Decode one segment (with `scratch`'s buffers) and redact it.
@@ -740,6 +824,7 @@ impl Redactor {
             known: known_spans,
             value,
             out,
+            found: explained,
             ..
         } = scratch;
         known_spans.clear();
@@ -767,6 +852,20 @@ impl Redactor {
                 let pad = follows.then_some(b' ');
                 char_edits(job, chars, value, out, pad, &mut edits);
                 known_spans.push((f.line, f.start, f.end));
+                if let (Some(list), Some(a), Some(b)) =
+                    (explained.as_mut(), chars.first(), chars.last())
+                {
+                    list.push(Found {
+                        start: a.start(),
+                        end: b.end(),
+                        kind: f.kind,
+                        by: match (f.rule, f.labelled) {
+                            (Some(_), _) => FoundBy::Rule,
+                            (None, true) => FoundBy::Label,
+                            (None, false) => FoundBy::Shape,
+                        },
+                    });
+                }
             }
         }
         // Worked out for the first symbol only: most segments have none.
@@ -913,6 +1012,8 @@ struct Scratch {
     joined: String,
     starts: Vec<usize>,
     real: Vec<Option<usize>>,
+    /// The values changed, when asked for ([`Redactor::job_explained`]).
+    found: Option<Vec<Found>>,
 }
 
 /// What is printed so far, as the printer reads it.
