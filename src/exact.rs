@@ -13,11 +13,12 @@
 //!   each other on a line (`<span>Okonkwo</span>, <span>Marisol</span>`) are one name;
 //! * the value is masked, with the same action, wherever else it stands on the slip (see
 //!   [`Needle`] for what counts as the same value);
-//! * an unknown kind (a typo, `none`, empty) does not un-mask anything: the element is not
-//!   printed at all (fail closed) and the slip's outcome says so (a count, never the value
+//! * an unknown kind (a typo, `none`, empty) does not un-mask anything: the element counts as
+//!   unannotated (DESIGN §4) — an annotation around it still applies, and the detectors run
+//!   on its text as on any other — and the slip's outcome says so (a count, never the value
 //!   of the attribute, which a broken template could fill with patron data);
 //! * nested annotations: the innermost element's kind applies to its own text, except that
-//!   nothing inside an element marked `drop` (or of an unknown kind) prints;
+//!   nothing inside an element marked `drop` prints;
 //! * heuristic detection still runs over the whole slip, annotated or not.
 
 use crate::core::redact::action::{Action, Out};

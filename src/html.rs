@@ -214,7 +214,8 @@ pub struct Exact {
     pub annotated: u64,
     /// Other places where an annotated value stood, masked too.
     pub elsewhere: u64,
-    /// Elements whose `data-slipguard` kind is unknown: not printed (fails closed).
+    /// Elements whose `data-slipguard` kind is unknown: read as unannotated (detection
+    /// still runs on them; an annotation around them still applies).
     pub unknown: u64,
 }
 
@@ -930,12 +931,12 @@ struct Writer<'a> {
     /// The annotated element ([`exact::ATTR`]) the walk is in: an index of `anns`.
     ann: Option<usize>,
     /// The kind of each annotated element met so far, in the order they were met (an
-    /// unknown kind as `drop`).
+    /// element of an unknown kind is not one).
     anns: Vec<Annot>,
     /// For each place of the text read so far ([`Cs::src`]), 1 + the index in `anns` of the
     /// annotated element it is in, or 0 (in [`Pass::Logical`] only).
     place_ann: Vec<u32>,
-    /// Elements met with an annotation of an unknown kind (not printed).
+    /// Elements met with an annotation of an unknown kind (read as unannotated).
     unknown: u64,
 }
 
@@ -1032,13 +1033,18 @@ impl<'a> Writer<'a> {
             // Innermost wins, but nothing inside a dropped element prints.
             let dropped = outer.is_some_and(|i| self.anns[i] == Annot::Drop);
             if !dropped {
-                let annot = Annot::parse(v).unwrap_or_else(|| {
-                    // Fails closed: an unknown kind is never a way to un-mask.
-                    self.unknown += 1;
-                    Annot::Drop
-                });
-                self.anns.push(annot);
-                self.ann = Some(self.anns.len() - 1);
+                match Annot::parse(v) {
+                    Some(annot) => {
+                        self.anns.push(annot);
+                        self.ann = Some(self.anns.len() - 1);
+                    }
+                    // An unknown kind (`none`, a typo) counts as unannotated (DESIGN §4):
+                    // the annotation around it, if any, still applies and detection runs on
+                    // its text as on any other, so the attribute cannot un-mask anything.
+                    // Counted, so that a site sees its template has a kind slipguard does
+                    // not know.
+                    None => self.unknown += 1,
+                }
             }
         }
         self.element_within(node, e, style);
@@ -2086,19 +2092,31 @@ mod exact_tests {
     }
 
     #[test]
-    fn an_unknown_kind_or_none_is_dropped_and_counted_never_unmasked() {
+    fn an_unknown_kind_or_none_is_read_as_unannotated_and_counted_never_unmasked() {
         for kind in ["none", "nmae", "", "NONE "] {
+            // Detection still runs on its text: the labelled card is masked as anywhere.
             let r = run(&format!(
-                "<p>Checkout receipt</p><p data-slipguard=\"{kind}\">Card number: 21234567890123 \
-                 Quillon</p><p>Due 12/05/2026</p>"
+                "<p>Checkout receipt</p><p data-slipguard=\"{kind}\">Card number: 21234567890123</p>\
+                 <p>Due 12/05/2026</p>"
             ));
             let t = text(&r);
-            assert!(!t.contains("Quillon") && !t.contains("0123"), "{kind}: {t}");
+            assert!(!t.contains("2123456789"), "{kind}: {t}");
             assert!(
-                t.contains("Checkout receipt") && t.contains("Due 12/05/2026"),
+                t.contains("Checkout receipt")
+                    && t.contains("Card number")
+                    && t.contains("Due 12/05/2026"),
                 "{t}"
             );
             assert_eq!(r.exact.unknown, 1, "{kind}");
+            // Inside an annotated element it takes nothing away: the outer kind applies.
+            let r = run(&format!(
+                "<p data-slipguard=\"name\">Quillon <span data-slipguard=\"{kind}\">Okonkwo</span></p>"
+            ));
+            let t = text(&r);
+            assert!(
+                !t.contains("Quillon") && !t.contains("Okonkwo"),
+                "{kind}: {t}"
+            );
         }
     }
 

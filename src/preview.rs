@@ -454,8 +454,8 @@ pub fn explained_slip(
         let _ = writeln!(
             legend,
             "<p class=\"error\">{} element(s) marked <code>data-slipguard</code> with an unknown \
-             kind were not printed (known kinds: name, card, email, phone, address, birthdate, \
-             custom, drop).</p>",
+             kind were read as unannotated: only the detectors masked their text (known kinds: \
+             name, card, email, phone, address, birthdate, custom, drop).</p>",
             r.exact.unknown
         );
     }

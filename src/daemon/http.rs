@@ -9,7 +9,7 @@
 //!   fails closed gets `422` and prints nothing. Answers `202` with `{"job": ID, "redacted": {KIND: COUNT}}`, never
 //!   slip text; for an HTML slip also `"exact": {"annotated": N, "elsewhere": N, "unknown":
 //!   N}`, what its `data-slipguard` annotations did ([`crate::exact`]; an element of an
-//!   unknown kind is not printed, and the log says so, with counts only).
+//!   unknown kind is read as unannotated, and the log says so, with counts only).
 //! * `GET /v1/printers`: names, profiles, states.
 //! * CORS for the listener's `allowed_origins` only, including the private-network
 //!   preflight browsers send before a public site may reach a loopback service. A request
@@ -321,8 +321,9 @@ async fn slips(State(app): State<App>, Path(name): Path<String>, req: Request) -
             listener = "http",
             printer = %route.printer,
             unknown = e.unknown,
-            "slip: element(s) marked data-slipguard with an unknown kind were not printed \
-             (known kinds: name, card, email, phone, address, birthdate, custom, drop)"
+            "slip: element(s) marked data-slipguard with an unknown kind were read as \
+             unannotated, only the detectors masked their text (known kinds: name, card, \
+             email, phone, address, birthdate, custom, drop)"
         );
     }
     match accept_found(job, "http", &route, &app.shared, None, found).await {
