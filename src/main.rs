@@ -78,8 +78,12 @@ enum Command {
         /// Configuration file (for `--redact`; default /etc/slipguard/slipguard.toml if present).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
-        #[arg(long, default_value = DEFAULT_PROFILE)]
-        profile: String,
+        /// Printer profile (default, as for `redact`: the configuration's first [[printer]]'s,
+        /// else generic-80mm).
+        #[arg(long)]
+        profile: Option<String>,
+        /// Plain text, or an HTML page (with `--redact`, each masked value marked with what
+        /// masked it).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// Show the job as slipguard would print it, redacted.
@@ -557,9 +561,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             from,
             file,
         } => {
-            let profile = profiles.load(&profile)?;
+            // The configuration names the profile too (as for `redact`), with or without
+            // `--redact`; only `--redact` uses its rules.
+            let file_cfg = match Config::load(config.as_deref()) {
+                Ok(c) => c.unwrap_or_default(),
+                // Only the profile's name was wanted from a default file that is not usable.
+                Err(_) if !redact && config.is_none() => Config::default(),
+                Err(e) => return Err(e),
+            };
+            let name = profile
+                .or_else(|| file_cfg.printers.first().map(|p| p.profile.clone()))
+                .unwrap_or_else(|| DEFAULT_PROFILE.to_string());
+            let profile = slipguard::service::profiles_for(cli.profile_dir.as_deref(), &file_cfg)
+                .load(&name)?;
             let cfg = match redact {
-                true => Config::load(config.as_deref())?.unwrap_or_default(),
+                true => file_cfg,
                 false => Config::default(),
             };
             let redactor = Redactor::new(cfg.redact);

@@ -431,3 +431,31 @@ fn redact_from_html_reads_names_before_the_layout_wraps_them() {
         .unwrap_or(0);
     assert!(names >= 2, "{err}");
 }
+
+/// `preview` takes its profile as `redact` does: `--profile`, else the configuration's first
+/// printer's, else generic-80mm. A Star slip previewed with a Star printer's configuration
+/// reads as the slip, redacted or not.
+#[test]
+fn preview_and_redact_choose_the_same_profile_from_the_configuration() {
+    let dir = std::env::temp_dir().join(format!("slipguard-cli-preview-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("star.toml");
+    std::fs::write(
+        &cfg,
+        "[[printer]]\nname = \"desk\"\nprofile = \"star-tsp650ii\"\ndevice = \"file:///tmp/x\"\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let slip = ok(
+        &["sample", "--kind", "hold", "--profile", "star-tsp650ii"],
+        None,
+    );
+    let plain = String::from_utf8(ok(&["preview", "--config", cfg], Some(&slip))).unwrap();
+    assert!(plain.contains("Hold for patron:"), "{plain}");
+    let redacted = ok(&["redact", "--config", cfg], Some(&slip));
+    let shown = String::from_utf8(ok(&["preview", "--config", cfg], Some(&redacted))).unwrap();
+    let previewed =
+        String::from_utf8(ok(&["preview", "--redact", "--config", cfg], Some(&slip))).unwrap();
+    assert_eq!(shown, previewed, "preview --redact shows what redact makes");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
