@@ -6,13 +6,14 @@ use super::job::{Job, JobKind};
 use super::Route;
 use crate::config::Config;
 use crate::core::redact::Report;
-use crate::spool::{Clock, EntryId, Meta, Release, Slip, Spool, SpoolError, State};
+use crate::spool::{Clock, Durability, EntryId, Meta, Release, Slip, Spool, SpoolError, State};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 /// The spool, shared by listeners, workers, the sweeper and the control socket. Calls write
-/// and fsync a small file: make them where blocking briefly is fine, never across an await.
+/// a small file (and fsync it when the keys are on persistent storage): make them where
+/// blocking briefly is fine, never across an await.
 pub(crate) type SharedSpool = Arc<Mutex<Spool>>;
 
 pub(crate) fn lock(spool: &Mutex<Spool>) -> MutexGuard<'_, Spool> {
@@ -38,6 +39,17 @@ pub(super) fn open(cfg: &Config) -> anyhow::Result<(Option<SharedSpool>, Vec<Met
     }
     match Spool::open(&state, &runtime, cfg.retention, Clock::system()) {
         Ok((spool, recovered)) => {
+            let keys = spool.keys_dir().display().to_string();
+            match spool.durability() {
+                Durability::Cached => tracing::info!(
+                    keys = %keys,
+                    "spool entries are written without fsync: the keys are on a memory file system, so after a power loss no entry could be read anyway (a crash of the daemon loses nothing)"
+                ),
+                Durability::Synced => tracing::info!(
+                    keys = %keys,
+                    "spool entries are written durably (fsync): the runtime directory, where the keys are, is on persistent storage"
+                ),
+            }
             if recovered.expired_unprinted > 0 {
                 tracing::warn!(
                     expired = recovered.expired_unprinted,
@@ -130,7 +142,7 @@ pub(super) fn release(spool: Option<&SharedSpool>, id: EntryId) -> Release {
 pub(super) async fn set_state(spool: Option<&SharedSpool>, id: EntryId, state: State) {
     let Some(sp) = spool.cloned() else { return };
     // The file is written without holding the lock, so that jobs being stored meanwhile
-    // do not wait for this one's fsync.
+    // do not wait for this one's write.
     let r = tokio::task::spawn_blocking(move || {
         let Some(w) = lock(&sp).seal_state(id, state)? else {
             return Ok::<(), SpoolError>(());

@@ -160,14 +160,53 @@ pub(crate) fn is_temp_name(name: &str) -> bool {
     name.starts_with('.') && name.ends_with(".tmp")
 }
 
-/// Writes `dir/name` whole: to a fresh temporary file, fsynced, renamed over the final
-/// name, then the directory fsynced so the rename itself survives a crash. On failure the
-/// temporary file is removed and the final name keeps whatever it had before.
+/// Whether a file write must reach the disk before it returns (see [`Durability::of`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Every file and its directory are fsynced: the write survives a power loss.
+    Synced,
+    /// No fsync: the write survives a crash of the daemon (the kernel keeps it in the page
+    /// cache and writes it back), not a power loss.
+    Cached,
+}
+
+/// `statfs(2)` magic numbers of the memory file systems, whose contents a power loss (or a
+/// reboot) takes with it.
+const TMPFS_MAGIC: u64 = 0x0102_1994;
+const RAMFS_MAGIC: u64 = 0x8584_58f6;
+
+impl Durability {
+    /// How the spool writes, given where its keys live: a key directory in memory (tmpfs
+    /// or ramfs, such as systemd's `/run`) is gone after a power loss, and with it every
+    /// key, so no entry written before it could be read again however well it was synced:
+    /// [`Durability::Cached`]. Keys on persistent storage survive, so entries must too:
+    /// [`Durability::Synced`] (also when the file system cannot be told).
+    pub fn of(key_dir: &Path) -> Durability {
+        match rustix::fs::statfs(key_dir) {
+            // `f_type` is a signed word on most targets: compare its low 32 bits.
+            Ok(s) if matches!(s.f_type as u64 & 0xffff_ffff, TMPFS_MAGIC | RAMFS_MAGIC) => {
+                Durability::Cached
+            }
+            _ => Durability::Synced,
+        }
+    }
+}
+
+/// Writes `dir/name` whole: to a fresh temporary file, renamed over the final name, so a
+/// crash of the daemon leaves either the old file or the new one. [`Durability::Synced`]
+/// also fsyncs the file before the rename and the directory after it, so that the rename
+/// itself survives a power loss. On failure the temporary file is removed and the final
+/// name keeps whatever it had before.
 ///
 /// The temporary file is created exclusively (`O_EXCL`: never an existing file, never
 /// through a symlink), with mode 0600 from the start, so no other user ever sees it even
 /// briefly.
-pub(crate) fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic(
+    dir: &Path,
+    name: &str,
+    data: &[u8],
+    durability: Durability,
+) -> io::Result<()> {
     let tmp = dir.join(temp_name(name)?);
     let mut created = false;
     let result = (|| {
@@ -179,10 +218,15 @@ pub(crate) fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> io::Result<()
             .open(&tmp)?;
         created = true;
         f.write_all(data)?;
-        f.sync_all()?;
+        if durability == Durability::Synced {
+            f.sync_all()?;
+        }
         drop(f);
         fs::rename(&tmp, dir.join(name))?;
-        File::open(dir)?.sync_all()
+        match durability {
+            Durability::Synced => File::open(dir)?.sync_all(),
+            Durability::Cached => Ok(()),
+        }
     })();
     if result.is_err() && created {
         let _ = fs::remove_file(&tmp);
@@ -385,12 +429,45 @@ mod tests {
         let _ = fs::remove_dir_all(&d);
     }
 
+    /// The file system type `/proc/mounts` gives for `path` (its longest mount point).
+    fn mounted_type(path: &Path) -> Option<String> {
+        let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+        mounts
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split(' ');
+                let (_, at, kind) = (f.next()?, f.next()?, f.next()?);
+                path.starts_with(at).then(|| (at.len(), kind.to_string()))
+            })
+            .max_by_key(|(len, _)| *len)
+            .map(|(_, kind)| kind)
+    }
+
+    /// A memory file system is told apart from the disk, as `/proc/mounts` tells them.
+    #[test]
+    fn durability_follows_the_file_system() {
+        for dir in [Path::new("/dev/shm"), Path::new(env!("CARGO_MANIFEST_DIR"))] {
+            let Some(kind) = mounted_type(dir) else {
+                continue;
+            };
+            let want = match kind.as_str() {
+                "tmpfs" | "ramfs" => Durability::Cached,
+                _ => Durability::Synced,
+            };
+            assert_eq!(Durability::of(dir), want, "{} on {kind}", dir.display());
+        }
+        assert_eq!(
+            Durability::of(Path::new("/nonexistent/x")),
+            Durability::Synced
+        );
+    }
+
     /// Writes go through a fresh, private temporary file and leave nothing else behind.
     #[test]
     fn write_atomic_leaves_one_private_file() {
         let d = tmp("atomic");
-        write_atomic(&d, "a.sg", b"one").unwrap();
-        write_atomic(&d, "a.sg", b"two").unwrap();
+        write_atomic(&d, "a.sg", b"one", Durability::Synced).unwrap();
+        write_atomic(&d, "a.sg", b"two", Durability::Cached).unwrap();
         assert_eq!(names(&d).unwrap(), vec!["a.sg".to_string()]);
         assert_eq!(fs::read(d.join("a.sg")).unwrap(), b"two");
         let mode = fs::metadata(d.join("a.sg")).unwrap().permissions().mode();

@@ -18,8 +18,17 @@
 //!   refuses a key directory inside the state directory.
 //!
 //! Every file is written to a fresh temporary name (created exclusively, mode 0600, with a
-//! random suffix), fsynced and renamed (then the directory is fsynced), so a crash leaves
-//! either the old file or the new one.
+//! random suffix) and renamed, so a crash leaves either the old file or the new one.
+//!
+//! # Durability follows the keys
+//! Whether a write is fsynced depends on where the keys live ([`Durability::of`] the key
+//! directory). On a tmpfs (the default, systemd's `/run`) a power loss takes every key, so
+//! no entry written before it could be read again, synced or not: nothing is fsynced, and a
+//! crash of the daemon alone loses nothing the kernel holds in its page cache. With the
+//! runtime directory on persistent storage the keys survive a power loss, so the entries
+//! must too: every file and its directory are fsynced ([`Spool::durability`] says which,
+//! and the daemon logs it at start). Either way an entry is written whole before
+//! [`Spool::put`] returns, so a job is never told accepted before its entry is in place.
 //!
 //! Reads trust nothing about the directories: a symlink, FIFO, device or directory under a
 //! spool name is never opened (it is removed at [`Spool::open`] and logged), and every read
@@ -94,9 +103,9 @@
 //! entries still waiting to print come back in creation order.
 //!
 //! # Use from the daemon
-//! The store is synchronous (small files, fsync on write); share it as
-//! `Arc<std::sync::Mutex<Spool>>`, never hold the lock across an `.await`, and call it from a
-//! blocking-tolerant place (it writes and fsyncs one file per call). Times come from a
+//! The store is synchronous (small files, fsynced when the keys are on persistent storage);
+//! share it as `Arc<std::sync::Mutex<Spool>>`, never hold the lock across an `.await`, and
+//! call it from a blocking-tolerant place (it writes one file per call). Times come from a
 //! [`Clock`], which tests run on tokio's paused clock.
 //!
 //! Errors name the operation and the file (an id or a path), never content; a store that
@@ -112,6 +121,7 @@ mod sweeper;
 
 pub use clock::Clock;
 pub use error::SpoolError;
+pub use files::Durability;
 pub use retention::{Retention, RetentionError};
 pub use sweeper::run_sweeper;
 
@@ -366,6 +376,7 @@ pub enum Release {
 /// A sealed state record waiting to be written ([`Spool::seal_state`]). Holds ciphertext
 /// and ids only.
 pub struct StateWrite {
+    durability: Durability,
     dir: PathBuf,
     ledger_dir: PathBuf,
     id: EntryId,
@@ -375,24 +386,26 @@ pub struct StateWrite {
 }
 
 impl StateWrite {
-    /// Writes the record (temporary name, fsync, rename), then the entry's ledger file. The
+    /// Writes the record (temporary name, rename; fsynced if the spool is
+    /// [`Durability::Synced`]), then the entry's ledger file. The
     /// record is what counts: a ledger file that cannot be written (its directory removed
     /// and not creatable, say) is logged, and only the check against rollback is weaker for
     /// that entry.
     pub fn write(&self) -> Result<(), SpoolError> {
         let name = self.id.state_file();
-        files::write_atomic(&self.dir, &name, &self.sealed)
+        files::write_atomic(&self.dir, &name, &self.sealed, self.durability)
             .map_err(|e| SpoolError::io("writing spool state record", self.dir.join(&name), e))?;
         let name = self.id.ledger_file();
         let ledger = format::ledger_encode(self.counter);
-        let mut written = files::write_atomic(&self.ledger_dir, &name, &ledger);
+        let mut written = files::write_atomic(&self.ledger_dir, &name, &ledger, self.durability);
         if written
             .as_ref()
             .is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
         {
             // The runtime directory was emptied under the daemon: make the ledger's again.
-            written = files::private_dir(&self.ledger_dir)
-                .and_then(|()| files::write_atomic(&self.ledger_dir, &name, &ledger));
+            written = files::private_dir(&self.ledger_dir).and_then(|()| {
+                files::write_atomic(&self.ledger_dir, &name, &ledger, self.durability)
+            });
         }
         if let Err(e) = written {
             warn!(entry = %self.id, path = %self.ledger_dir.join(&name).display(), error = %e, "spool ledger not written; the entry's state record is");
@@ -461,6 +474,9 @@ pub struct Spool {
     ledger_dir: PathBuf,
     retention: Retention,
     clock: Clock,
+    /// Whether writes are fsynced, from where the keys live (see *Durability follows the
+    /// keys*).
+    durability: Durability,
     /// Epoch keys by epoch id (the epoch's first unix second).
     keys: BTreeMap<u64, EpochKey>,
     entries: BTreeMap<EntryId, Live>,
@@ -546,6 +562,7 @@ impl Spool {
         }
         files::private_dir(&ledger_dir)
             .map_err(|e| SpoolError::io("preparing private directory", &ledger_dir, e))?;
+        let durability = Durability::of(&keys_dir);
 
         let mut spool = Spool {
             spool_dir,
@@ -553,6 +570,7 @@ impl Spool {
             ledger_dir,
             retention,
             clock,
+            durability,
             keys: BTreeMap::new(),
             entries: BTreeMap::new(),
             last_id: 0,
@@ -660,7 +678,7 @@ impl Spool {
         let sealed =
             format::seal(&self.keys[&epoch].key, header, &payload).map_err(SpoolError::Random)?;
         let name = id.entry_file();
-        files::write_atomic(&self.spool_dir, &name, &sealed)
+        files::write_atomic(&self.spool_dir, &name, &sealed, self.durability)
             .map_err(|e| SpoolError::io("writing spool entry", self.spool_dir.join(&name), e))?;
         self.last_id = id.0;
         self.entries.insert(
@@ -715,6 +733,7 @@ impl Spool {
         let sealed = format::seal(key, header, &format::state_payload(state, counter))
             .map_err(SpoolError::Random)?;
         Ok(Some(StateWrite {
+            durability: self.durability,
             dir: self.spool_dir.clone(),
             ledger_dir: self.ledger_dir.clone(),
             id,
@@ -961,6 +980,16 @@ impl Spool {
         self.retention
     }
 
+    /// Whether this spool fsyncs its writes (see *Durability follows the keys*).
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// The directory the keys are in (in the runtime directory).
+    pub fn keys_dir(&self) -> &Path {
+        &self.keys_dir
+    }
+
     pub fn clock(&self) -> &Clock {
         &self.clock
     }
@@ -1042,7 +1071,7 @@ impl Spool {
             .map_err(|e| SpoolError::io("making directory again", &self.keys_dir, e))?;
         for (start, key) in &self.keys {
             let name = format!("{start}.key");
-            files::write_atomic(&self.keys_dir, &name, &key.encode())
+            files::write_atomic(&self.keys_dir, &name, &key.encode(), self.durability)
                 .map_err(|e| SpoolError::io("writing key file", self.keys_dir.join(&name), e))?;
         }
         warn!(
@@ -1076,7 +1105,7 @@ impl Spool {
         };
         let name = format!("{start}.key");
         let path = self.keys_dir.join(&name);
-        files::write_atomic(&self.keys_dir, &name, &key.encode())
+        files::write_atomic(&self.keys_dir, &name, &key.encode(), self.durability)
             .map_err(|e| SpoolError::io("writing key file", &path, e))?;
         // An older key of the same epoch (destroyed by `purge_all`) may still be waiting to be
         // unlinked: the new file replaced it, and must not be removed in its place.
