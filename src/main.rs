@@ -18,12 +18,18 @@ use std::path::{Path, PathBuf};
     about = "Removes patron data from library receipt-printer jobs"
 )]
 struct Cli {
-    /// Look for printer profiles in this directory first (then
-    /// /usr/share/slipguard/printer-profiles, then the built-in ones).
-    #[arg(long, global = true, value_name = "DIR")]
-    profile_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--profile-dir`, an option of the subcommands that read printer profiles (and only of
+/// those: `status` and `spool` ask the running daemon, which has its own).
+#[derive(clap::Args, Clone, Debug, Default)]
+struct ProfileDir {
+    /// Look for printer profiles in this directory first (then the configuration's
+    /// profile_dir, /usr/share/slipguard/printer-profiles, and the built-in ones last).
+    #[arg(long = "profile-dir", value_name = "DIR")]
+    dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -39,6 +45,8 @@ enum Command {
         /// job into ./slipguard-out) even when /etc/slipguard/slipguard.toml exists.
         #[arg(long, conflicts_with = "config")]
         embedded: bool,
+        #[command(flatten)]
+        profiles: ProfileDir,
     },
     /// The running daemon's printers: state, queued jobs, jobs printed and failed, values
     /// redacted per kind since it started. Never slip content.
@@ -61,6 +69,8 @@ enum Command {
         /// Configuration file (default /etc/slipguard/slipguard.toml).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        #[command(flatten)]
+        profiles: ProfileDir,
     },
     /// One line per token: offset, length, kind, name and decoded text.
     Inspect {
@@ -72,6 +82,8 @@ enum Command {
         json: bool,
         /// The print job (`-` for standard input).
         file: PathBuf,
+        #[command(flatten)]
+        profiles: ProfileDir,
     },
     /// What the printer would print: text lines, cuts, barcodes, codes and image markers.
     Preview {
@@ -89,6 +101,8 @@ enum Command {
         /// Show the job as slipguard would print it, redacted.
         #[arg(long)]
         redact: bool,
+        #[command(flatten)]
+        profiles: ProfileDir,
         /// What the input is: printer bytes, or an HTML or plain-text slip typeset for the
         /// profile first (as the HTTP listener does).
         #[arg(long, value_enum, default_value_t = From::Raw)]
@@ -114,9 +128,14 @@ enum Command {
         /// Where to write the redacted job (standard output by default).
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        profiles: ProfileDir,
     },
     /// List printer profiles: name, vendor, model, dialect, columns.
-    Profiles,
+    Profiles {
+        #[command(flatten)]
+        profiles: ProfileDir,
+    },
     /// Write a realistic fake slip (fake patron data) to standard output.
     Sample {
         /// The kind of slip.
@@ -128,6 +147,8 @@ enum Command {
         /// Different seeds give different fake patrons and items.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        #[command(flatten)]
+        profiles: ProfileDir,
     },
     /// Slip templates (Koha notices, Evergreen receipt and print templates): mark their
     /// patron fields so that slipguard masks them exactly.
@@ -494,9 +515,12 @@ fn generate_assets(dir: &Path) -> anyhow::Result<()> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let profiles = Profiles::new(cli.profile_dir.as_deref());
     match cli.command {
-        Command::Run { config, embedded } => {
+        Command::Run {
+            config,
+            embedded,
+            profiles: dir,
+        } => {
             let loaded = match embedded {
                 true => None,
                 false => Config::load(config.as_deref())?,
@@ -513,7 +537,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 None => Config::embedded(&std::env::current_dir()?),
             };
-            slipguard::service::run(cfg, cli.profile_dir)
+            slipguard::service::run(cfg, dir.dir)
         }
         Command::Status { config, json } => {
             use slipguard::daemon::control;
@@ -531,10 +555,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             write_out(control::render(&st).as_bytes())
         }
         Command::Spool { action } => spool(action),
-        Command::Check { config } => {
+        Command::Check {
+            config,
+            profiles: dir,
+        } => {
             let path = config.unwrap_or_else(|| PathBuf::from(slipguard::config::DEFAULT_PATH));
             let cfg = Config::load(Some(&path))?.expect("a path was given");
-            let profiles = slipguard::service::profiles_for(cli.profile_dir.as_deref(), &cfg);
+            let profiles = slipguard::service::profiles_for(dir.dir.as_deref(), &cfg);
             cfg.check_profiles(&path, &profiles)?;
             println!(
                 "{}: ok ({} printer(s), {} listener(s))",
@@ -548,8 +575,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             profile,
             json,
             file,
+            profiles: dir,
         } => {
-            let profile = profiles.load(&profile)?;
+            let profile = Profiles::new(dir.dir.as_deref()).load(&profile)?;
             let job = read_input(Some(&file))?;
             write_out(slipguard::inspect::render(&profile, &job, json).as_bytes())
         }
@@ -560,6 +588,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             redact,
             from,
             file,
+            profiles: dir,
         } => {
             // The configuration names the profile too (as for `redact`), with or without
             // `--redact`; only `--redact` uses its rules.
@@ -572,8 +601,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let name = profile
                 .or_else(|| file_cfg.printers.first().map(|p| p.profile.clone()))
                 .unwrap_or_else(|| DEFAULT_PROFILE.to_string());
-            let profile = slipguard::service::profiles_for(cli.profile_dir.as_deref(), &file_cfg)
-                .load(&name)?;
+            let profile =
+                slipguard::service::profiles_for(dir.dir.as_deref(), &file_cfg).load(&name)?;
             let cfg = match redact {
                 true => file_cfg,
                 false => Config::default(),
@@ -628,9 +657,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             from,
             input,
             output,
+            profiles: dir,
         } => {
             let cfg = Config::load(config.as_deref())?.unwrap_or_default();
-            let profiles = slipguard::service::profiles_for(cli.profile_dir.as_deref(), &cfg);
+            let profiles = slipguard::service::profiles_for(dir.dir.as_deref(), &cfg);
             let name = profile
                 .or_else(|| cfg.printers.first().map(|p| p.profile.clone()))
                 .unwrap_or_else(|| DEFAULT_PROFILE.to_string());
@@ -649,7 +679,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("slipguard: {report}");
             Ok(())
         }
-        Command::Profiles => {
+        Command::Profiles { profiles: dir } => {
+            let profiles = Profiles::new(dir.dir.as_deref());
             let mut out = String::new();
             let mut bad = Vec::new();
             for (name, p) in profiles.all() {
@@ -675,8 +706,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             kind,
             profile,
             seed,
+            profiles: dir,
         } => {
-            let profile = profiles.load(&profile)?;
+            let profile = Profiles::new(dir.dir.as_deref()).load(&profile)?;
             let bytes = slipguard::sample::generate(kind, &profile, seed)?;
             write_out(&bytes)
         }
@@ -728,5 +760,64 @@ fn main() {
     if let Err(e) = run(cli) {
         eprintln!("slipguard: {e:#}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every subcommand, nested ones too, with its path (`spool reprint`).
+    fn all(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+        for sub in cmd.get_subcommands() {
+            let p = format!("{path} {}", sub.get_name()).trim().to_string();
+            out.push((p.clone(), sub.clone()));
+            all(sub, p, out);
+        }
+    }
+
+    #[test]
+    fn every_option_and_argument_is_described() {
+        let mut subs = Vec::new();
+        all(&Cli::command(), String::new(), &mut subs);
+        assert!(subs.len() >= 14, "{}", subs.len());
+        let mut bare = Vec::new();
+        for (path, sub) in &subs {
+            if sub.is_hide_set() || sub.has_subcommands() {
+                continue;
+            }
+            for arg in sub.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    bare.push(format!("{path}: {id}"));
+                }
+            }
+        }
+        assert!(bare.is_empty(), "options without a description: {bare:?}");
+    }
+
+    #[test]
+    fn profile_dir_is_offered_only_where_profiles_are_read() {
+        let mut subs = Vec::new();
+        all(&Cli::command(), String::new(), &mut subs);
+        let with: Vec<&str> = subs
+            .iter()
+            .filter(|(_, s)| {
+                s.get_arguments()
+                    .any(|a| a.get_long() == Some("profile-dir"))
+            })
+            .map(|(p, _)| p.as_str())
+            .collect();
+        assert_eq!(
+            with,
+            ["run", "check", "inspect", "preview", "redact", "profiles", "sample"]
+        );
+        assert!(Cli::command()
+            .get_arguments()
+            .all(|a| a.get_long() != Some("profile-dir")));
     }
 }

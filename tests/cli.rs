@@ -218,9 +218,9 @@ fn errors_are_one_line_and_exit_one() {
     .unwrap();
     let dir = d.to_str().unwrap();
     let e = fails(&[
+        "preview",
         "--profile-dir",
         dir,
-        "preview",
         "--profile",
         "desk",
         &fixture("python-escpos/status.bin"),
@@ -228,7 +228,7 @@ fn errors_are_one_line_and_exit_one() {
     let line = text.lines().position(|l| l.starts_with("dialect")).unwrap() + 1;
     assert!(e.contains(&format!("desk.toml:{line}:")), "{e}");
     // `profiles` still lists the good ones, and says which did not load.
-    let out = run(&["--profile-dir", dir, "profiles"], None);
+    let out = run(&["profiles", "--profile-dir", dir], None);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 13);
     assert!(String::from_utf8_lossy(&out.stderr).contains("desk.toml"));

@@ -137,7 +137,7 @@ fn completions_name_every_subcommand() {
         }
         assert!(
             text.contains("profile-dir"),
-            "{file}: global option missing"
+            "{file}: --profile-dir missing"
         );
         assert!(
             !text.contains("generate-assets"),
