@@ -263,6 +263,10 @@ pub struct Limits {
     pub max_job_bytes: u64,
     /// Largest segment (the bytes between cuts) accepted, in bytes.
     pub max_segment_bytes: u64,
+    /// Job bytes held in memory at once, all listeners and printer queues together: jobs
+    /// being received, and redacted jobs waiting for their printer. A job that would pass it
+    /// is refused (the daemon's memory budget: README "Memory").
+    pub max_held_bytes: u64,
     /// A client that sends nothing for this long loses its connection (and the job).
     pub idle_timeout: Duration,
     /// A client that has not finished sending its job this long after connecting loses its
@@ -287,10 +291,12 @@ impl Default for Limits {
         Limits {
             max_job_bytes: 16 << 20,
             max_segment_bytes: 4 << 20,
+            max_held_bytes: 128 << 20,
             idle_timeout: Duration::from_secs(30),
             job_timeout: Duration::from_secs(120),
             max_connections: 64,
-            max_redactions: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            // One per core, at most 4: the memory budget counts on it.
+            max_redactions: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
             device_timeout: Duration::from_secs(30),
             max_queries: 64,
             stop_timeout: Duration::from_secs(10),
@@ -342,6 +348,7 @@ struct RawDaemon {
     profile_dir: Option<String>,
     max_job_bytes: Option<Spanned<u64>>,
     max_segment_bytes: Option<Spanned<u64>>,
+    max_held_bytes: Option<Spanned<u64>>,
     idle_timeout: Option<Spanned<String>>,
     job_timeout: Option<Spanned<String>>,
     max_connections: Option<Spanned<u64>>,
@@ -739,6 +746,7 @@ impl Config {
             for (v, into) in [
                 (d.max_job_bytes, &mut limits.max_job_bytes),
                 (d.max_segment_bytes, &mut limits.max_segment_bytes),
+                (d.max_held_bytes, &mut limits.max_held_bytes),
             ] {
                 if let Some(v) = v {
                     if *v.get_ref() == 0 {

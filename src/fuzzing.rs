@@ -391,9 +391,14 @@ pub fn lpd_invariants(data: &[u8]) {
                         (file, Ok(()))
                     }
                 };
-                let taken =
-                    crate::daemon::lpd::session(&mut stream, LPD_MAX_JOB_BYTES, LPD_IDLE, screen)
-                        .await;
+                let taken = crate::daemon::lpd::session(
+                    &mut stream,
+                    LPD_MAX_JOB_BYTES,
+                    LPD_IDLE,
+                    screen,
+                    |_| Ok(()),
+                )
+                .await;
                 drop(stream); // the client sees the connection end
                 taken
             };

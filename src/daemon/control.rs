@@ -29,6 +29,17 @@ pub struct Status {
     /// (`max_redactions`).
     #[serde(default)]
     pub redactions: RedactionStatus,
+    /// Job bytes held in memory now (being received, or waiting for a printer), the most at
+    /// once since start, and the limit (`max_held_bytes`).
+    #[serde(default)]
+    pub held: HeldStatus,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HeldStatus {
+    pub bytes: u64,
+    pub peak: u64,
+    pub limit: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -81,6 +92,7 @@ pub(super) struct View {
     pub routes: std::sync::RwLock<Vec<super::Route>>,
     pub spool: Option<SharedSpool>,
     pub redactions: Arc<super::Redactions>,
+    pub budget: Arc<super::budget::Budget>,
 }
 
 /// One spool entry as `spool list` shows it: ids, times, sizes, counts. No slip content.
@@ -187,7 +199,13 @@ impl View {
 
     fn status(&self) -> Status {
         let (limit, running, peak) = self.redactions.counts();
+        let (bytes, held_peak, held_limit) = self.budget.counts();
         Status {
+            held: HeldStatus {
+                bytes,
+                peak: held_peak,
+                limit: held_limit,
+            },
             uptime_s: self.started.elapsed().as_secs(),
             redactions: RedactionStatus {
                 running: running as u64,
@@ -411,9 +429,11 @@ pub fn clock(t: u64, now: u64) -> String {
 /// `status` as a table for people.
 pub fn render(st: &Status) -> String {
     let r = &st.redactions;
+    let h = &st.held;
     let mut out = format!(
-        "up {}s; redacting {} (at most {} at once so far, limit {})\n",
-        st.uptime_s, r.running, r.peak, r.limit
+        "up {}s; redacting {} (at most {} at once so far, limit {}); job bytes in memory {} \
+         (at most {} so far, limit {})\n",
+        st.uptime_s, r.running, r.peak, r.limit, h.bytes, h.peak, h.limit
     );
     let now = unix_now();
     for p in &st.printers {

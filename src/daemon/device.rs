@@ -21,6 +21,9 @@ use tokio::net::TcpStream;
 /// twice). The worker shows an attempt longer than `timeout` as stuck and stops waiting
 /// for it only when the daemon stops.
 ///
+/// `open`: a connection to the network printer opened for this job ([`super::warm`]), used
+/// instead of connecting.
+///
 /// Returns what the printer sent back (status bytes), as far as the device can tell: a
 /// network printer's answer on the connection, a serial printer's answer within a moment
 /// after the job when `want_reply`; nothing for files and USB devices.
@@ -30,11 +33,15 @@ pub async fn send(
     bytes: &[u8],
     timeout: Duration,
     want_reply: bool,
+    open: Option<TcpStream>,
 ) -> io::Result<Vec<u8>> {
     match device {
         Device::Tcp { host, port } => {
             let hand_over = async {
-                let mut s = TcpStream::connect((host.as_str(), *port)).await?;
+                let mut s = match open {
+                    Some(s) => s,
+                    None => TcpStream::connect((host.as_str(), *port)).await?,
+                };
                 keepalive(&s);
                 s.write_all(bytes).await?;
                 s.shutdown().await?;

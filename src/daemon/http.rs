@@ -282,6 +282,11 @@ async fn slips(State(app): State<App>, Path(name): Path<String>, req: Request) -
         Ok(Err(_)) => return error(StatusCode::BAD_REQUEST, "the body could not be read"),
         Ok(Ok(b)) => b.to_bytes(),
     };
+    // The body counts against the daemon's budget until its job is accepted or refused.
+    let mut held = app.shared.budget.claim();
+    if let Err(why) = held.grow(body.len() as u64) {
+        return error(StatusCode::SERVICE_UNAVAILABLE, why);
+    }
     let profile = route.profile();
     let redactor = app.shared.redactor();
     let max_segment = limits.max_segment_bytes;

@@ -27,8 +27,9 @@ pub struct Job {
     pub listener: &'static str,
     /// Bytes the client sent.
     pub bytes_in: usize,
-    /// What is printed: the redacted job (zeroized when dropped).
-    pub bytes: Zeroizing<Vec<u8>>,
+    /// What is printed: the redacted job (zeroized when the last holder drops it; while the
+    /// job is stored, the spool's writer holds it too).
+    pub bytes: std::sync::Arc<Zeroizing<Vec<u8>>>,
     pub report: Report,
     pub accepted: Instant,
     /// The end of its retention window (unix seconds): it is never sent after this. A
@@ -37,6 +38,37 @@ pub struct Job {
     pub expires: u64,
     /// Its spool entry, when it has one (a reprint has none).
     pub spool: Option<crate::spool::EntryId>,
+    /// A new job's spool entry, being written while the job is first sent.
+    pub storing: Option<Storing>,
+    /// Its bytes' share of the daemon's memory budget (`max_held_bytes`), given back when
+    /// the job is dropped. A job from the spool (after a restart, a reprint) holds none.
+    pub(crate) _held: Option<super::budget::Held>,
+}
+
+/// A new job's spool entry being written, as its printer's worker sees it.
+#[derive(Debug)]
+pub struct Storing {
+    /// How the writing ended.
+    pub stored: tokio::sync::oneshot::Receiver<Stored>,
+    /// Who decides the job's fate if the entry cannot be written: the worker, once it has
+    /// begun sending ([`SENDING`]), or the job's acceptance, which drops it before that
+    /// ([`DROPPED`]). Starts [`WAITING`].
+    pub phase: std::sync::Arc<std::sync::atomic::AtomicU8>,
+}
+
+pub const WAITING: u8 = 0;
+pub const SENDING: u8 = 1;
+pub const DROPPED: u8 = 2;
+
+/// How writing a new job's spool entry ended.
+#[derive(Debug)]
+pub enum Stored {
+    /// Its id and expiry.
+    Entry(crate::spool::EntryId, u64),
+    /// The spool could not take it. The worker answers whether the job printed all the same
+    /// (its first attempt had begun): if not, it drops the job and its client hears it is
+    /// refused.
+    Failed(tokio::sync::oneshot::Sender<bool>),
 }
 
 /// Job bytes can hold slip text: `Debug` shows sizes only.

@@ -58,6 +58,10 @@ pub(super) async fn serve(
                 }
                 (file, verdict)
             };
+            // The connection's files count against the daemon's budget until they are
+            // accepted or refused.
+            let mut held = s.budget.claim();
+            let hold = |n: u64| held.grow(n);
             // A client that keeps sending a little, never quite idle, still ends here.
             let received = tokio::time::timeout(
                 limits.job_timeout,
@@ -66,6 +70,7 @@ pub(super) async fn serve(
                     limits.max_job_bytes,
                     limits.idle_timeout,
                     screen,
+                    hold,
                 ),
             )
             .await
@@ -97,13 +102,15 @@ pub(super) async fn serve(
 /// connection asked something other than to print). Before a data file is acknowledged,
 /// its first bytes are judged and `screen` says whether it would print (the daemon redacts
 /// it; the bytes come back); a refused file is answered with a non-zero byte and ends the
-/// job. Crate-visible so that `crate::fuzzing::lpd_invariants` drives this same code over an
+/// job. Each data file's size is asked of `hold` (the daemon's memory budget) before it is
+/// acknowledged; a refusal ends the job the same way. Crate-visible so that `crate::fuzzing::lpd_invariants` drives this same code over an
 /// in-memory stream.
 pub(crate) async fn session<S, F, Fut>(
     s: &mut S,
     max_job_bytes: u64,
     idle: std::time::Duration,
     mut screen: F,
+    mut hold: impl FnMut(u64) -> Result<(), String>,
 ) -> Result<Vec<File>, String>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -158,6 +165,10 @@ where
                     return Err(format!(
                         "the job is larger than max_job_bytes ({max_job_bytes} bytes)"
                     ));
+                }
+                if let Err(why) = hold(count) {
+                    let _ = s.write_all(&[NAK]).await;
+                    return Err(why);
                 }
                 s.write_all(&[ACK]).await.map_err(io)?;
                 let (buf, other_protocol) = read_counted(s, count, idle, sub == 3).await?;

@@ -15,7 +15,7 @@
 //! abandoned and the job is not sent again: the printer shows as `stuck` until the attempt
 //! ends.
 
-use super::job::{unix_now, Job, JobKind};
+use super::job::{self, unix_now, Job, JobKind, Stored, Storing};
 use super::spooling::{self, SharedSpool};
 use super::Shared;
 use crate::config::{Device, PrinterConf};
@@ -62,6 +62,7 @@ pub(super) async fn worker(
     mut rx: mpsc::UnboundedReceiver<Job>,
     shared: Arc<Shared>,
     stats: Arc<Stats>,
+    warm: Arc<super::warm::Warm>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut offline_since: Option<Instant> = None;
@@ -73,13 +74,54 @@ pub(super) async fn worker(
             let timeout = shared.limits().device_timeout.min(Duration::from_secs(5));
             let answer = tokio::time::timeout(
                 timeout,
-                super::device::send(&conf.device, &job.id, &job.bytes, timeout, true),
+                super::device::send(&conf.device, &job.id, &job.bytes, timeout, true, None),
             )
             .await;
             if let (Ok(Ok(bytes)), Some(reply)) = (answer, job.reply.take()) {
                 let _ = reply.send(bytes);
             }
             continue;
+        }
+        // A new job's entry is being written. Done by now (the job waited behind others):
+        // taken as any entry. Not yet: the first attempt starts meanwhile.
+        let mut storing = None;
+        if let Some(Storing {
+            stored: mut rx,
+            phase,
+        }) = job.storing.take()
+        {
+            if phase.load(Ordering::SeqCst) == job::DROPPED {
+                // Dropped (and uncounted) by its acceptance: the spool could not take it.
+                continue;
+            }
+            match rx.try_recv() {
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
+                    let begun = phase.compare_exchange(
+                        job::WAITING,
+                        job::SENDING,
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    );
+                    if begun.is_err() {
+                        // Dropped (and uncounted) by its acceptance: the spool failed.
+                        continue;
+                    }
+                    storing = Some(rx);
+                }
+                done => {
+                    let conf = confs.borrow().clone();
+                    if !entry_written(
+                        &mut job,
+                        done.ok(),
+                        false,
+                        shared.spool.as_ref(),
+                        &stats,
+                        &conf,
+                    ) {
+                        continue;
+                    }
+                }
+            }
         }
         let mut backoff = FIRST_BACKOFF;
         let spool = shared.spool.as_ref();
@@ -103,12 +145,16 @@ pub(super) async fn worker(
                 None => {}
             }
             let timeout = shared.limits().device_timeout;
+            let open = warm.take(&conf.device).await;
+            // Its own handles: the job takes its entry while this attempt is under way.
+            let (job_id, bytes) = (job.id.clone(), job.bytes.clone());
             let attempt = super::device::send(
                 &conf.device,
-                &job.id,
-                &job.bytes,
+                &job_id,
+                &bytes,
                 timeout,
                 job.reply.is_some(),
+                open,
             );
             tokio::pin!(attempt);
             let stuck_at = tokio::time::sleep(timeout);
@@ -129,6 +175,11 @@ pub(super) async fn worker(
                     }
                     _ = stopped(&mut stop) => {
                         stats.stuck_since.store(0, Ordering::Relaxed);
+                        if let Some(rx) = storing.take() {
+                            if !entry_written(&mut job, rx.await.ok(), false, spool, &stats, &conf) {
+                                return;
+                            }
+                        }
                         give_up(&stats, &job, &conf, spool).await;
                         return;
                     }
@@ -136,6 +187,11 @@ pub(super) async fn worker(
             };
             if stuck {
                 stats.stuck_since.store(0, Ordering::Relaxed);
+            }
+            if let Some(rx) = storing.take() {
+                if !entry_written(&mut job, rx.await.ok(), sent.is_ok(), spool, &stats, &conf) {
+                    break;
+                }
             }
             match sent {
                 Ok(answer) => {
@@ -199,6 +255,41 @@ pub(super) async fn worker(
         }
         stats.busy.store(false, Ordering::Relaxed);
     }
+}
+
+/// A new job's spool entry is written (`stored`; `None` when its writer is gone), and its
+/// first attempt has ended, `printed` or not (or none was made): the job takes its entry,
+/// claimed as for an attempt, and goes on. Without one (the spool could not take it, or it
+/// was purged at once) it goes on only if it printed; else it is dropped here (false), and
+/// its client hears it is refused.
+fn entry_written(
+    job: &mut Job,
+    stored: Option<Stored>,
+    printed: bool,
+    spool: Option<&SharedSpool>,
+    stats: &Stats,
+    conf: &PrinterConf,
+) -> bool {
+    match stored {
+        Some(Stored::Entry(id, expires)) => {
+            job.expires = expires;
+            if spooling::claim(spool, id) {
+                job.spool = Some(id);
+                return true;
+            }
+            if !printed {
+                tracing::warn!(job = %job.id, entry = %id, printer = %conf.name, outcome = "dropped", "job not printed: its spool entry was purged");
+            }
+        }
+        Some(Stored::Failed(verdict)) => {
+            let _ = verdict.send(printed);
+        }
+        None => {}
+    }
+    if !printed {
+        stats.queued.fetch_sub(1, Ordering::Relaxed);
+    }
+    printed
 }
 
 /// `job`'s retention window ended before it printed: dropped (its bytes zeroized) and

@@ -98,6 +98,8 @@ async fn session(s: &mut TcpStream, route: &Route, shared: &Arc<Shared>) -> Resu
     // Queries acted on so far, and whether a part ended by one was refused.
     let (mut queries, mut part_refused) = (0usize, false);
     let mut buf = Zeroizing::new(vec![0u8; 64 * 1024]);
+    // What the connection has received counts against the daemon's budget until it ends.
+    let mut held = shared.budget.claim();
     // A client that keeps sending a little, never quite idle, still ends here; so does
     // one that sends queries and waits for (or never reads) their answers.
     let deadline = tokio::time::Instant::now() + limits.job_timeout;
@@ -149,6 +151,7 @@ async fn session(s: &mut TcpStream, route: &Route, shared: &Arc<Shared>) -> Resu
                 limits.max_job_bytes
             ));
         }
+        held.grow(n as u64)?;
         buffer::append(&mut job, &buf[..n]);
         // Where the bytes not yet tokenized start: once the first bytes are judged a job,
         // every byte so far (nothing was taken out of `job` before).

@@ -198,7 +198,7 @@ fn stored_job(
         id,
         listener,
         bytes_in: meta.bytes as usize,
-        bytes: slip.into_zeroizing(),
+        bytes: std::sync::Arc::new(slip.into_zeroizing()),
         report: Report {
             redacted: meta.redacted,
             ..Report::default()
@@ -207,5 +207,7 @@ fn stored_job(
         // A reprint too ends with the entry's window.
         expires: meta.expires,
         spool,
+        storing: None,
+        _held: None,
     }
 }
