@@ -3,6 +3,8 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+
+mod held;
 use slipguard::config::Config;
 use slipguard::core::redact::{Redactor, Report};
 use slipguard::preview::Format;
@@ -666,16 +668,48 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_else(|| DEFAULT_PROFILE.to_string());
             let profile = profiles.load(&name)?;
             let redactor = Redactor::new(cfg.redact);
-            let (job, before) =
-                typeset_redacted(from, read_input(input.as_deref())?, &profile, &redactor)?;
-            let (bytes, mut report) = redactor.job(&profile, &job)?;
+            // Printer bytes are read and redacted a segment at a time; an HTML or text slip
+            // (small) is typeset whole first.
+            let (job, before): (Box<dyn Read>, Report) = match (from, input.as_deref()) {
+                (From::Raw, None) => (Box::new(std::io::stdin().lock()), Report::default()),
+                (From::Raw, Some(p)) if p == Path::new("-") => {
+                    (Box::new(std::io::stdin().lock()), Report::default())
+                }
+                (From::Raw, Some(p)) => (
+                    Box::new(
+                        std::fs::File::open(p)
+                            .with_context(|| format!("cannot read {}", p.display()))?,
+                    ),
+                    Report::default(),
+                ),
+                (from, input) => {
+                    let (job, before) =
+                        typeset_redacted(from, read_input(input)?, &profile, &redactor)?;
+                    (Box::new(std::io::Cursor::new(job)), before)
+                }
+            };
+            // Nothing is printed until every segment is: the output is held in a file (never
+            // in memory) and only then moved or copied to where it goes.
+            let mut held = held::Held::new(output.as_deref())?;
+            let streamed = {
+                let mut w = std::io::BufWriter::with_capacity(64 * 1024, held.file());
+                let r = redactor.stream(&profile, job, |b| w.write_all(b));
+                r.and_then(|report| {
+                    w.flush()
+                        .map_err(slipguard::core::redact::StreamError::Write)?;
+                    Ok(report)
+                })
+            };
+            let mut report = match streamed {
+                Ok(r) => r,
+                Err(e) => {
+                    held.discard();
+                    return Err(e.into());
+                }
+            };
             // A slip's values are counted where they were found: before it was laid out.
             report.merge(&before);
-            match output {
-                Some(path) => std::fs::write(&path, &bytes)
-                    .with_context(|| format!("cannot write {}", path.display()))?,
-                None => write_out(&bytes)?,
-            }
+            held.commit()?;
             eprintln!("slipguard: {report}");
             Ok(())
         }
