@@ -24,7 +24,7 @@ pub use stream::StreamError;
 
 use crate::core::profile::Profile;
 use crate::core::symbol;
-use crate::core::text::{CharSrc, Decoder, LineCollector, Lines};
+use crate::core::text::{Chars, Decoder, LineCollector, Lines};
 use crate::core::tokenize::{DataKind, Dialect, Token, TokenKind, Tokenizer};
 use action::{fold, Action, Out};
 use config::{Gate, RedactConfig};
@@ -784,6 +784,13 @@ impl Redactor {
             scratch.detect.lower(),
             &mut scratch.blanked,
         );
+        // Detection is done: a very long segment's detection buffers go before its output is
+        // written out.
+        Scratch::shed(
+            &mut scratch.joined,
+            &mut scratch.blanked,
+            &mut scratch.detect,
+        );
         let findings = found.into_iter().filter_map(|f| {
             Some(Finding {
                 line: real[f.line]?,
@@ -814,7 +821,7 @@ impl Redactor {
             // patron data: it marks nothing in barcodes.
             if action::changed(value, out) {
                 let first = line.text[..f.start].chars().count();
-                let chars = &line.chars[first..first + value.len()];
+                let chars = line.chars.slice(first..first + value.len());
                 // A shorter output is padded with spaces when a column gap (two spaces or a
                 // tab) and more text follow, so columns stay. Not after one space: padding
                 // there would make a column gap that was not there.
@@ -988,6 +995,23 @@ struct Scratch {
     found: Option<Vec<Found>>,
 }
 
+impl Scratch {
+    /// Buffers past this size are not kept from one segment to the next.
+    const BIG: usize = 4 << 20;
+
+    /// Give back the detection buffers (a scratch's `joined`, `blanked` and `detect`) that
+    /// grew past [`Scratch::BIG`].
+    fn shed(joined: &mut String, blanked: &mut Vec<u8>, detect: &mut detect::Scratch) {
+        if joined.capacity() > Self::BIG {
+            *joined = String::new();
+        }
+        if blanked.capacity() > Self::BIG {
+            *blanked = Vec::new();
+        }
+        detect.shed(Self::BIG);
+    }
+}
+
 /// What is printed so far, as the printer reads it.
 #[derive(Clone)]
 struct Printed {
@@ -1093,7 +1117,7 @@ fn undecodable(lines: &Lines) -> Option<u64> {
         l.text
             .chars()
             .position(|c| c == '\u{FFFD}')
-            .map(|i| l.chars[i].start())
+            .map(|i| l.chars.at(i).start())
     })
 }
 
@@ -1151,7 +1175,7 @@ impl Edits {
 fn char_edits(
     job: &[u8],
     base: u64,
-    chars: &[CharSrc],
+    chars: Chars,
     value: &[char],
     out: &[Out],
     pad: Option<u8>,
@@ -1162,14 +1186,12 @@ fn char_edits(
     // other), so both print under the same code page.
     let same_run = |a: usize, b: usize| {
         let (lo, hi) = (a.min(b), a.max(b).min(n - 1));
-        chars[lo..=hi]
-            .windows(2)
-            .all(|w| w[0].end() == w[1].start())
+        (lo..hi).all(|k| chars.at(k).end() == chars.at(k + 1).start())
     };
     let write = |buf: &mut Vec<u8>, o: &Out, k: usize| match o {
         Out::Ascii(b) => buf.push(*b),
         Out::Keep(j) => {
-            let s = chars[*j];
+            let s = chars.at(*j);
             let c = value[*j];
             if *j != k && !c.is_ascii() && fold(c) != b'*' {
                 // Moved to another place, a non-ASCII letter might print under another
