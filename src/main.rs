@@ -580,8 +580,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             profiles: dir,
         } => {
             let profile = Profiles::new(dir.dir.as_deref()).load(&profile)?;
-            let job = read_input(Some(&file))?;
-            write_out(slipguard::inspect::render(&profile, &job, json).as_bytes())
+            // Token by token: a line is written as its token ends.
+            let input: Box<dyn Read> = if file == Path::new("-") {
+                Box::new(std::io::stdin().lock())
+            } else {
+                Box::new(
+                    std::fs::File::open(&file)
+                        .with_context(|| format!("cannot read {}", file.display()))?,
+                )
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let r = slipguard::inspect::write(&profile, input, json, &mut out)
+                .and_then(|()| out.flush());
+            match r {
+                // A closed pipe (`| head`) is the reader's choice, not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                r => r.with_context(|| format!("cannot inspect {}", file.display())),
+            }
         }
         Command::Preview {
             config,

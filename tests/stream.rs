@@ -208,3 +208,39 @@ fn code_pages_across_cuts_and_broken_jobs() {
     // Both outcomes were met.
     assert!(printed[0] > 50 && printed[1] > 50, "{printed:?}");
 }
+
+/// Reads `data` at most `n` bytes at a time.
+struct Trickle<'a> {
+    data: &'a [u8],
+    n: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.n.min(buf.len()).min(self.data.len());
+        buf[..k].copy_from_slice(&self.data[..k]);
+        self.data = &self.data[k..];
+        Ok(k)
+    }
+}
+
+#[test]
+fn inspect_reads_in_chunks_as_whole() {
+    let mut files = Vec::new();
+    fixtures(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
+        &mut files,
+    );
+    files.sort();
+    let p = Profiles::builtin_only().load("generic-80mm").unwrap();
+    for (i, f) in files.iter().enumerate() {
+        let job = std::fs::read(f).unwrap();
+        for json in [false, true] {
+            let whole = slipguard::inspect::render(&p, &job, json);
+            let mut out = Vec::new();
+            let n = [1, 5, 300][i % 3];
+            slipguard::inspect::write(&p, Trickle { data: &job, n }, json, &mut out).unwrap();
+            assert!(whole.as_bytes() == out, "{} (chunk {n})", f.display());
+        }
+    }
+}
