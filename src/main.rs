@@ -3,6 +3,8 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+
+mod held;
 use slipguard::config::Config;
 use slipguard::core::redact::{Redactor, Report};
 use slipguard::preview::Format;
@@ -578,8 +580,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             profiles: dir,
         } => {
             let profile = Profiles::new(dir.dir.as_deref()).load(&profile)?;
-            let job = read_input(Some(&file))?;
-            write_out(slipguard::inspect::render(&profile, &job, json).as_bytes())
+            // Token by token: a line is written as its token ends.
+            let input: Box<dyn Read> = if file == Path::new("-") {
+                Box::new(std::io::stdin().lock())
+            } else {
+                Box::new(
+                    std::fs::File::open(&file)
+                        .with_context(|| format!("cannot read {}", file.display()))?,
+                )
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let r = slipguard::inspect::write(&profile, input, json, &mut out)
+                .and_then(|()| out.flush());
+            match r {
+                // A closed pipe (`| head`) is the reader's choice, not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                r => r.with_context(|| format!("cannot inspect {}", file.display())),
+            }
         }
         Command::Preview {
             config,
@@ -666,16 +683,48 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_else(|| DEFAULT_PROFILE.to_string());
             let profile = profiles.load(&name)?;
             let redactor = Redactor::new(cfg.redact);
-            let (job, before) =
-                typeset_redacted(from, read_input(input.as_deref())?, &profile, &redactor)?;
-            let (bytes, mut report) = redactor.job(&profile, &job)?;
+            // Printer bytes are read and redacted a segment at a time; an HTML or text slip
+            // (small) is typeset whole first.
+            let (job, before): (Box<dyn Read>, Report) = match (from, input.as_deref()) {
+                (From::Raw, None) => (Box::new(std::io::stdin().lock()), Report::default()),
+                (From::Raw, Some(p)) if p == Path::new("-") => {
+                    (Box::new(std::io::stdin().lock()), Report::default())
+                }
+                (From::Raw, Some(p)) => (
+                    Box::new(
+                        std::fs::File::open(p)
+                            .with_context(|| format!("cannot read {}", p.display()))?,
+                    ),
+                    Report::default(),
+                ),
+                (from, input) => {
+                    let (job, before) =
+                        typeset_redacted(from, read_input(input)?, &profile, &redactor)?;
+                    (Box::new(std::io::Cursor::new(job)), before)
+                }
+            };
+            // Nothing is printed until every segment is: the output is held in a file (never
+            // in memory) and only then moved or copied to where it goes.
+            let mut held = held::Held::new(output.as_deref())?;
+            let streamed = {
+                let mut w = std::io::BufWriter::with_capacity(64 * 1024, held.file());
+                let r = redactor.stream(&profile, job, |b| w.write_all(b));
+                r.and_then(|report| {
+                    w.flush()
+                        .map_err(slipguard::core::redact::StreamError::Write)?;
+                    Ok(report)
+                })
+            };
+            let mut report = match streamed {
+                Ok(r) => r,
+                Err(e) => {
+                    held.discard();
+                    return Err(e.into());
+                }
+            };
             // A slip's values are counted where they were found: before it was laid out.
             report.merge(&before);
-            match output {
-                Some(path) => std::fs::write(&path, &bytes)
-                    .with_context(|| format!("cannot write {}", path.display()))?,
-                None => write_out(&bytes)?,
-            }
+            held.commit()?;
             eprintln!("slipguard: {report}");
             Ok(())
         }

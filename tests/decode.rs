@@ -131,7 +131,7 @@ fn utf8_selected_by_fs_paren_c() {
     let line = l.get(0).unwrap();
     assert_eq!(line.text, "Zoë Łukasz 📚");
     // 'ë' is two bytes, the book four.
-    let e = line.chars[2];
+    let e = line.chars.at(2);
     assert_eq!((e.start(), e.len()), (9, 2));
     assert_eq!(line.chars.last().unwrap().len(), 4);
     // Invalid UTF-8 reads as U+FFFD byte by byte; back to single-byte with m = 1.
@@ -147,8 +147,8 @@ fn code_page_switches_mid_line_keep_one_line() {
     let l = lines(&p, job);
     let line = l.get(0).unwrap();
     assert_eq!(line.text, "Zoë Łukasz");
-    assert_eq!(line.chars[2].start(), 5); // ë after ESC t 16
-    assert_eq!(line.chars[4].start(), 10); // Ł after ESC t 18
+    assert_eq!(line.chars.at(2).start(), 5); // ë after ESC t 16
+    assert_eq!(line.chars.at(4).start(), 10); // Ł after ESC t 18
     assert_eq!(l.len(), 1);
 }
 
@@ -164,7 +164,7 @@ fn names_split_by_formatting_are_one_line_and_map_to_their_bytes() {
         assert_eq!(src.len(), 1);
         assert_eq!(job[src.start() as usize] as char, c);
     }
-    let name_start = line.chars[16].start() as usize;
+    let name_start = line.chars.at(16).start() as usize;
     let name_end = line.chars.last().unwrap().end() as usize;
     assert_eq!(
         &job[name_start..name_end],

@@ -101,7 +101,7 @@ proptest! {
                     continue;
                 }
                 let mut skipped = Tokenizer::new(d, Options::default());
-                skipped.advance_over(&whole[..=i], &input);
+                skipped.advance_over(&whole[..=i], &input, 0);
                 prop_assert_eq!(skipped.position(), t.offset + t.len);
                 let mut rest = Vec::new();
                 let end = (t.offset + t.len) as usize;
@@ -124,7 +124,7 @@ fn advancing_over_tokens_keeps_the_mode_they_set() {
         .position(|t| t.kind.ends_segment())
         .expect("the cut ends a segment");
     let mut skipped = Tokenizer::new(Dialect::StarLine, Options::default());
-    skipped.advance_over(&whole[..=cut], input);
+    skipped.advance_over(&whole[..=cut], input, 0);
     let mut rest = Vec::new();
     let end = (whole[cut].offset + whole[cut].len) as usize;
     skipped.feed(&input[end..], &mut |x| rest.push(x));

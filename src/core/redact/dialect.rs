@@ -45,18 +45,37 @@ pub(super) fn wrong(dialect: Dialect, job: &[u8], own: Misread) -> Option<Reason
     if own.count < MIN_MISREAD {
         return None;
     }
-    let other = match dialect {
-        Dialect::EscPos => Dialect::StarLine,
-        Dialect::StarLine => Dialect::EscPos,
-    };
     let mut theirs = Misread::default();
-    let mut t = Tokenizer::new(other, Options::default());
+    let mut t = Tokenizer::new(other(dialect), Options::default());
     t.feed(job, &mut |tok| theirs.take(&tok));
     t.finish(&mut |tok| theirs.take(&tok));
+    verdict(dialect, own, theirs)
+}
+
+/// The other dialect.
+pub(super) fn other(dialect: Dialect) -> Dialect {
+    match dialect {
+        Dialect::EscPos => Dialect::StarLine,
+        Dialect::StarLine => Dialect::EscPos,
+    }
+}
+
+/// A tokenizer of the other dialect, as [`wrong`] reads a job with it: fed a job in pieces
+/// and counted into a [`Misread`], then [`verdict`] says what [`wrong`] says.
+pub(super) fn other_reader(dialect: Dialect) -> Tokenizer {
+    Tokenizer::new(other(dialect), Options::default())
+}
+
+/// [`wrong`] for a job that the profile's dialect read with `own` misread tokens and the
+/// other dialect with `theirs`.
+pub(super) fn verdict(dialect: Dialect, own: Misread, theirs: Misread) -> Option<Reason> {
+    if own.count < MIN_MISREAD {
+        return None;
+    }
     (theirs.count * 3 < own.count).then(|| Reason::WrongDialect {
         at: own.first.unwrap_or(0),
         misread: own.count,
         profile: dialect,
-        likely: other,
+        likely: other(dialect),
     })
 }

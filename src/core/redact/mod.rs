@@ -18,10 +18,13 @@ mod dialect;
 mod labels;
 mod lexicon;
 mod order;
+mod stream;
+
+pub use stream::StreamError;
 
 use crate::core::profile::Profile;
 use crate::core::symbol;
-use crate::core::text::{CharSrc, Decoder, LineCollector, Lines};
+use crate::core::text::{Chars, Decoder, LineCollector, Lines};
 use crate::core::tokenize::{DataKind, Dialect, Token, TokenKind, Tokenizer};
 use action::{fold, Action, Out};
 use config::{Gate, RedactConfig};
@@ -528,48 +531,12 @@ impl Redactor {
         job: &[u8],
         scratch: &mut Scratch,
     ) -> (Vec<Segment>, Report, dialect::Misread) {
-        let mut t = Tokenizer::new(profile.dialect, profile.tokenizer_options());
-        let mut misread = dialect::Misread::default();
-        let mut dec = Decoder::new(profile);
+        let mut pass = stream::Pass::new(profile, false);
         let mut out = Vec::new();
-        let mut report = Report::default();
-        let mut qr = QrState::default();
-        let mut order = order::Order::default();
-        let mut tokens: Vec<Token> = Vec::new();
-        // Reads what is printed so far, to check each rewritten segment against.
-        let mut printed = Printed {
-            reader: Tokenizer::new(profile.dialect, profile.tokenizer_options()),
-            all: true,
-        };
-        let mut close = |tokens: &mut Vec<Token>| {
-            let n = out.len() + 1;
-            let (s, r) = self.segment(
-                profile,
-                job,
-                tokens,
-                &mut dec,
-                &mut qr,
-                &mut order,
-                n,
-                scratch,
-                &mut printed,
-            );
-            report.add(&r);
-            out.push(s);
-            tokens.clear();
-        };
-        let mut emit = |tok: Token| {
-            misread.take(&tok);
-            tokens.push(tok);
-            if tok.kind.ends_segment() {
-                close(&mut tokens);
-            }
-        };
-        t.feed(job, &mut emit);
-        t.finish(&mut emit);
-        if !tokens.is_empty() {
-            close(&mut tokens);
-        }
+        let mut on = |c: stream::Closed| out.push(c.segment);
+        pass.feed(self, job, scratch, &mut on);
+        pass.finish(self, scratch, &mut on);
+        let (report, misread) = pass.totals();
         (out, report, misread)
     }
 
@@ -616,6 +583,7 @@ impl Redactor {
         &self,
         profile: &Profile,
         job: &[u8],
+        base: u64,
         seg: &[Token],
         dec: &mut Decoder,
         qr: &mut QrState,
@@ -642,7 +610,7 @@ impl Redactor {
         let mut symbols: Vec<(usize, DataKind, usize, bool)> = Vec::new();
         let mut fail: Option<Reason> = None;
         for (i, tok) in seg.iter().enumerate() {
-            let bytes = &job[tok.range_in(0)];
+            let bytes = &job[tok.range_in(base)];
             match tok.kind {
                 TokenKind::Truncated(c) => {
                     fail.get_or_insert(Reason::Truncated {
@@ -696,11 +664,14 @@ impl Redactor {
                 report.blocked = 1;
                 Err(blocked(reason))
             }
-            None if !self.cfg.enabled => Ok(job[start as usize..end as usize].to_vec()),
+            None if !self.cfg.enabled => {
+                Ok(job[(start - base) as usize..(end - base) as usize].to_vec())
+            }
             None => {
                 let out = self.rewrite(
                     profile,
                     job,
+                    base,
                     seg,
                     &lines,
                     &symbols,
@@ -708,7 +679,7 @@ impl Redactor {
                     scratch,
                     &mut report,
                 );
-                match out.filter(|out| printed.take(job, seg, out)) {
+                match out.filter(|out| printed.take(job, base, seg, out)) {
                     Some(out) => Ok(out),
                     None => {
                         printed.all = false;
@@ -730,6 +701,7 @@ impl Redactor {
         &self,
         profile: &Profile,
         job: &[u8],
+        base: u64,
         seg: &[Token],
         lines: &Lines,
         symbols: &[(usize, DataKind, usize, bool)],
@@ -749,7 +721,7 @@ impl Redactor {
         let mut payloads: Vec<Option<String>> = Vec::with_capacity(symbols.len());
         for &(i, kind, pos, _) in symbols {
             let tok = seg[i];
-            let bytes = &job[tok.range_in(0)];
+            let bytes = &job[tok.range_in(base)];
             let payload = match kind {
                 DataKind::Barcode => symbol::barcode(profile.dialect, &tok, bytes).map(|x| x.1),
                 DataKind::Code2dStore => symbol::code2d(profile.dialect, &tok, bytes)
@@ -812,6 +784,13 @@ impl Redactor {
             scratch.detect.lower(),
             &mut scratch.blanked,
         );
+        // Detection is done: a very long segment's detection buffers go before its output is
+        // written out.
+        Scratch::shed(
+            &mut scratch.joined,
+            &mut scratch.blanked,
+            &mut scratch.detect,
+        );
         let findings = found.into_iter().filter_map(|f| {
             Some(Finding {
                 line: real[f.line]?,
@@ -842,7 +821,7 @@ impl Redactor {
             // patron data: it marks nothing in barcodes.
             if action::changed(value, out) {
                 let first = line.text[..f.start].chars().count();
-                let chars = &line.chars[first..first + value.len()];
+                let chars = line.chars.slice(first..first + value.len());
                 // A shorter output is padded with spaces when a column gap (two spaces or a
                 // tab) and more text follow, so columns stay. Not after one space: padding
                 // there would make a column gap that was not there.
@@ -850,7 +829,7 @@ impl Redactor {
                 let follows = (rest.starts_with("  ") || rest.starts_with('\t'))
                     && rest.chars().any(|c| !c.is_whitespace());
                 let pad = follows.then_some(b' ');
-                char_edits(job, chars, value, out, pad, &mut edits);
+                char_edits(job, base, chars, value, out, pad, &mut edits);
                 known_spans.push((f.line, f.start, f.end));
                 if let (Some(list), Some(a), Some(b)) =
                     (explained.as_mut(), chars.first(), chars.last())
@@ -919,7 +898,7 @@ impl Redactor {
                 _ => {}
             }
         }
-        Some(edits.apply(job, start, end))
+        Some(edits.apply(job, base, start, end))
     }
 
     /// The actions for a segment: those of the first policy whose pattern matches the
@@ -1016,7 +995,25 @@ struct Scratch {
     found: Option<Vec<Found>>,
 }
 
+impl Scratch {
+    /// Buffers past this size are not kept from one segment to the next.
+    const BIG: usize = 4 << 20;
+
+    /// Give back the detection buffers (a scratch's `joined`, `blanked` and `detect`) that
+    /// grew past [`Scratch::BIG`].
+    fn shed(joined: &mut String, blanked: &mut Vec<u8>, detect: &mut detect::Scratch) {
+        if joined.capacity() > Self::BIG {
+            *joined = String::new();
+        }
+        if blanked.capacity() > Self::BIG {
+            *blanked = Vec::new();
+        }
+        detect.shed(Self::BIG);
+    }
+}
+
 /// What is printed so far, as the printer reads it.
+#[derive(Clone)]
 struct Printed {
     reader: Tokenizer,
     /// Every segment so far was printed (none failed closed): the reader has read the same
@@ -1027,10 +1024,13 @@ struct Printed {
 impl Printed {
     /// Whether segment `seg`, rewritten as `out`, prints with its commands kept (see
     /// [`commands_kept`]); if so the reader reads it.
-    fn take(&mut self, job: &[u8], seg: &[Token], out: &[u8]) -> bool {
+    fn take(&mut self, job: &[u8], base: u64, seg: &[Token], out: &[u8]) -> bool {
         let (start, end) = match (seg.first(), seg.last()) {
-            (Some(a), Some(b)) => (a.offset as usize, (b.offset + b.len) as usize),
-            _ => return commands_kept(job, seg, out, &mut self.reader),
+            (Some(a), Some(b)) => (
+                (a.offset - base) as usize,
+                (b.offset + b.len - base) as usize,
+            ),
+            _ => return commands_kept(job, base, seg, out, &mut self.reader),
         };
         let ends = seg.last().is_some_and(|t| t.kind.ends_segment());
         if ends && self.all && self.reader.is_idle() && out == &job[start..end] {
@@ -1038,10 +1038,10 @@ impl Printed {
             // in a complete command (not at the end of the job, where that tokenizer was
             // told no more bytes come): the same tokens. (A redacted slip redacted again,
             // every slip without patron data.)
-            self.reader.advance_over(seg, job);
+            self.reader.advance_over(seg, job, base);
             return true;
         }
-        commands_kept(job, seg, out, &mut self.reader)
+        commands_kept(job, base, seg, out, &mut self.reader)
     }
 }
 
@@ -1050,7 +1050,13 @@ impl Printed {
 /// command ends? Rewriting changes only text, but text next to an incomplete or unknown
 /// command prefix could join it. `printed` reads what was printed before; it takes `out`
 /// only when the answer is yes.
-fn commands_kept(job: &[u8], seg: &[Token], out: &[u8], printed: &mut Tokenizer) -> bool {
+fn commands_kept(
+    job: &[u8],
+    job_base: u64,
+    seg: &[Token],
+    out: &[u8],
+    printed: &mut Tokenizer,
+) -> bool {
     // Line feeds come with the text lines that replace symbols: commands are compared.
     let keep = |k: &TokenKind| match k {
         TokenKind::Text | TokenKind::Control(_) => false,
@@ -1076,7 +1082,7 @@ fn commands_kept(job: &[u8], seg: &[Token], out: &[u8], printed: &mut Tokenizer)
             let s = (x.offset - base) as usize;
             same = before.next().is_some_and(|b| {
                 b.kind.label() == x.kind.label()
-                    && out.get(s..s + x.len as usize) == Some(&job[b.range_in(0)])
+                    && out.get(s..s + x.len as usize) == Some(&job[b.range_in(job_base)])
             });
         }
     });
@@ -1094,7 +1100,7 @@ pub const ROUNDS: usize = 3;
 
 /// Whether the last 2-D code stored was patron data (then its print command prints this
 /// masked line instead).
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct QrState {
     masked: Option<Vec<u8>>,
     /// The data of the stored code when it holds a card number.
@@ -1111,7 +1117,7 @@ fn undecodable(lines: &Lines) -> Option<u64> {
         l.text
             .chars()
             .position(|c| c == '\u{FFFD}')
-            .map(|i| l.chars[i].start())
+            .map(|i| l.chars.at(i).start())
     })
 }
 
@@ -1143,8 +1149,9 @@ impl Edits {
         self.list.push((start, end, at, self.buf.len()));
     }
 
-    /// Apply to `job[start..end]`, in order; an edit inside an earlier one is skipped.
-    fn apply(mut self, job: &[u8], start: u64, end: u64) -> Vec<u8> {
+    /// Apply to the job bytes `start..end` (`job` starts at job offset `base`), in order; an
+    /// edit inside an earlier one is skipped.
+    fn apply(mut self, job: &[u8], base: u64, start: u64, end: u64) -> Vec<u8> {
         self.list.sort_by_key(|e| (e.0, e.1));
         let mut out = Vec::with_capacity((end - start) as usize);
         let mut at = start;
@@ -1152,11 +1159,11 @@ impl Edits {
             if s < at {
                 continue;
             }
-            out.extend_from_slice(&job[at as usize..s as usize]);
+            out.extend_from_slice(&job[(at - base) as usize..(s - base) as usize]);
             out.extend_from_slice(&self.buf[b0..b1]);
             at = e;
         }
-        out.extend_from_slice(&job[at as usize..end as usize]);
+        out.extend_from_slice(&job[(at - base) as usize..(end - base) as usize]);
         out
     }
 }
@@ -1167,7 +1174,8 @@ impl Edits {
 /// another letter (across a code page change) prints as `*`.
 fn char_edits(
     job: &[u8],
-    chars: &[CharSrc],
+    base: u64,
+    chars: Chars,
     value: &[char],
     out: &[Out],
     pad: Option<u8>,
@@ -1178,14 +1186,12 @@ fn char_edits(
     // other), so both print under the same code page.
     let same_run = |a: usize, b: usize| {
         let (lo, hi) = (a.min(b), a.max(b).min(n - 1));
-        chars[lo..=hi]
-            .windows(2)
-            .all(|w| w[0].end() == w[1].start())
+        (lo..hi).all(|k| chars.at(k).end() == chars.at(k + 1).start())
     };
     let write = |buf: &mut Vec<u8>, o: &Out, k: usize| match o {
         Out::Ascii(b) => buf.push(*b),
         Out::Keep(j) => {
-            let s = chars[*j];
+            let s = chars.at(*j);
             let c = value[*j];
             if *j != k && !c.is_ascii() && fold(c) != b'*' {
                 // Moved to another place, a non-ASCII letter might print under another
@@ -1194,7 +1200,7 @@ fn char_edits(
             } else if *j == k || c.is_ascii() || same_run(*j, k) {
                 // A letter without one keeps its bytes, which read the same only under the
                 // same code page.
-                buf.extend_from_slice(&job[s.start() as usize..s.end() as usize]);
+                buf.extend_from_slice(&job[(s.start() - base) as usize..(s.end() - base) as usize]);
             } else {
                 // Moved across a code page change: it might print as another letter, so it
                 // prints masked (`*. *.` for the initials of a name in another script).

@@ -385,7 +385,7 @@ fn decode_utf8(offset: u64, bytes: &[u8], style: &Style, sink: &mut impl Sink) {
 pub struct Line<'a> {
     pub text: &'a str,
     /// One entry per character of `text`.
-    pub chars: &'a [CharSrc],
+    pub chars: Chars<'a>,
     pub end: LineEnd,
     /// False when the line went to a customer display, not the paper.
     pub printed: bool,
@@ -423,7 +423,7 @@ struct LineMeta {
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Lines {
     text: String,
-    chars: Vec<CharSrc>,
+    chars: Srcs,
     meta: Vec<LineMeta>,
 }
 
@@ -444,7 +444,11 @@ impl Lines {
         };
         Some(Line {
             text: &self.text[t0..m.text_end],
-            chars: &self.chars[c0..m.chars_end],
+            chars: Chars {
+                srcs: &self.chars,
+                from: c0,
+                to: m.chars_end,
+            },
             end: m.end,
             printed: m.printed,
         })
@@ -482,13 +486,221 @@ impl fmt::Debug for Lines {
     }
 }
 
+/// How many characters apart [`Srcs`] keeps a character's start.
+const EVERY: usize = 64;
+
+/// Where each character of a job's lines came from, compactly: a byte per character (its
+/// length), the start of every [`EVERY`]th character, and the start of every character
+/// that does not follow the one before it (a command stands between them). About 1.2 bytes
+/// per character, where a [`CharSrc`] each would take 8.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Srcs {
+    lens: Vec<u8>,
+    /// The start of characters 0, EVERY, 2 EVERY, …
+    every: Vec<u64>,
+    /// (index, start) of each character that does not start where the one before it ends.
+    jumps: Vec<(usize, u64)>,
+    /// Where the last character ends.
+    end: u64,
+}
+
+impl Srcs {
+    fn len(&self) -> usize {
+        self.lens.len()
+    }
+
+    fn clear(&mut self) {
+        self.lens.clear();
+        self.every.clear();
+        self.jumps.clear();
+        self.end = 0;
+    }
+
+    /// Character `i` (below [`Srcs::len`]).
+    fn at(&self, i: usize) -> CharSrc {
+        let mut from = i / EVERY * EVERY;
+        let mut start = self.every[i / EVERY];
+        let j = self.jumps.partition_point(|&(k, _)| k <= i);
+        if let Some(&(k, s)) = j.checked_sub(1).map(|j| &self.jumps[j]) {
+            if k > from {
+                (from, start) = (k, s);
+            }
+        }
+        start += self.lens[from..i]
+            .iter()
+            .map(|&n| u64::from(n))
+            .sum::<u64>();
+        CharSrc::new(start, u32::from(self.lens[i]))
+    }
+
+    fn last(&self) -> Option<CharSrc> {
+        let n = *self.lens.last()?;
+        Some(CharSrc::new(self.end - u64::from(n), u32::from(n)))
+    }
+
+    #[inline]
+    fn push(&mut self, src: CharSrc) {
+        let i = self.lens.len();
+        if i == 0 || src.start() != self.end {
+            self.jumps.push((i, src.start()));
+        }
+        if i % EVERY == 0 {
+            self.every.push(src.start());
+        }
+        self.lens.push(src.len() as u8);
+        self.end = src.end();
+    }
+
+    /// `n` one-byte characters from job offset `start` on.
+    #[inline]
+    fn push_run(&mut self, start: u64, n: usize) {
+        let i = self.lens.len();
+        if n == 0 {
+            return;
+        }
+        if i == 0 || start != self.end {
+            self.jumps.push((i, start));
+        }
+        let mut k = i.div_ceil(EVERY) * EVERY;
+        while k < i + n {
+            self.every.push(start + (k - i) as u64);
+            k += EVERY;
+        }
+        self.lens.resize(i + n, 1);
+        self.end = start + n as u64;
+    }
+
+    /// Take the bytes of `src` (which starts where the last character ends) into the last
+    /// character.
+    fn extend_last(&mut self, src: CharSrc) {
+        let last = self.lens.last_mut().expect("a previous character");
+        *last += src.len() as u8;
+        self.end = src.end();
+    }
+}
+
+/// The sources of a line's characters (see [`CharSrc`]), one per character.
+#[derive(Clone, Copy)]
+pub struct Chars<'a> {
+    srcs: &'a Srcs,
+    from: usize,
+    to: usize,
+}
+
+impl<'a> Chars<'a> {
+    pub fn len(&self) -> usize {
+        self.to - self.from
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.to == self.from
+    }
+
+    /// Character `i`; panics past the end.
+    pub fn at(&self, i: usize) -> CharSrc {
+        assert!(i < self.len(), "character {i} of {}", self.len());
+        self.srcs.at(self.from + i)
+    }
+
+    pub fn get(&self, i: usize) -> Option<CharSrc> {
+        (i < self.len()).then(|| self.srcs.at(self.from + i))
+    }
+
+    pub fn first(&self) -> Option<CharSrc> {
+        self.get(0)
+    }
+
+    pub fn last(&self) -> Option<CharSrc> {
+        if self.is_empty() {
+            None
+        } else if self.to == self.srcs.len() {
+            self.srcs.last()
+        } else {
+            Some(self.srcs.at(self.to - 1))
+        }
+    }
+
+    /// Characters `r` of these.
+    pub fn slice(&self, r: std::ops::Range<usize>) -> Chars<'a> {
+        assert!(
+            r.start <= r.end && r.end <= self.len(),
+            "characters out of range"
+        );
+        Chars {
+            srcs: self.srcs,
+            from: self.from + r.start,
+            to: self.from + r.end,
+        }
+    }
+
+    pub fn iter(&self) -> CharsIter<'a> {
+        CharsIter {
+            srcs: self.srcs,
+            i: self.from,
+            to: self.to,
+            next_start: None,
+            jump: self.srcs.jumps.partition_point(|&(k, _)| k <= self.from),
+        }
+    }
+}
+
+impl PartialEq for Chars<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        self.len() == o.len() && self.iter().eq(o.iter())
+    }
+}
+
+impl Eq for Chars<'_> {}
+
+impl<'a> IntoIterator for Chars<'a> {
+    type Item = CharSrc;
+    type IntoIter = CharsIter<'a>;
+    fn into_iter(self) -> CharsIter<'a> {
+        self.iter()
+    }
+}
+
+/// The characters of [`Chars`], in order.
+pub struct CharsIter<'a> {
+    srcs: &'a Srcs,
+    i: usize,
+    to: usize,
+    /// Where character `i` starts, once known.
+    next_start: Option<u64>,
+    /// The first jump after character `i`.
+    jump: usize,
+}
+
+impl Iterator for CharsIter<'_> {
+    type Item = CharSrc;
+    fn next(&mut self) -> Option<CharSrc> {
+        if self.i >= self.to {
+            return None;
+        }
+        let start = match self.next_start {
+            Some(s) => match self.srcs.jumps.get(self.jump) {
+                Some(&(k, js)) if k == self.i => {
+                    self.jump += 1;
+                    js
+                }
+                _ => s,
+            },
+            None => self.srcs.at(self.i).start(),
+        };
+        let c = CharSrc::new(start, u32::from(self.srcs.lens[self.i]));
+        self.i += 1;
+        self.next_start = Some(c.end());
+        Some(c)
+    }
+}
+
 /// A [`Sink`] that collects logical lines. Empty lines are kept only where the job fed
 /// paper for them (LF or a feed command).
 #[derive(Default)]
 pub struct LineCollector {
     /// UTF-8 by construction; checked once in [`LineCollector::finish`].
     text: Vec<u8>,
-    chars: Vec<CharSrc>,
+    chars: Srcs,
     meta: Vec<LineMeta>,
     /// Where the open line starts in `chars`.
     open_chars: usize,
@@ -505,7 +717,10 @@ impl LineCollector {
     pub fn with_capacity(job_len: usize) -> Self {
         LineCollector {
             text: Vec::with_capacity(job_len),
-            chars: Vec::with_capacity(job_len),
+            chars: Srcs {
+                lens: Vec::with_capacity(job_len),
+                ..Srcs::default()
+            },
             ..Self::default()
         }
     }
@@ -562,7 +777,11 @@ impl LineCollector {
     fn normalised(&mut self, c: char, src: CharSrc, style: &Style) -> bool {
         let format = is_format(c);
         if format || unicode_normalization::char::is_combining_mark(c) {
-            let Some(prev) = self.chars[self.open_chars..].last().copied() else {
+            let prev = self
+                .chars
+                .last()
+                .filter(|_| self.chars.len() > self.open_chars);
+            let Some(prev) = prev else {
                 // Nothing on the line to join: a format character prints nothing, a mark
                 // stays a character of its own.
                 return format;
@@ -573,8 +792,7 @@ impl LineCollector {
                 // bytes are masked with the value it stands in.
                 return format;
             }
-            let joined = CharSrc::new(prev.start(), prev.len() + src.len());
-            *self.chars.last_mut().expect("a previous character") = joined;
+            self.chars.extend_last(src);
             if !format {
                 let at = last_char_start(&self.text);
                 let base = std::str::from_utf8(&self.text[at..])
@@ -666,8 +884,7 @@ impl Sink for LineCollector {
         debug_assert!(run.is_ascii());
         self.opening(style);
         self.text.extend_from_slice(run);
-        self.chars
-            .extend((0..run.len() as u64).map(|i| CharSrc::new(start + i, 1)));
+        self.chars.push_run(start, run.len());
     }
 
     fn line_end(&mut self, _at: u64, end: LineEnd) {
@@ -700,4 +917,67 @@ pub fn for_each_token(profile: &Profile, job: &[u8], mut f: impl FnMut(Token, &[
     let mut emit = |tok: Token| f(tok, &job[tok.range_in(0)]);
     t.feed(job, &mut emit);
     t.finish(&mut emit);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`Srcs`] gives back every character as pushed, one by one, by runs and joined.
+    #[test]
+    fn srcs_give_back_what_was_pushed() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for round in 0..200 {
+            let mut s = Srcs::default();
+            let mut want: Vec<CharSrc> = Vec::new();
+            let mut at = rnd(1000);
+            for _ in 0..rnd(400) {
+                at += rnd(4) * (rnd(3) / 2); // a command between, sometimes
+                match rnd(4) {
+                    0 => {
+                        let n = rnd(150) as usize;
+                        s.push_run(at, n);
+                        want.extend((0..n as u64).map(|i| CharSrc::new(at + i, 1)));
+                        at += n as u64;
+                    }
+                    1 if !want.is_empty() && want.last().unwrap().end() == at => {
+                        let src = CharSrc::new(at, 1 + rnd(3) as u32);
+                        s.extend_last(src);
+                        let l = want.last_mut().unwrap();
+                        *l = CharSrc::new(l.start(), l.len() + src.len());
+                        at = src.end();
+                    }
+                    _ => {
+                        let src = CharSrc::new(at, 1 + rnd(4) as u32);
+                        s.push(src);
+                        want.push(src);
+                        at = src.end();
+                    }
+                }
+            }
+            let n = want.len();
+            let all = Chars {
+                srcs: &s,
+                from: 0,
+                to: n,
+            };
+            assert_eq!(all.iter().collect::<Vec<_>>(), want, "round {round}");
+            for (i, w) in want.iter().enumerate() {
+                assert_eq!(all.at(i), *w, "round {round}, char {i}");
+            }
+            assert_eq!(all.last(), want.last().copied());
+            if n > 2 {
+                let (a, b) = (rnd(n as u64) as usize, n - 1);
+                let part = all.slice(a..b);
+                assert_eq!(part.iter().collect::<Vec<_>>(), want[a..b], "round {round}");
+                assert_eq!(part.last(), want[a..b].last().copied());
+            }
+        }
+    }
 }

@@ -437,13 +437,14 @@ impl Tokenizer {
     }
 
     /// Advance over bytes that another tokenizer, in the same state as this one, read as
-    /// `tokens` (which tile them; their bytes are `job[t.range_in(0)]`): the state is as if
-    /// they were fed. For a tokenizer at rest ([`Tokenizer::is_idle`]) and tokens that end
-    /// with a complete command, so that it is at rest again.
-    pub fn advance_over(&mut self, tokens: &[Token], job: &[u8]) {
+    /// `tokens` (which tile them; their bytes are `job[t.range_in(base)]`, `job` starting at
+    /// job offset `base`): the state is as if they were fed. For a tokenizer at rest
+    /// ([`Tokenizer::is_idle`]) and tokens that end with a complete command, so that it is at
+    /// rest again.
+    pub fn advance_over(&mut self, tokens: &[Token], job: &[u8], base: u64) {
         debug_assert!(self.is_idle());
         for t in tokens {
-            self.apply_mode(t.kind, &job[t.range_in(0)]);
+            self.apply_mode(t.kind, &job[t.range_in(base)]);
             self.pos += t.len;
         }
     }

@@ -1435,6 +1435,14 @@ impl Scratch {
     pub(super) fn lower(&self) -> &[u8] {
         &self.lower
     }
+
+    /// Give back buffers that grew past `big` bytes (a very long segment's), so they do not
+    /// stay for the rest of the job.
+    pub(super) fn shed(&mut self, big: usize) {
+        if self.lower.capacity() > big || self.chars.capacity() * 4 > big {
+            *self = Scratch::default();
+        }
+    }
 }
 
 /// Buffers [`Detectors::find`] reuses from one segment to the next.
