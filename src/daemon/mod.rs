@@ -812,7 +812,10 @@ async fn accept_whole(
         listener: listener.to_string(),
         redacted: report.redacted,
     };
-    let stored = run_sized(bytes_in, move || spooling::lock(&spool).put(new, &out)).await;
+    // On a blocking thread whatever the size, so that this task yields here and the worker,
+    // woken by the queue on this same thread, starts sending at once: a file system slow to
+    // create and rename (a busy disk) then delays only the client's answer.
+    let stored = tokio::task::spawn_blocking(move || spooling::lock(&spool).put(new, &out)).await;
     let why = match stored {
         Ok(Ok(meta)) => {
             // The worker sends it now. If the worker is gone (the daemon stopped), the entry

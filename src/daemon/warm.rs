@@ -7,6 +7,12 @@
 //! printer may close an idle connection); otherwise, and for every other device, it
 //! connects as before. A job that is refused closes it unused: the printer gets a
 //! connection with no bytes, which prints nothing.
+//!
+//! What remains: a printer that closes the connection in the microseconds between the check
+//! and the first byte looks, afterwards, like one that took the job and closed; the job is
+//! then lost as it would be with a printer that closes every connection at once. The check
+//! makes that a race with the printer's idle timeout, which fires after seconds, against a
+//! connection at most [`FRESH`] old and usually a millisecond.
 
 use crate::config::{Device, PrinterConf};
 use std::io;
