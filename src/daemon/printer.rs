@@ -160,9 +160,32 @@ pub(super) async fn worker(
             let stuck_at = tokio::time::sleep(timeout);
             tokio::pin!(stuck_at);
             let mut stuck = false;
+            // The entry's writing, if it ended during this attempt and left no claim.
+            let mut early: Option<Option<Stored>> = None;
             let sent = loop {
                 tokio::select! {
                     r = &mut attempt => break r,
+                    s = async {
+                        match storing.as_mut() {
+                            Some(rx) => rx.await.ok(),
+                            None => std::future::pending().await,
+                        }
+                    }, if storing.is_some() => {
+                        storing = None;
+                        match s {
+                            // Written while the job is being sent: claimed now, so that
+                            // its window ending meanwhile is left to this attempt, as for
+                            // any entry being sent.
+                            Some(Stored::Entry(id, expires)) => {
+                                job.expires = expires;
+                                match spooling::claim(spool, id) {
+                                    true => job.spool = Some(id),
+                                    false => early = Some(None),
+                                }
+                            }
+                            other => early = Some(other),
+                        }
+                    }
                     _ = &mut stuck_at, if !stuck => {
                         stuck = true;
                         stats.stuck_since.store(unix_now().max(1), Ordering::Relaxed);
@@ -175,8 +198,12 @@ pub(super) async fn worker(
                     }
                     _ = stopped(&mut stop) => {
                         stats.stuck_since.store(0, Ordering::Relaxed);
-                        if let Some(rx) = storing.take() {
-                            if !entry_written(&mut job, rx.await.ok(), false, spool, &stats, &conf) {
+                        let written = match (storing.take(), early.take()) {
+                            (Some(rx), _) => Some(rx.await.ok()),
+                            (None, e) => e,
+                        };
+                        if let Some(w) = written {
+                            if !entry_written(&mut job, w, false, spool, &stats, &conf) {
                                 return;
                             }
                         }
@@ -188,8 +215,12 @@ pub(super) async fn worker(
             if stuck {
                 stats.stuck_since.store(0, Ordering::Relaxed);
             }
-            if let Some(rx) = storing.take() {
-                if !entry_written(&mut job, rx.await.ok(), sent.is_ok(), spool, &stats, &conf) {
+            let written = match (storing.take(), early.take()) {
+                (Some(rx), _) => Some(rx.await.ok()),
+                (None, e) => e,
+            };
+            if let Some(w) = written {
+                if !entry_written(&mut job, w, sent.is_ok(), spool, &stats, &conf) {
                     break;
                 }
             }
